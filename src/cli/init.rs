@@ -1,0 +1,220 @@
+//! `init` (store, identity, recipients) and `reencrypt`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use zeroize::Zeroizing;
+
+use age::secrecy::SecretString;
+use coffer::identity::NewIdentity;
+use coffer::recipients::{Recipient, Recipients};
+use coffer::{Folder, Vault};
+
+use super::{Context, PathArg, UsageError, ui};
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub path: PathArg,
+    /// Recipients (age1…, ssh-ed25519 …, ssh-rsa …); default: your own identity's
+    pub recipients: Vec<String>,
+    /// Also initialise a git repository in the store
+    #[arg(long)]
+    pub git: bool,
+    /// Write a new identity without a passphrase
+    #[arg(long, conflicts_with = "passphrase_fd")]
+    pub no_passphrase: bool,
+    /// Read the new identity's passphrase from file descriptor N instead of the terminal
+    #[arg(long, value_name = "N")]
+    pub passphrase_fd: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReencryptArgs {
+    #[command(flatten)]
+    pub path: PathArg,
+}
+
+pub fn init(args: &InitArgs, ctx: &Context) -> Result<ExitCode> {
+    let folder = args.path.folder()?;
+    if ctx.paths.identities.starts_with(&ctx.paths.store) {
+        bail!(
+            "the identities file {} is inside the store; identities never live in the store",
+            ctx.paths.identities.display()
+        );
+    }
+    let vault = ctx.create_vault()?;
+    let generated = ensure_identity(args, ctx)?;
+
+    if args.git && !vault.git().is_repo() {
+        super::git::init_repo(&vault)?;
+    }
+
+    let removing = args.recipients.len() == 1 && args.recipients[0].is_empty();
+    let lock = vault.lock()?;
+    let recipients_path = vault
+        .store()
+        .folder_path(&folder)
+        .join(coffer::store::RECIPIENTS_FILE);
+    if removing {
+        if folder.is_root() {
+            return Err(UsageError("the store root must have recipients".into()).into());
+        }
+        if vault
+            .store()
+            .read_meta(&folder, coffer::store::MetaFile::Recipients)?
+            .is_none()
+        {
+            bail!(
+                "{} does not exist and so cannot be removed",
+                recipients_path.display()
+            );
+        }
+        vault.set_recipients(&lock, &folder, None)?;
+        println!("Removed the recipients of {folder}; those of its parent apply again.");
+        reencrypt_below(&vault, &lock, &folder)?;
+        vault.commit(
+            &[recipients_path, vault.store().folder_path(&folder)],
+            &format!("Deinitialize {}.", recipients_path_rel(&folder)),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let keys = if args.recipients.is_empty() {
+        own_recipients(&vault, generated.as_ref())?
+    } else {
+        args.recipients
+            .iter()
+            .map(|r| Recipient::parse(r).map_err(|e| UsageError(e.to_string()).into()))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let recipients = Recipients::new(keys, recipients_path.clone());
+    vault.set_recipients(&lock, &folder, Some(&recipients))?;
+    let listed: Vec<&str> = recipients.iter().map(|r| r.key()).collect();
+    let suffix = if folder.is_root() {
+        String::new()
+    } else {
+        format!(" ({folder})")
+    };
+    println!("Coffer store initialized for {}{suffix}", listed.join(", "));
+    reencrypt_below(&vault, &lock, &folder)?;
+    vault.commit(
+        &[recipients_path, vault.store().folder_path(&folder)],
+        &format!("Set age recipients to {}{suffix}.", listed.join(", ")),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn recipients_path_rel(folder: &Folder) -> String {
+    format!("{folder}/{}", coffer::store::RECIPIENTS_FILE)
+}
+
+/// Re-encrypts what lies below `folder` (only needs identities if there is something).
+fn reencrypt_below(vault: &Vault, lock: &coffer::store::StoreLock, folder: &Folder) -> Result<()> {
+    if vault.store().folder_path(folder).is_dir() {
+        let names = vault.reencrypt(lock, folder)?;
+        if !names.is_empty() {
+            println!("Re-encrypted {} secret(s).", names.len());
+        }
+    }
+    Ok(())
+}
+
+/// The public keys of this device's identities, for `init` without recipients.
+fn own_recipients(vault: &Vault, generated: Option<&NewIdentity>) -> Result<Vec<Recipient>> {
+    if let Some(new) = generated {
+        return Ok(vec![Recipient::parse(&new.recipient())?]);
+    }
+    let ids = vault.identities()?;
+    if ids.recipients().is_empty() {
+        bail!("cannot work out the recipient of your identities; give it: coffer init RECIPIENT");
+    }
+    Ok(ids.recipients().to_vec())
+}
+
+/// Creates an identity if there is none; returns it when it did.
+fn ensure_identity(args: &InitArgs, ctx: &Context) -> Result<Option<NewIdentity>> {
+    let path = &ctx.paths.identities;
+    if path.exists() {
+        return Ok(None);
+    }
+    let new = NewIdentity::generate();
+    let bytes: Zeroizing<Vec<u8>> = if args.no_passphrase {
+        Zeroizing::new(new.file_text().as_bytes().to_vec())
+    } else {
+        let passphrase = new_passphrase(args.passphrase_fd)?;
+        Zeroizing::new(new.protected_file(passphrase)?)
+    };
+    write_identity_file(path, &bytes)?;
+    eprintln!(
+        "Created a new identity in {}\nYour recipient: {}",
+        path.display(),
+        new.recipient()
+    );
+    Ok(Some(new))
+}
+
+fn new_passphrase(fd: Option<u32>) -> Result<SecretString> {
+    let passphrase = match fd {
+        Some(fd) => coffer::sys::read_fd_line(fd)
+            .with_context(|| format!("cannot read the passphrase from file descriptor {fd}"))?,
+        None => {
+            if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                bail!(
+                    "no terminal to ask for the new identity's passphrase; use --passphrase-fd N or --no-passphrase"
+                );
+            }
+            let first = ui::ask_secret("Passphrase for the new identity: ")?;
+            let again = ui::ask_secret("Repeat the passphrase: ")?;
+            if *first != *again {
+                bail!("the passphrases do not match; nothing was created");
+            }
+            first
+        }
+    };
+    if passphrase.is_empty() {
+        bail!("the passphrase is empty; use --no-passphrase for an unprotected identity");
+    }
+    Ok(SecretString::from(passphrase.to_string()))
+}
+
+/// Writes the identities file `0600` in a `0700` folder, refusing to replace anything.
+fn write_identity_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(parent) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+pub fn reencrypt(args: &ReencryptArgs, ctx: &Context) -> Result<ExitCode> {
+    let folder = args.path.folder()?;
+    let vault = ctx.vault()?;
+    let lock = vault.lock()?;
+    let names = vault.reencrypt(&lock, &folder)?;
+    let what = if folder.is_root() {
+        "password store".to_owned()
+    } else {
+        folder.to_string()
+    };
+    vault.commit(
+        &[vault.store().folder_path(&folder)],
+        &format!("Reencrypt {what}."),
+    )?;
+    eprintln!("Re-encrypted {} secret(s).", names.len());
+    Ok(ExitCode::SUCCESS)
+}

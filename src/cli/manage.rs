@@ -1,0 +1,184 @@
+//! Commands that rearrange the store: `rm`, `mv`, `cp`.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Args;
+
+use coffer::store::{Entry, MetaFile};
+use coffer::{Folder, SecretName, Vault};
+
+use super::{Context, UsageError, parse_name, ui};
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// The secret or folder to remove
+    pub name: String,
+    /// Remove a folder and everything in it
+    #[arg(short = 'r', long = "recursive")]
+    pub recursive: bool,
+    /// Do not ask for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MoveArgs {
+    /// The secret or folder to take
+    pub old: String,
+    /// Where to put it (an existing folder, or a name ending in `/`, receives it)
+    pub new: String,
+    /// Overwrite without asking
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Move,
+    Copy,
+}
+
+/// Whether a name given as `raw` means the folder (pass: a trailing `/`, or no file).
+fn means_folder(entry: Entry, raw: &str) -> bool {
+    entry.folder && (!entry.secret || raw.ends_with('/'))
+}
+
+pub fn rm(args: &RmArgs, ctx: &Context) -> Result<ExitCode> {
+    let name = parse_name(args.name.trim_end_matches('/'))?;
+    let vault = ctx.vault()?;
+    let entry = vault.store().entry(&name)?;
+    if !entry.secret && !entry.folder {
+        bail!("{name} is not in the store.");
+    }
+    let folder = means_folder(entry, &args.name);
+    if folder && !args.recursive {
+        bail!("{name} is a folder; use rm -r to remove it and everything in it");
+    }
+    if !args.force {
+        ui::confirm_or_stop(&format!("Are you sure you would like to delete {name}?"))?;
+    }
+    let lock = vault.lock()?;
+    if folder {
+        vault.store().remove_folder(&lock, &name.as_folder())?;
+        vault.commit(
+            &[vault.store().folder_path(&name.as_folder())],
+            &format!("Remove {name} from store."),
+        )?;
+    } else {
+        vault.store().remove(&lock, &name)?;
+        vault.commit(
+            &[vault.store().path_of(&name)],
+            &format!("Remove {name} from store."),
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
+    let old = parse_name(args.old.trim_end_matches('/'))?;
+    let new_raw = args.new.trim_end_matches('/');
+    let vault = ctx.vault()?;
+    let entry = vault.store().entry(&old)?;
+    if !entry.secret && !entry.folder {
+        bail!("{old} is not in the store.");
+    }
+    let is_folder = means_folder(entry, &args.old);
+    // An existing folder (or a trailing `/`) receives the source under its own leaf name.
+    let into = new_raw.is_empty()
+        || args.new.ends_with('/')
+        || SecretName::new(new_raw)
+            .ok()
+            .map(|n| vault.store().entry(&n))
+            .transpose()?
+            .is_some_and(|e| e.folder && !(is_folder && e.secret && !e.folder));
+    let new = if into {
+        let base = super::parse_folder(new_raw)?;
+        base.join(&parse_name(old.leaf())?)
+    } else {
+        parse_name(new_raw)?
+    };
+    if new == old {
+        bail!("{old} and {new} are the same");
+    }
+
+    let plan: Vec<(SecretName, SecretName)> = if is_folder {
+        let from = old.as_folder();
+        let to = new.as_folder();
+        if from.contains_folder(&to) {
+            return Err(UsageError(format!("cannot move {old} into itself")).into());
+        }
+        vault
+            .store()
+            .list(&from)?
+            .into_iter()
+            .filter_map(|n| n.rebase(&from, &to).map(|dest| (n, dest)))
+            .collect()
+    } else {
+        vec![(old.clone(), new.clone())]
+    };
+
+    let clashes = plan
+        .iter()
+        .filter(|(_, to)| vault.store().entry(to).is_ok_and(|e| e.secret))
+        .count();
+    if clashes > 0 && !args.force {
+        let what = if clashes == 1 && !is_folder {
+            format!("{new} already exists. Overwrite it?")
+        } else {
+            format!("{clashes} secrets under {new} already exist. Overwrite them?")
+        };
+        ui::confirm_or_stop(&what)?;
+    }
+
+    let lock = vault.lock()?;
+    if is_folder {
+        carry_recipients(&vault, &lock, &old.as_folder(), &new.as_folder())?;
+    }
+    vault.transfer(&lock, &plan, false)?;
+    let mut touched = vec![
+        vault.store().path_of(&new),
+        vault.store().folder_path(&new.as_folder()),
+    ];
+    let message = match mode {
+        Mode::Move => {
+            if is_folder {
+                vault.store().remove_folder(&lock, &old.as_folder())?;
+                touched.push(vault.store().folder_path(&old.as_folder()));
+            } else {
+                vault.store().remove(&lock, &old)?;
+                touched.push(vault.store().path_of(&old));
+            }
+            format!("Rename {} to {}.", args.old, args.new)
+        }
+        Mode::Copy => format!("Copy {} to {}.", args.old, args.new),
+    };
+    vault.commit(&touched, &message)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A folder's own `.age-recipients` files travel with it, as they do with pass's `mv`, so
+/// its secrets stay readable by the same people.
+fn carry_recipients(
+    vault: &Vault,
+    lock: &coffer::store::StoreLock,
+    from: &Folder,
+    to: &Folder,
+) -> Result<()> {
+    for folder in vault.store().recipients_files_below(from)? {
+        let Some(bytes) = vault.store().read_meta(&folder, MetaFile::Recipients)? else {
+            continue;
+        };
+        let dest = match from.as_name().and_then(|_| folder.as_name()) {
+            Some(name) if folder != *from => name
+                .rebase(from, to)
+                .map(|n| n.as_folder())
+                .unwrap_or_else(|| to.clone()),
+            _ => to.clone(),
+        };
+        vault
+            .store()
+            .write_meta(lock, &dest, MetaFile::Recipients, &bytes)?;
+    }
+    Ok(())
+}

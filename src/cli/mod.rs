@@ -1,0 +1,346 @@
+//! The command line: clap definitions, dispatch, and the one place errors become exit codes.
+//!
+//! Each command group lives in its own module with a `run(args, &Context) -> Result<()>`.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use coffer::config::{self, Config, Env, Paths};
+use coffer::identity::PassphrasePrompt;
+use coffer::vault::{RecipientOverride, Vault};
+use coffer::{Folder, SecretName};
+
+pub mod docs;
+mod edit;
+mod git;
+mod init;
+mod manage;
+mod show;
+mod ui;
+
+/// A local, age-encrypted secrets vault for the terminal, compatible with pass and passage.
+#[derive(Parser, Debug)]
+#[command(
+    name = "coffer",
+    version,
+    about,
+    long_about = "coffer keeps each secret as an age-encrypted file NAME.age in a directory \
+tree (the store). A .age-recipients file in a folder lists who can read the secrets below it. \
+The store is file-compatible with passage, and the command line with pass.\n\n\
+Run without a command, coffer lists the store; `coffer NAME` shows a secret.",
+    after_help = "Confirmations are asked only on a terminal; without one, commands proceed \
+as in pass.",
+    propagate_version = true,
+    subcommand_required = false
+)]
+pub struct Cli {
+    /// Use the store in DIR (overrides $COFFER_DIR and the config file)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+
+    /// Decrypt identities in this process instead of through the agent
+    #[arg(long, global = true)]
+    pub no_agent: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the store, an identity if there is none, and set recipients
+    Init(init::InitArgs),
+    /// List secrets as a tree
+    #[command(visible_alias = "list")]
+    Ls(show::LsArgs),
+    /// List secrets whose names match any of the terms
+    #[command(visible_alias = "search")]
+    Find(show::FindArgs),
+    /// Show a secret, one of its lines or fields
+    Show(show::ShowArgs),
+    /// Search the content of every secret
+    Grep(show::GrepArgs),
+    /// Insert a new secret (typed, or read from standard input)
+    #[command(visible_alias = "add")]
+    Insert(edit::InsertArgs),
+    /// Edit a secret with $VISUAL or $EDITOR, in a private RAM-backed folder
+    Edit(edit::EditArgs),
+    /// Generate a new password or passphrase
+    Generate(edit::GenerateArgs),
+    /// Remove a secret or, with -r, a folder
+    #[command(visible_aliases = ["remove", "delete"])]
+    Rm(manage::RmArgs),
+    /// Move or rename a secret or folder, re-encrypting for the destination
+    #[command(visible_alias = "rename")]
+    Mv(manage::MoveArgs),
+    /// Copy a secret or folder, re-encrypting for the destination
+    #[command(visible_alias = "copy")]
+    Cp(manage::MoveArgs),
+    /// Re-encrypt every secret (below a folder) to its current recipients
+    Reencrypt(init::ReencryptArgs),
+    /// Run git in the store
+    Git(git::GitArgs),
+    /// Print the version
+    Version,
+    /// Print a shell completion script
+    Completions(docs::CompletionsArgs),
+    /// Decrypt an age file for git's diff textconv (used by `git diff`)
+    #[command(hide = true)]
+    Textconv { file: PathBuf },
+    /// Write completions/ and man/ from the command definition
+    #[command(hide = true, name = "generate-docs")]
+    GenerateDocs { dir: PathBuf },
+}
+
+/// What a usage error looks like when it is found after parsing (a bad name, say): it
+/// exits 2, as clap's own do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Everything a command needs to know about its surroundings.
+pub struct Context {
+    pub paths: Paths,
+    pub config: Config,
+    pub no_agent: bool,
+}
+
+impl Context {
+    fn new(cli: &Cli) -> Result<Self> {
+        let (paths, config) = config::resolve(cli.store.as_deref(), &Env::from_process())?;
+        Ok(Self {
+            paths,
+            config,
+            no_agent: cli.no_agent,
+        })
+    }
+
+    fn prompt(&self) -> PassphrasePrompt {
+        Arc::new(|description: &str| {
+            let answer = ui::ask_secret(&format!("{description}: ")).ok()?;
+            Some(age::secrecy::SecretString::from(answer.as_str().to_owned()))
+        })
+    }
+
+    /// Opens the existing store.
+    pub fn vault(&self) -> Result<Vault> {
+        Vault::open(
+            self.paths.clone(),
+            self.config.clone(),
+            self.prompt(),
+            RecipientOverride::from_env(),
+        )
+        .map_err(|e| match e {
+            coffer::Error::Store(coffer::store::StoreError::NoStore(p)) => anyhow::anyhow!(
+                "there is no store at {}; run `coffer init` to create one",
+                p.display()
+            ),
+            e => e.into(),
+        })
+    }
+
+    /// Creates the store folder if needed.
+    pub fn create_vault(&self) -> Result<Vault> {
+        Ok(Vault::create(
+            self.paths.clone(),
+            self.config.clone(),
+            self.prompt(),
+            RecipientOverride::from_env(),
+        )?)
+    }
+}
+
+/// Validates a secret name from the command line.
+pub fn parse_name(raw: &str) -> Result<SecretName> {
+    SecretName::new(raw).map_err(|e| UsageError(format!("invalid name {raw:?}: {e}")).into())
+}
+
+/// Validates a folder from the command line (`""` is the root).
+pub fn parse_folder(raw: &str) -> Result<Folder> {
+    Folder::new(raw).map_err(|e| UsageError(format!("invalid folder {raw:?}: {e}")).into())
+}
+
+/// pass habits: bare `coffer` lists, `coffer NAME` shows, `-c2`/`-q2` pick a line.
+fn rewrite_args(args: Vec<OsString>) -> Vec<OsString> {
+    let mut args = attach_line_numbers(args);
+    let cmd = Cli::command();
+    let is_command = |word: &str| {
+        word == "help"
+            || cmd
+                .get_subcommands()
+                .any(|s| s.get_name() == word || s.get_all_aliases().any(|a| a == word))
+    };
+    // Find the first word that is not a global option (or its value).
+    let mut i = 1;
+    while i < args.len() {
+        let word = args[i].to_string_lossy();
+        match word.as_ref() {
+            "--store" => i += 2,
+            w if w.starts_with("--store=") || w == "--no-agent" => i += 1,
+            "-h" | "--help" | "-V" | "--version" => return args,
+            "--" => {
+                args.insert(i, "show".into());
+                return args;
+            }
+            w if !w.starts_with('-') && is_command(w) => return args,
+            _ => {
+                // A name, or show's own flags (`coffer -c NAME`): it is `show`.
+                args.insert(i, "show".into());
+                return args;
+            }
+        }
+    }
+    args.push("ls".into());
+    args
+}
+
+pub fn main() -> ExitCode {
+    let args = rewrite_args(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let usage = e.downcast_ref::<UsageError>().is_some();
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "coffer: {}", ui::one_line(&format!("{e:#}")));
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let Some(command) = &cli.command else {
+        unreachable_ls()?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command {
+        Command::Version => {
+            println!("coffer {}", env!("CARGO_PKG_VERSION"));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Completions(args) => return docs::completions(args),
+        Command::GenerateDocs { dir } => return docs::generate_all(dir),
+        _ => {}
+    }
+    let ctx = Context::new(&cli)?;
+    match command {
+        Command::Init(args) => init::init(args, &ctx),
+        Command::Ls(args) => show::ls(args, &ctx),
+        Command::Find(args) => show::find(args, &ctx),
+        Command::Show(args) => show::show(args, &ctx),
+        Command::Grep(args) => show::grep(args, &ctx),
+        Command::Insert(args) => edit::insert(args, &ctx),
+        Command::Edit(args) => edit::edit(args, &ctx),
+        Command::Generate(args) => edit::generate(args, &ctx),
+        Command::Rm(args) => manage::rm(args, &ctx),
+        Command::Mv(args) => manage::mv(args, &ctx, manage::Mode::Move),
+        Command::Cp(args) => manage::mv(args, &ctx, manage::Mode::Copy),
+        Command::Reencrypt(args) => init::reencrypt(args, &ctx),
+        Command::Git(args) => git::git(args, &ctx),
+        Command::Textconv { file } => show::textconv(file, &ctx),
+        Command::Version | Command::Completions(_) | Command::GenerateDocs { .. } => {
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `rewrite_args` always supplies a command; this keeps `run` total without a panic.
+fn unreachable_ls() -> Result<()> {
+    Err(UsageError("no command given".into()).into())
+}
+
+/// pass spells "line 2" as `-c2` (getopt's optional argument); clap needs `--clip=2`.
+fn attach_line_numbers(args: Vec<OsString>) -> Vec<OsString> {
+    let mut seen_dashdash = false;
+    args.into_iter()
+        .map(|arg| {
+            if seen_dashdash {
+                return arg;
+            }
+            seen_dashdash = arg == "--";
+            let Some(text) = arg.to_str() else {
+                return arg;
+            };
+            for (short, long) in [("-c", "--clip"), ("-q", "--qrcode")] {
+                if let Some(n) = text.strip_prefix(short)
+                    && !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return format!("{long}={n}").into();
+                }
+            }
+            arg
+        })
+        .collect()
+}
+
+/// Shared flag: `-p SUB` / `--path SUB`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PathArg {
+    /// Work on the folder SUB instead of the whole store
+    #[arg(short = 'p', long = "path", value_name = "SUB")]
+    pub path: Option<String>,
+}
+
+impl PathArg {
+    pub fn folder(&self) -> Result<Folder> {
+        parse_folder(self.path.as_deref().unwrap_or(""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn rewrite(args: &[&str]) -> Vec<String> {
+        let args = args.iter().map(OsString::from).collect();
+        rewrite_args(args)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn pass_habits() {
+        assert_eq!(rewrite(&["coffer"]), ["coffer", "ls"]);
+        assert_eq!(
+            rewrite(&["coffer", "--store", "x"]),
+            ["coffer", "--store", "x", "ls"]
+        );
+        assert_eq!(
+            rewrite(&["coffer", "email/work"]),
+            ["coffer", "show", "email/work"]
+        );
+        assert_eq!(
+            rewrite(&["coffer", "-c", "a"]),
+            ["coffer", "show", "-c", "a"]
+        );
+        assert_eq!(rewrite(&["coffer", "list"]), ["coffer", "list"]);
+        assert_eq!(rewrite(&["coffer", "--help"]), ["coffer", "--help"]);
+        assert_eq!(
+            rewrite(&["coffer", "-c2", "a"]),
+            ["coffer", "show", "--clip=2", "a"]
+        );
+        assert_eq!(
+            rewrite(&["coffer", "git", "--", "-c2"]),
+            ["coffer", "git", "--", "-c2"]
+        );
+    }
+}

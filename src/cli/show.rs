@@ -1,0 +1,327 @@
+//! Reading commands: `ls`, `find`, `show`, `grep`, and git's `textconv`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use rayon::prelude::*;
+
+use coffer::store::TreeNode;
+use coffer::{Folder, Plaintext, SecretName, Vault};
+
+use super::{Context, UsageError, parse_name, ui};
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// The folder to list (default: the whole store)
+    pub subfolder: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct FindArgs {
+    /// Terms to look for in secret and folder names (case-insensitive)
+    #[arg(required = true)]
+    pub terms: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The secret (or folder) to show
+    pub name: Option<String>,
+    /// Copy line N (default 1) to the clipboard instead of printing
+    #[arg(short = 'c', long = "clip", value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
+    pub clip: Option<usize>,
+    /// Show line N (default 1) as a QR code
+    #[arg(short = 'q', long = "qrcode", value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
+    pub qrcode: Option<usize>,
+    /// Print only the value of the field KEY (`password` is line 1)
+    #[arg(long, value_name = "KEY")]
+    pub field: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct GrepArgs {
+    /// Ignore case
+    #[arg(short = 'i', long = "ignore-case")]
+    pub ignore_case: bool,
+    /// PATTERN is an extended regular expression
+    #[arg(short = 'E', long = "extended-regexp", conflicts_with = "fixed")]
+    pub extended: bool,
+    /// PATTERN is a fixed string
+    #[arg(short = 'F', long = "fixed-strings")]
+    pub fixed: bool,
+    /// Print the lines that do not match
+    #[arg(short = 'v', long = "invert-match")]
+    pub invert: bool,
+    /// What to look for (a basic regular expression, as grep's default)
+    pub pattern: String,
+}
+
+pub fn ls(args: &LsArgs, ctx: &Context) -> Result<ExitCode> {
+    let vault = ctx.vault()?;
+    match args.subfolder.as_deref() {
+        None | Some("") | Some("/") => print_tree(&vault, &Folder::root(), Some("Coffer")),
+        Some(raw) => show_name(&vault, &parse_name(raw.trim_end_matches('/'))?, raw),
+    }
+}
+
+fn print_tree(vault: &Vault, folder: &Folder, header: Option<&str>) -> Result<ExitCode> {
+    let tree = vault.store().tree(folder)?;
+    let text = ui::render_tree(header, &tree, ui::color_stdout());
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn find(args: &FindArgs, ctx: &Context) -> Result<ExitCode> {
+    let vault = ctx.vault()?;
+    let terms: Vec<String> = args.terms.iter().map(|t| t.to_lowercase()).collect();
+    let mut tree = vault.store().tree(&Folder::root())?;
+    prune(&mut tree, &terms);
+    let mut out = format!("Search Terms: {}\n", args.terms.join(","));
+    out.push_str(&ui::render_tree(None, &tree, ui::color_stdout()));
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Keeps the nodes whose name matches a term, with a matching folder's whole subtree
+/// (`tree --prune --matchdirs`), and the folders leading to them.
+fn prune(node: &mut TreeNode, terms: &[String]) {
+    node.children.retain_mut(|child| {
+        let lower = child.name.to_lowercase();
+        if terms.iter().any(|t| lower.contains(t.as_str())) {
+            return true;
+        }
+        if child.is_folder {
+            prune(child, terms);
+            return !child.children.is_empty();
+        }
+        false
+    });
+}
+
+pub fn show(args: &ShowArgs, ctx: &Context) -> Result<ExitCode> {
+    let vault = ctx.vault()?;
+    let Some(raw) = args.name.as_deref() else {
+        return print_tree(&vault, &Folder::root(), Some("Coffer"));
+    };
+    if args.clip.is_some() {
+        bail!("copying to the clipboard is not available yet in this version");
+    }
+    if args.qrcode.is_some() {
+        bail!("QR codes are not available yet in this version");
+    }
+    let name = parse_name(raw.trim_end_matches('/'))?;
+    if let Some(key) = &args.field {
+        let secret = vault.read(&name)?;
+        let value = secret
+            .field(key)
+            .with_context(|| format!("{name} has no field {key:?}"))?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(value)?;
+        out.write_all(b"\n")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    show_name(&vault, &name, raw)
+}
+
+/// `show NAME`: the secret if there is one (a trailing `/` prefers the folder), else the
+/// folder's tree.
+fn show_name(vault: &Vault, name: &SecretName, raw: &str) -> Result<ExitCode> {
+    let entry = vault.store().entry(name)?;
+    let wants_folder = raw.ends_with('/');
+    if entry.folder && (!entry.secret || wants_folder) {
+        return print_tree(vault, &name.as_folder(), Some(name.as_str()));
+    }
+    let secret = vault.read(name)?;
+    write_secret(&secret)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_secret(secret: &Plaintext) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(secret.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// git's textconv: decrypt the blob git hands us (a temporary file outside the store).
+pub fn textconv(file: &PathBuf, ctx: &Context) -> Result<ExitCode> {
+    let vault = ctx.vault()?;
+    let ciphertext =
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let label = SecretName::new("textconv").map_err(|e| UsageError(e.to_string()))?;
+    let secret = vault.decrypt(&label, &ciphertext)?;
+    write_secret(&secret)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How many secrets are decrypted (and held) at once by `grep`.
+const GREP_CHUNK: usize = 256;
+
+pub fn grep(args: &GrepArgs, ctx: &Context) -> Result<ExitCode> {
+    let vault = ctx.vault()?;
+    let matcher = Matcher::new(args)?;
+    let names = vault.store().list(&Folder::root())?;
+    vault.identities()?;
+    let color = ui::color_stdout();
+    let mut stdout = std::io::stdout().lock();
+    let (mut matched, mut failed) = (false, false);
+    for chunk in names.chunks(GREP_CHUNK) {
+        let results: Vec<Result<Option<Vec<u8>>>> = chunk
+            .par_iter()
+            .map(|name| {
+                let secret = vault.read(name)?;
+                Ok(matcher.report(name, &secret, color))
+            })
+            .collect();
+        for result in results {
+            match result {
+                Ok(Some(report)) => {
+                    matched = true;
+                    stdout.write_all(&report)?;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    failed = true;
+                    eprintln!("coffer: {}", ui::one_line(&format!("{e:#}")));
+                }
+            }
+        }
+    }
+    stdout.flush()?;
+    Ok(if matched && !failed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+struct Matcher {
+    regex: regex::bytes::Regex,
+    invert: bool,
+}
+
+impl Matcher {
+    fn new(args: &GrepArgs) -> Result<Self> {
+        let source = if args.fixed {
+            regex::escape(&args.pattern)
+        } else if args.extended {
+            args.pattern.clone()
+        } else {
+            bre_to_regex(&args.pattern)
+        };
+        let regex = regex::bytes::RegexBuilder::new(&source)
+            .case_insensitive(args.ignore_case)
+            .unicode(false)
+            .build()
+            .map_err(|e| {
+                UsageError(format!("invalid pattern: {}", ui::one_line(&e.to_string())))
+            })?;
+        Ok(Self {
+            regex,
+            invert: args.invert,
+        })
+    }
+
+    /// `NAME:` and the matching lines, as pass prints them; `None` when nothing matches.
+    fn report(&self, name: &SecretName, secret: &Plaintext, color: bool) -> Option<Vec<u8>> {
+        let mut lines = Vec::new();
+        for line in secret.lines() {
+            if self.regex.is_match(line) == self.invert {
+                continue;
+            }
+            if color && !self.invert {
+                let mut last = 0;
+                for m in self.regex.find_iter(line) {
+                    lines.extend_from_slice(&line[last..m.start()]);
+                    lines.extend_from_slice(b"\x1b[01;31m");
+                    lines.extend_from_slice(m.as_bytes());
+                    lines.extend_from_slice(b"\x1b[0m");
+                    last = m.end();
+                }
+                lines.extend_from_slice(&line[last..]);
+            } else {
+                lines.extend_from_slice(line);
+            }
+            lines.push(b'\n');
+        }
+        if lines.is_empty() {
+            return None;
+        }
+        let mut out = if color {
+            let parent = name.parent();
+            let dir = if parent.is_root() {
+                String::new()
+            } else {
+                format!("{parent}/")
+            };
+            format!("\x1b[94m{dir}\x1b[1;94m{}\x1b[0m:\n", name.leaf()).into_bytes()
+        } else {
+            format!("{name}:\n").into_bytes()
+        };
+        out.extend_from_slice(&lines);
+        Some(out)
+    }
+}
+
+/// Translates a POSIX basic regular expression (grep's default) to the `regex` crate's
+/// syntax: in a BRE, `\(`, `\)`, `\{`, `\}`, `\|`, `\+` and `\?` are the operators and the bare
+/// characters are literals.
+fn bre_to_regex(bre: &str) -> String {
+    let mut out = String::with_capacity(bre.len() + 8);
+    let mut chars = bre.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        if in_class {
+            out.push(c);
+            if c == ']' {
+                in_class = false;
+            }
+            continue;
+        }
+        match c {
+            '\\' => match chars.next() {
+                Some(op @ ('(' | ')' | '{' | '}' | '|' | '+' | '?')) => out.push(op),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push_str("\\\\"),
+            },
+            '(' | ')' | '{' | '}' | '|' | '+' | '?' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '[' => {
+                in_class = true;
+                out.push('[');
+                // A `]` right after `[` or `[^` is a literal member.
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                if chars.peek() == Some(&']') {
+                    out.push_str("\\]");
+                    chars.next();
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bre_operators_and_literals() {
+        assert_eq!(bre_to_regex(r"a\(b\)\{2\}"), "a(b){2}");
+        assert_eq!(bre_to_regex("a(b)+c?"), r"a\(b\)\+c\?");
+        assert_eq!(bre_to_regex("[]a]x"), r"[\]a]x");
+        assert_eq!(bre_to_regex("^user: .*$"), "^user: .*$");
+    }
+}

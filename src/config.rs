@@ -1,0 +1,200 @@
+//! Where things live, and the optional config file.
+//!
+//! Precedence everywhere: flag > environment > config file > default. Defaults come from the
+//! `directories` crate (XDG on Linux). An existing passage install is picked up when coffer has
+//! no store of its own yet.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the config file {path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot find a home directory; set COFFER_DIR and COFFER_IDENTITIES_FILE")]
+    NoHome,
+}
+
+/// The contents of `config.toml`. Unknown keys are an error, so a typo is not silently ignored.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub store: Option<PathBuf>,
+    pub identities: Option<PathBuf>,
+    #[serde(default)]
+    pub agent: AgentConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub git: GitConfig,
+    #[serde(default)]
+    pub plugins: PluginConfig,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Idle timeout: seconds, or "15m"-style.
+    pub timeout: Option<toml::Value>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    pub max_age: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub shared: bool,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitConfig {
+    #[serde(default)]
+    pub autosync: bool,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// Plugin names (`yubikey` for `age-plugin-yubikey`) this device allows.
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+impl Config {
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })
+    }
+}
+
+/// Where the store, the identities and the config are, resolved once per process.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub store: PathBuf,
+    pub identities: PathBuf,
+    pub config_file: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+/// The environment, read once, so resolution is a pure function (and testable).
+#[derive(Debug, Default, Clone)]
+pub struct Env {
+    pub coffer_dir: Option<PathBuf>,
+    pub identities_file: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub passage_dir: Option<PathBuf>,
+    pub passage_identities: Option<PathBuf>,
+    pub home: Option<PathBuf>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        Self {
+            coffer_dir: var("COFFER_DIR"),
+            identities_file: var("COFFER_IDENTITIES_FILE"),
+            config: var("COFFER_CONFIG"),
+            passage_dir: var("PASSAGE_DIR"),
+            passage_identities: var("PASSAGE_IDENTITIES_FILE"),
+            home: directories::BaseDirs::new().map(|b| b.home_dir().to_owned()),
+        }
+    }
+}
+
+/// Loads the config file (absent is fine) and resolves every path.
+pub fn resolve(store_flag: Option<&Path>, env: &Env) -> Result<(Paths, Config), ConfigError> {
+    let dirs = directories::ProjectDirs::from("", "", "coffer").ok_or(ConfigError::NoHome)?;
+    let config_file = env
+        .config
+        .clone()
+        .unwrap_or_else(|| dirs.config_dir().join("config.toml"));
+    let config = match std::fs::read_to_string(&config_file) {
+        Ok(text) => Config::parse(&text, &config_file)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
+        Err(source) => {
+            return Err(ConfigError::Unreadable {
+                path: config_file,
+                source,
+            });
+        }
+    };
+    let data_dir = dirs.data_dir().to_owned();
+    let default_store = data_dir.join("store");
+    let default_identities = data_dir.join("identities");
+    let passage_home = env.home.as_ref().map(|h| h.join(".passage"));
+
+    let explicit_store = store_flag
+        .map(Path::to_owned)
+        .or_else(|| env.coffer_dir.clone())
+        .or_else(|| config.store.clone());
+    let store = explicit_store.clone().unwrap_or_else(|| {
+        // A passage user can start at once: use their store while coffer has none.
+        let passage = env
+            .passage_dir
+            .clone()
+            .or_else(|| passage_home.as_ref().map(|p| p.join("store")));
+        match passage {
+            Some(p) if !default_store.exists() && p.is_dir() => p,
+            _ => default_store.clone(),
+        }
+    });
+    let identities = env
+        .identities_file
+        .clone()
+        .or_else(|| config.identities.clone())
+        .unwrap_or_else(|| {
+            let passage = env
+                .passage_identities
+                .clone()
+                .or_else(|| passage_home.as_ref().map(|p| p.join("identities")));
+            match passage {
+                Some(p) if !default_identities.exists() && p.is_file() => p,
+                _ => default_identities.clone(),
+            }
+        });
+    let paths = Paths {
+        store: absolute(store),
+        identities: absolute(identities),
+        config_file,
+        data_dir,
+    };
+    Ok((paths, config))
+}
+
+fn absolute(p: PathBuf) -> PathBuf {
+    std::path::absolute(&p).unwrap_or(p)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn config_rejects_typos() {
+        assert!(Config::parse("stor = '/x'", Path::new("c")).is_err());
+        let c = Config::parse("store = '/x'\n[log]\nshared = true\n", Path::new("c")).unwrap();
+        assert_eq!(c.store.unwrap(), PathBuf::from("/x"));
+        assert!(c.log.shared);
+    }
+}

@@ -1,0 +1,138 @@
+//! Encryption and decryption of whole secrets with the `age` crate, in process.
+//!
+//! Decryption reads and authenticates the *entire* payload before returning anything, so a
+//! truncated or tampered file yields an error and not one byte of plaintext.
+
+use std::io::{Read, Write};
+
+use age::armor::ArmoredReader;
+
+use crate::identity::Identities;
+use crate::recipients::Recipients;
+use crate::secret::Plaintext;
+
+/// Why a file could not be decrypted. The two cases users must tell apart are kept apart:
+/// "not for you" and "damaged".
+#[derive(Debug, thiserror::Error)]
+pub enum DecryptError {
+    #[error("no identity matches: the file is encrypted to other recipients")]
+    NoIdentityMatches,
+    #[error("not an age file, or damaged ({0})")]
+    Corrupt(String),
+    #[error("the file is encrypted with a passphrase, not to a recipient")]
+    PassphraseOnly,
+    #[error("an identity failed: {0}")]
+    Identity(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncryptError {
+    #[error("no recipients")]
+    NoRecipients,
+    #[error("encryption failed: {0}")]
+    Failed(String),
+}
+
+/// Encrypts `plaintext` to every recipient, as a binary age v1 file (what passage writes).
+pub fn encrypt(plaintext: &[u8], recipients: &Recipients) -> Result<Vec<u8>, EncryptError> {
+    if recipients.is_empty() {
+        return Err(EncryptError::NoRecipients);
+    }
+    let encryptor = age::Encryptor::with_recipients(recipients.as_age())
+        .map_err(|e| EncryptError::Failed(e.to_string()))?;
+    // Header (~100 bytes per recipient) + 16-byte tag per 64 KiB chunk.
+    let mut out = Vec::with_capacity(plaintext.len() + 200 + 120 * recipients.len());
+    let fail = |e: std::io::Error| EncryptError::Failed(e.to_string());
+    let mut writer = encryptor.wrap_output(&mut out).map_err(fail)?;
+    writer.write_all(plaintext).map_err(fail)?;
+    writer.finish().map_err(fail)?;
+    Ok(out)
+}
+
+/// Decrypts a binary or armored age file with the given identities.
+pub fn decrypt(ciphertext: &[u8], identities: &Identities) -> Result<Plaintext, DecryptError> {
+    if ciphertext.starts_with(b"age-encryption.org/v1\n") {
+        // The common case (what coffer and passage write): no armor to look through.
+        decrypt_from(ciphertext, ciphertext.len(), identities)
+    } else {
+        decrypt_from(ArmoredReader::new(ciphertext), ciphertext.len(), identities)
+    }
+}
+
+fn decrypt_from<R: std::io::BufRead>(
+    input: R,
+    size_hint: usize,
+    identities: &Identities,
+) -> Result<Plaintext, DecryptError> {
+    let decryptor = age::Decryptor::new_buffered(input).map_err(map_error)?;
+    if decryptor.is_scrypt() {
+        return Err(DecryptError::PassphraseOnly);
+    }
+    let mut reader = decryptor.decrypt(identities.as_age()).map_err(map_error)?;
+    // The plaintext is never longer than the ciphertext, so this buffer never reallocates
+    // (which would leave an unwiped copy behind). On error it is dropped, and wiped, unread.
+    let mut buf = Plaintext::with_capacity(size_hint);
+    reader
+        .read_to_end(buf.bytes_mut())
+        .map_err(|e| DecryptError::Corrupt(e.to_string()))?;
+    Ok(buf)
+}
+
+fn map_error(e: age::DecryptError) -> DecryptError {
+    use age::DecryptError as E;
+    match e {
+        E::NoMatchingKeys => DecryptError::NoIdentityMatches,
+        E::KeyDecryptionFailed => DecryptError::Identity("could not unwrap the file key".into()),
+        other => DecryptError::Corrupt(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::recipients::Recipient;
+    use age::secrecy::ExposeSecret;
+    use std::path::PathBuf;
+
+    fn pair() -> (Identities, Recipients) {
+        let id = age::x25519::Identity::generate();
+        let r = Recipient::parse(&id.to_public().to_string()).unwrap();
+        let ids = Identities::parse_plain(id.to_string().expose_secret().as_bytes()).unwrap();
+        (ids, Recipients::new(vec![r], PathBuf::from("test")))
+    }
+
+    #[test]
+    fn round_trip_and_binary_exactness() {
+        let (ids, rs) = pair();
+        let data: Vec<u8> = (0..=255u8).cycle().take(200_000).collect();
+        let ct = encrypt(&data, &rs).unwrap();
+        assert!(ct.starts_with(b"age-encryption.org/v1\n"));
+        assert_eq!(decrypt(&ct, &ids).unwrap().as_bytes(), &data[..]);
+    }
+
+    #[test]
+    fn wrong_identity_is_not_corruption() {
+        let (_, rs) = pair();
+        let (other, _) = pair();
+        let ct = encrypt(b"x", &rs).unwrap();
+        assert!(matches!(
+            decrypt(&ct, &other),
+            Err(DecryptError::NoIdentityMatches)
+        ));
+    }
+
+    #[test]
+    fn every_truncation_and_bit_flip_fails() {
+        let (ids, rs) = pair();
+        let ct = encrypt(b"secret value\n", &rs).unwrap();
+        for len in 0..ct.len() {
+            assert!(decrypt(&ct[..len], &ids).is_err(), "truncated to {len}");
+        }
+        for i in (0..ct.len()).step_by(7) {
+            let mut bad = ct.clone();
+            bad[i] ^= 0x01;
+            assert!(decrypt(&bad, &ids).is_err(), "flip at {i}");
+        }
+    }
+}

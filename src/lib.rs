@@ -1,0 +1,21 @@
+//! coffer: a local, age-encrypted secrets vault compatible with pass and passage.
+//!
+//! The library knows names, the store, recipients, identities, crypto and secret content. It
+//! never parses a command line, prints or prompts: that is the job of the
+//! binary's `cli` module on top.
+
+pub mod config;
+pub mod crypto;
+pub mod generate;
+pub mod git;
+pub mod identity;
+pub mod name;
+pub mod recipients;
+pub mod secret;
+pub mod store;
+pub mod sys;
+pub mod vault;
+
+pub use name::{Folder, SecretName};
+pub use secret::Plaintext;
+pub use vault::{Error, Vault};

@@ -1,0 +1,820 @@
+//! The storage layer: the only code that touches secret files.
+//!
+//! Every path is reached from the store root's directory handle one validated component at a
+//! time with `O_NOFOLLOW`, so no symbolic link inside the store is ever followed, whatever
+//! races with us. Writes go to a fresh temporary file in the same folder (`O_EXCL`, `0600`),
+//! are made durable, and are renamed over the old file: a crash, a full disk or a concurrent
+//! reader sees the old secret or the new one, never a torn one. Writers hold the store lock.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
+use walkdir::WalkDir;
+
+use crate::name::{Folder, SecretName};
+
+/// The suffix of every secret file.
+pub const AGE_SUFFIX: &str = ".age";
+/// The recipients file of a folder.
+pub const RECIPIENTS_FILE: &str = ".age-recipients";
+/// The folder for vault metadata shared with the team.
+pub const META_DIR: &str = ".coffer";
+const LOCK_FILE: &str = "lock";
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("there is no store at {0}")]
+    NoStore(PathBuf),
+    #[error("{0} is not in the store.")]
+    NotFound(String),
+    #[error("{0} is a symbolic link; coffer never follows links inside the store")]
+    Symlink(PathBuf),
+    #[error("{0} is not a regular file")]
+    NotAFile(PathBuf),
+    #[error("the store is locked by another coffer process{}; try again when it has finished", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Locked { pid: Option<u32> },
+    #[error("no space left on the device holding {0}; nothing was changed")]
+    NoSpace(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What lives at a name: a secret, a folder, or both (`a.age` beside `a/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub secret: bool,
+    pub folder: bool,
+}
+
+/// A node of the listing tree used by `ls` and `find`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeNode {
+    /// The displayed name (without `.age`).
+    pub name: String,
+    pub is_folder: bool,
+    pub children: Vec<TreeNode>,
+}
+
+/// Metadata files the store may hold besides secrets. An allow-list: nothing else can be
+/// written outside of `NAME.age`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaFile {
+    /// `.age-recipients` of a folder.
+    Recipients,
+    /// `.gitattributes` at the root.
+    GitAttributes,
+}
+
+impl MetaFile {
+    fn file_name(self) -> &'static str {
+        match self {
+            MetaFile::Recipients => RECIPIENTS_FILE,
+            MetaFile::GitAttributes => ".gitattributes",
+        }
+    }
+}
+
+/// Held by every writer; released on drop (or when the process dies).
+pub struct StoreLock {
+    _file: File,
+}
+
+/// An open store.
+pub struct Store {
+    root: PathBuf,
+    root_fd: OwnedFd,
+}
+
+impl Store {
+    /// Opens an existing store. The root itself may be a link (a store kept in a synced
+    /// folder); links *inside* it are refused.
+    pub fn open(root: &Path) -> Result<Self> {
+        let root_fd = rustix::fs::open(
+            root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| match e {
+            Errno::NOENT | Errno::NOTDIR => StoreError::NoStore(root.to_owned()),
+            e => io_error(root, e),
+        })?;
+        Ok(Self {
+            root: root.to_owned(),
+            root_fd,
+        })
+    }
+
+    /// Creates the store folder (and its parents) if needed, then opens it.
+    pub fn create(root: &Path) -> Result<Self> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .map_err(|source| StoreError::Io {
+                path: root.to_owned(),
+                source,
+            })?;
+        Self::open(root)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The path of a secret's file, for messages and for tools like git.
+    pub fn path_of(&self, name: &SecretName) -> PathBuf {
+        self.root.join(name.relative_path())
+    }
+
+    /// The path of a folder, for messages.
+    pub fn folder_path(&self, folder: &Folder) -> PathBuf {
+        if folder.is_root() {
+            self.root.clone()
+        } else {
+            self.root.join(folder.as_str())
+        }
+    }
+
+    fn meta_path(&self, folder: &Folder, file: MetaFile) -> PathBuf {
+        self.folder_path(folder).join(file.file_name())
+    }
+
+    /// Opens a folder below the root, one component at a time, refusing links.
+    fn open_dir<'a>(
+        &self,
+        components: impl IntoIterator<Item = &'a str>,
+        create: bool,
+    ) -> Result<OwnedFd> {
+        let mut dir = rustix::io::dup(&self.root_fd).map_err(|e| io_error(&self.root, e))?;
+        let mut path = self.root.clone();
+        for component in components {
+            path.push(component);
+            if create {
+                match rustix::fs::mkdirat(&dir, component, Mode::from_raw_mode(0o700)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(io_error(&path, e)),
+                }
+            }
+            dir = rustix::fs::openat(
+                &dir,
+                component,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| classify(&dir, component, &path, e))?;
+        }
+        Ok(dir)
+    }
+
+    fn open_folder(&self, folder: &Folder, create: bool) -> Result<OwnedFd> {
+        self.open_dir(folder.components(), create)
+    }
+
+    /// Reads a secret's ciphertext.
+    pub fn read(&self, name: &SecretName) -> Result<Vec<u8>> {
+        let not_found = |e: StoreError| match e {
+            StoreError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                StoreError::NotFound(name.to_string())
+            }
+            StoreError::NoStore(_) => StoreError::NotFound(name.to_string()),
+            e => e,
+        };
+        let dir = self.open_folder(&name.parent(), false).map_err(not_found)?;
+        let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
+        let path = self.path_of(name);
+        read_file_at(&dir, &file_name, &path).map_err(not_found)
+    }
+
+    /// Reads a metadata file of a folder, if it exists.
+    pub fn read_meta(&self, folder: &Folder, file: MetaFile) -> Result<Option<Vec<u8>>> {
+        let dir = match self.open_folder(folder, false) {
+            Ok(dir) => dir,
+            Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        match read_file_at(&dir, file.file_name(), &self.meta_path(folder, file)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The nearest `.age-recipients` at or above `folder`: where it is, and its bytes.
+    pub fn nearest_recipients(&self, folder: &Folder) -> Result<Option<(Folder, Vec<u8>)>> {
+        for candidate in folder.ancestors() {
+            if let Some(bytes) = self.read_meta(&candidate, MetaFile::Recipients)? {
+                return Ok(Some((candidate, bytes)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// What exists at `name`: a secret, a folder, both, or neither.
+    pub fn entry(&self, name: &SecretName) -> Result<Entry> {
+        let dir = match self.open_folder(&name.parent(), false) {
+            Ok(dir) => dir,
+            Err(StoreError::Io { source, .. })
+                if matches!(source.kind(), io::ErrorKind::NotFound) =>
+            {
+                return Ok(Entry {
+                    secret: false,
+                    folder: false,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let kind = |file: &str| -> Result<Option<rustix::fs::FileType>> {
+            match rustix::fs::statat(&dir, file, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => Ok(Some(rustix::fs::FileType::from_raw_mode(st.st_mode))),
+                Err(Errno::NOENT) => Ok(None),
+                Err(e) => Err(io_error(&self.path_of(name), e)),
+            }
+        };
+        let secret = kind(&format!("{}{AGE_SUFFIX}", name.leaf()))?;
+        let folder = kind(name.leaf())?;
+        for (kind, path) in [
+            (secret, self.path_of(name)),
+            (folder, self.folder_path(&name.as_folder())),
+        ] {
+            if kind == Some(rustix::fs::FileType::Symlink) {
+                return Err(StoreError::Symlink(path));
+            }
+        }
+        Ok(Entry {
+            secret: secret == Some(rustix::fs::FileType::RegularFile),
+            folder: folder == Some(rustix::fs::FileType::Directory),
+        })
+    }
+
+    /// Takes the store's writer lock, waiting a little for another writer to finish.
+    pub fn lock(&self) -> Result<StoreLock> {
+        let dir = self.open_dir([META_DIR], true)?;
+        let meta = self.root.join(META_DIR);
+        // Keep the lock file out of git.
+        let ignore = ".gitignore";
+        if rustix::fs::statat(&dir, ignore, AtFlags::SYMLINK_NOFOLLOW).is_err() {
+            write_atomically(&dir, ignore, b"lock\n", &meta.join(ignore), true)?;
+        }
+        let path = meta.join(LOCK_FILE);
+        let fd = rustix::fs::openat(
+            &dir,
+            LOCK_FILE,
+            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| classify(&dir, LOCK_FILE, &path, e))?;
+        let started = Instant::now();
+        loop {
+            match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => break,
+                Err(Errno::WOULDBLOCK) if started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                Err(Errno::WOULDBLOCK) => {
+                    let mut text = String::new();
+                    let _ = File::from(fd).read_to_string(&mut text);
+                    return Err(StoreError::Locked {
+                        pid: text.trim().parse().ok(),
+                    });
+                }
+                Err(e) => return Err(io_error(&path, e)),
+            }
+        }
+        let mut file = File::from(fd);
+        // Best effort: the pid only makes the "locked" message more helpful.
+        let _ = file.set_len(0);
+        let _ = write!(file, "{}", std::process::id());
+        Ok(StoreLock { _file: file })
+    }
+
+    /// Writes one secret atomically and durably.
+    pub fn write(&self, _lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()> {
+        let dir = self.open_folder(&name.parent(), true)?;
+        let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
+        write_atomically(&dir, &file_name, ciphertext, &self.path_of(name), true)
+    }
+
+    /// Writes a metadata file atomically and durably.
+    pub fn write_meta(
+        &self,
+        _lock: &StoreLock,
+        folder: &Folder,
+        file: MetaFile,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let dir = self.open_folder(folder, true)?;
+        write_atomically(
+            &dir,
+            file.file_name(),
+            bytes,
+            &self.meta_path(folder, file),
+            true,
+        )
+    }
+
+    /// Removes a metadata file; absent is fine.
+    pub fn remove_meta(&self, _lock: &StoreLock, folder: &Folder, file: MetaFile) -> Result<()> {
+        let dir = self.open_folder(folder, false)?;
+        match rustix::fs::unlinkat(&dir, file.file_name(), AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(io_error(&self.meta_path(folder, file), e)),
+        }
+        rustix::fs::fsync(&dir).map_err(|e| io_error(&self.folder_path(folder), e))
+    }
+
+    /// Writes many secrets, crash-safe but with one filesystem sync instead of one per file:
+    /// write every temporary file, sync once, rename them all, sync again. A crash at any
+    /// point leaves each secret old or new.
+    pub fn write_batch(&self, _lock: &StoreLock, items: &[(SecretName, Vec<u8>)]) -> Result<()> {
+        let mut dirs: BTreeMap<Folder, OwnedFd> = BTreeMap::new();
+        let mut staged: Vec<(&SecretName, String)> = Vec::with_capacity(items.len());
+        let result = (|| {
+            for (name, ciphertext) in items {
+                let folder = name.parent();
+                if !dirs.contains_key(&folder) {
+                    let fd = self.open_folder(&folder, true)?;
+                    dirs.insert(folder.clone(), fd);
+                }
+                let dir = &dirs[&folder];
+                let path = self.path_of(name);
+                let tmp = write_temp(dir, name.leaf(), ciphertext, &path, false)?;
+                staged.push((name, tmp));
+            }
+            rustix::fs::syncfs(&self.root_fd).map_err(|e| io_error(&self.root, e))?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for (name, tmp) in &staged {
+                let _ = rustix::fs::unlinkat(&dirs[&name.parent()], tmp.as_str(), AtFlags::empty());
+            }
+            return Err(e);
+        }
+        for (name, tmp) in &staged {
+            let dir = &dirs[&name.parent()];
+            let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
+            refuse_link(dir, &file_name, &self.path_of(name))?;
+            rustix::fs::renameat(dir, tmp.as_str(), dir, file_name.as_str())
+                .map_err(|e| io_error(&self.path_of(name), e))?;
+        }
+        rustix::fs::syncfs(&self.root_fd).map_err(|e| io_error(&self.root, e))
+    }
+
+    /// Removes one secret, then any folders it leaves empty (as `pass rm` does).
+    pub fn remove(&self, _lock: &StoreLock, name: &SecretName) -> Result<()> {
+        let dir = self.open_folder(&name.parent(), false)?;
+        let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
+        refuse_link(&dir, &file_name, &self.path_of(name))?;
+        rustix::fs::unlinkat(&dir, file_name.as_str(), AtFlags::empty()).map_err(|e| match e {
+            Errno::NOENT => StoreError::NotFound(name.to_string()),
+            e => io_error(&self.path_of(name), e),
+        })?;
+        rustix::fs::fsync(&dir).map_err(|e| io_error(&self.path_of(name), e))?;
+        self.prune_empty(&name.parent())
+    }
+
+    /// Removes a whole folder. Refuses if anything inside is a link.
+    pub fn remove_folder(&self, _lock: &StoreLock, folder: &Folder) -> Result<()> {
+        let path = self.folder_path(folder);
+        self.open_folder(folder, false)?;
+        for entry in WalkDir::new(&path).follow_links(false) {
+            let entry = entry.map_err(|e| walk_error(&path, e))?;
+            if entry.path_is_symlink() {
+                return Err(StoreError::Symlink(entry.path().to_owned()));
+            }
+        }
+        std::fs::remove_dir_all(&path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        match folder.parent() {
+            Some(parent) => self.prune_empty(&parent),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes `folder` and its parents while they are empty (never the root).
+    pub fn prune_empty(&self, folder: &Folder) -> Result<()> {
+        for candidate in folder.ancestors() {
+            let Some(parent) = candidate.parent() else {
+                break;
+            };
+            let dir = self.open_folder(&parent, false)?;
+            let leaf = candidate.components().last().unwrap_or_default();
+            match rustix::fs::unlinkat(&dir, leaf, AtFlags::REMOVEDIR) {
+                Ok(()) => {}
+                Err(Errno::NOTEMPTY | Errno::EXIST | Errno::NOENT | Errno::NOTDIR) => break,
+                Err(e) => return Err(io_error(&self.folder_path(&candidate), e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every secret at or below `folder`, sorted by name. Links are skipped, never followed.
+    pub fn list(&self, folder: &Folder) -> Result<Vec<SecretName>> {
+        self.open_folder(folder, false)?;
+        let base = self.folder_path(folder);
+        let mut names = Vec::new();
+        let walker = WalkDir::new(&base)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+        for entry in walker {
+            let entry = entry.map_err(|e| walk_error(&base, e))?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let Ok(rel) = entry.path().strip_prefix(&self.root) else {
+                continue;
+            };
+            let Some(rel) = rel.to_str().and_then(|r| r.strip_suffix(AGE_SUFFIX)) else {
+                continue;
+            };
+            if let Ok(name) = SecretName::new(rel) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// The listing tree below `folder`: folders that hold no secret are pruned, as `tree
+    /// --prune` does for pass.
+    pub fn tree(&self, folder: &Folder) -> Result<TreeNode> {
+        let names = self.list(folder)?;
+        let mut root = TreeNode {
+            name: folder.to_string(),
+            is_folder: true,
+            children: Vec::new(),
+        };
+        for name in &names {
+            let Some(rel) = folder.strip(name) else {
+                continue;
+            };
+            let parts: Vec<&str> = rel.components().collect();
+            insert_path(&mut root, &parts);
+        }
+        sort_tree(&mut root);
+        Ok(root)
+    }
+
+    /// Every folder below (and including) `folder` that holds a recipients file.
+    pub fn recipients_files_below(&self, folder: &Folder) -> Result<Vec<Folder>> {
+        let base = self.folder_path(folder);
+        let mut found = Vec::new();
+        let walker = WalkDir::new(&base)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|e| {
+                e.depth() == 0 || !is_hidden(e.file_name()) || e.file_name() == RECIPIENTS_FILE
+            });
+        for entry in walker {
+            let entry = entry.map_err(|e| walk_error(&base, e))?;
+            if entry.file_name() == RECIPIENTS_FILE && entry.file_type().is_file() {
+                let dir = entry.path().parent().unwrap_or(&base);
+                let rel = dir.strip_prefix(&self.root).unwrap_or(Path::new(""));
+                if let Some(rel) = rel.to_str()
+                    && let Ok(f) = Folder::new(rel)
+                {
+                    found.push(f);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn insert_path(node: &mut TreeNode, parts: &[&str]) {
+    let Some((first, rest)) = parts.split_first() else {
+        return;
+    };
+    let is_folder = !rest.is_empty();
+    let index = match node
+        .children
+        .iter()
+        .position(|c| c.name == *first && c.is_folder == is_folder)
+    {
+        Some(i) => i,
+        None => {
+            node.children.push(TreeNode {
+                name: (*first).to_owned(),
+                is_folder,
+                children: Vec::new(),
+            });
+            node.children.len() - 1
+        }
+    };
+    insert_path(&mut node.children[index], rest);
+}
+
+fn sort_tree(node: &mut TreeNode) {
+    node.children
+        .sort_by(|a, b| a.name.cmp(&b.name).then(b.is_folder.cmp(&a.is_folder)));
+    node.children.iter_mut().for_each(sort_tree);
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.as_encoded_bytes().starts_with(b".")
+}
+
+fn read_file_at(dir: &OwnedFd, file_name: &str, path: &Path) -> Result<Vec<u8>> {
+    let fd = rustix::fs::openat(
+        dir,
+        file_name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|e| classify(dir, file_name, path, e))?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| io_error(path, e))?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(StoreError::NotAFile(path.to_owned()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0));
+    File::from(fd)
+        .read_to_end(&mut bytes)
+        .map_err(|source| StoreError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(bytes)
+}
+
+/// Fails if `file_name` in `dir` is a link (we would replace the link, not follow it, but an
+/// operation on a link must fail and leave it alone).
+fn refuse_link(dir: &OwnedFd, file_name: &str, path: &Path) -> Result<()> {
+    match rustix::fs::statat(dir, file_name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+            rustix::fs::FileType::Symlink => Err(StoreError::Symlink(path.to_owned())),
+            rustix::fs::FileType::RegularFile => Ok(()),
+            _ => Err(StoreError::NotAFile(path.to_owned())),
+        },
+        Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
+/// Writes `bytes` to a new temporary file beside `file_name`; returns the temporary's name.
+/// On failure nothing is left behind.
+fn write_temp(
+    dir: &OwnedFd,
+    file_name: &str,
+    bytes: &[u8],
+    path: &Path,
+    sync: bool,
+) -> Result<String> {
+    let tmp = format!(
+        ".{file_name}.{}.{:016x}.tmp",
+        std::process::id(),
+        rand::random::<u64>()
+    );
+    let fd = rustix::fs::openat(
+        dir,
+        tmp.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| io_error(path, e))?;
+    let mut file = File::from(fd);
+    let written = fault::write_all(&mut file, bytes)
+        .and_then(|()| if sync { file.sync_all() } else { Ok(()) });
+    if let Err(source) = written {
+        drop(file);
+        let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+        return Err(match source.raw_os_error() {
+            Some(code) if code == Errno::NOSPC.raw_os_error() => StoreError::NoSpace(path.into()),
+            Some(code) if code == Errno::DQUOT.raw_os_error() => StoreError::NoSpace(path.into()),
+            _ => StoreError::Io {
+                path: path.to_owned(),
+                source,
+            },
+        });
+    }
+    Ok(tmp)
+}
+
+/// temp file → fsync → rename → fsync the folder.
+fn write_atomically(
+    dir: &OwnedFd,
+    file_name: &str,
+    bytes: &[u8],
+    path: &Path,
+    sync: bool,
+) -> Result<()> {
+    refuse_link(dir, file_name, path)?;
+    let tmp = write_temp(dir, file_name, bytes, path, sync)?;
+    if let Err(e) = rustix::fs::renameat(dir, tmp.as_str(), dir, file_name) {
+        let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+        return Err(io_error(path, e));
+    }
+    if sync {
+        rustix::fs::fsync(dir).map_err(|e| io_error(path, e))?;
+    }
+    Ok(())
+}
+
+/// Turns an `openat` failure into the error a user should see: a link is named as such.
+fn classify(dir: &OwnedFd, component: &str, path: &Path, e: Errno) -> StoreError {
+    if matches!(e, Errno::LOOP | Errno::NOTDIR)
+        && let Ok(st) = rustix::fs::statat(dir.as_fd(), component, AtFlags::SYMLINK_NOFOLLOW)
+        && rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
+    {
+        return StoreError::Symlink(path.to_owned());
+    }
+    io_error(path, e)
+}
+
+fn io_error(path: &Path, e: Errno) -> StoreError {
+    StoreError::Io {
+        path: path.to_owned(),
+        source: io::Error::from(e),
+    }
+}
+
+fn walk_error(base: &Path, e: walkdir::Error) -> StoreError {
+    let path = e.path().unwrap_or(base).to_owned();
+    StoreError::Io {
+        path,
+        source: e.into(),
+    }
+}
+
+/// Fault injection for the storage layer's own tests: make the next writes fail with ENOSPC
+/// after a number of bytes, as a full disk would.
+mod fault {
+    use std::io::{self, Write};
+
+    #[cfg(test)]
+    thread_local! {
+        pub static FAIL_AFTER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    }
+
+    pub fn write_all(file: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(limit) = FAIL_AFTER.with(|f| f.get()) {
+            let cut = limit.min(bytes.len());
+            file.write_all(&bytes[..cut])?;
+            if cut < bytes.len() {
+                return Err(io::Error::from_raw_os_error(libc_enospc()));
+            }
+        }
+        file.write_all(bytes)
+    }
+
+    #[cfg(test)]
+    fn libc_enospc() -> i32 {
+        rustix::io::Errno::NOSPC.raw_os_error()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(&dir.path().join("store")).unwrap();
+        (dir, store)
+    }
+
+    fn name(s: &str) -> SecretName {
+        SecretName::new(s).unwrap()
+    }
+
+    #[test]
+    fn write_read_list_remove() {
+        let (_t, s) = store();
+        let lock = s.lock().unwrap();
+        s.write(&lock, &name("a/b/c"), b"one").unwrap();
+        s.write(&lock, &name("top"), b"two").unwrap();
+        assert_eq!(s.read(&name("a/b/c")).unwrap(), b"one");
+        assert_eq!(
+            s.list(&Folder::root()).unwrap(),
+            [name("a/b/c"), name("top")]
+        );
+        let mode = std::fs::metadata(s.path_of(&name("a/b/c")))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let dmode = std::fs::metadata(s.root().join("a/b"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(dmode & 0o777, 0o700);
+        s.remove(&lock, &name("a/b/c")).unwrap();
+        assert!(!s.root().join("a").exists(), "emptied folders are removed");
+        assert!(matches!(
+            s.read(&name("a/b/c")),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn enospc_keeps_the_old_file_and_leaves_no_temp() {
+        let (_t, s) = store();
+        let lock = s.lock().unwrap();
+        s.write(&lock, &name("x"), b"old content").unwrap();
+        fault::FAIL_AFTER.with(|f| f.set(Some(3)));
+        let err = s.write(&lock, &name("x"), b"new content that does not fit");
+        let batch = s.write_batch(
+            &lock,
+            &[
+                (name("y"), b"abcdef".to_vec()),
+                (name("x"), b"zzzz".to_vec()),
+            ],
+        );
+        fault::FAIL_AFTER.with(|f| f.set(None));
+        assert!(matches!(err, Err(StoreError::NoSpace(_))), "{err:?}");
+        assert!(matches!(batch, Err(StoreError::NoSpace(_))), "{batch:?}");
+        assert_eq!(s.read(&name("x")).unwrap(), b"old content");
+        assert!(matches!(s.read(&name("y")), Err(StoreError::NotFound(_))));
+        let leftovers: Vec<_> = std::fs::read_dir(s.root())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn links_are_refused_everywhere() {
+        let (t, s) = store();
+        let outside = t.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("x.age"), b"target").unwrap();
+        std::os::unix::fs::symlink(&outside, s.root().join("dir")).unwrap();
+        std::os::unix::fs::symlink(outside.join("x.age"), s.root().join("file.age")).unwrap();
+        let lock = s.lock().unwrap();
+        assert!(matches!(
+            s.read(&name("dir/x")),
+            Err(StoreError::Symlink(_))
+        ));
+        assert!(matches!(s.read(&name("file")), Err(StoreError::Symlink(_))));
+        assert!(matches!(
+            s.write(&lock, &name("dir/x"), b"evil"),
+            Err(StoreError::Symlink(_))
+        ));
+        assert!(matches!(
+            s.write(&lock, &name("file"), b"evil"),
+            Err(StoreError::Symlink(_))
+        ));
+        assert!(matches!(
+            s.remove(&lock, &name("file")),
+            Err(StoreError::Symlink(_))
+        ));
+        assert!(s.list(&Folder::root()).unwrap().is_empty());
+        assert_eq!(std::fs::read(outside.join("x.age")).unwrap(), b"target");
+    }
+
+    #[test]
+    fn second_writer_is_told_who_holds_the_lock() {
+        let (_t, s) = store();
+        let _held = s.lock().unwrap();
+        // flock is per open file description, so a second open in this process contends.
+        let other = Store::open(s.root()).unwrap();
+        match other.lock() {
+            Err(StoreError::Locked { pid }) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("expected Locked, got {:?}", other.err()),
+        }
+    }
+
+    #[test]
+    fn nearest_recipients_wins() {
+        let (_t, s) = store();
+        let lock = s.lock().unwrap();
+        s.write_meta(&lock, &Folder::root(), MetaFile::Recipients, b"root")
+            .unwrap();
+        s.write_meta(
+            &lock,
+            &Folder::new("team").unwrap(),
+            MetaFile::Recipients,
+            b"team",
+        )
+        .unwrap();
+        let (f, b) = s
+            .nearest_recipients(&Folder::new("team/db").unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!((f.as_str(), &b[..]), ("team", &b"team"[..]));
+        let (f, _) = s
+            .nearest_recipients(&Folder::new("other").unwrap())
+            .unwrap()
+            .unwrap();
+        assert!(f.is_root());
+    }
+}

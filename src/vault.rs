@@ -1,0 +1,318 @@
+//! The vault: a store plus the keys to read and write it.
+//!
+//! This is the library's front door. It knows which recipients govern a folder, decrypts and
+//! encrypts whole secrets, and does the bulk work (re-encryption, copies of folders) in
+//! parallel, one process, identities loaded once.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use crate::config::{Config, Paths};
+use crate::crypto::{self, DecryptError, EncryptError};
+use crate::git::{Git, GitError};
+use crate::identity::{Identities, IdentityError, PassphrasePrompt};
+use crate::name::{Folder, NameError, SecretName};
+use crate::recipients::{Recipient, RecipientError, Recipients};
+use crate::secret::Plaintext;
+use crate::store::{MetaFile, Store, StoreError, StoreLock};
+
+/// How many secrets a bulk operation holds in memory at once.
+const BATCH: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{name}: {source}")]
+    Decrypt { name: String, source: DecryptError },
+    #[error("{name}: {source}")]
+    Encrypt { name: String, source: EncryptError },
+    #[error(transparent)]
+    Recipients(#[from] RecipientError),
+    #[error("no recipients for {0}; run `coffer init` to set them")]
+    NoRecipients(String),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Name(#[from] NameError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Recipients given in the environment, overriding the store's files (as in passage).
+#[derive(Debug, Clone, Default)]
+pub enum RecipientOverride {
+    #[default]
+    None,
+    /// `COFFER_RECIPIENTS`: space-separated keys.
+    List(String),
+    /// `COFFER_RECIPIENTS_FILE`.
+    File(PathBuf),
+}
+
+impl RecipientOverride {
+    pub fn from_env() -> Self {
+        let var = |k| {
+            std::env::var(k)
+                .ok()
+                .filter(|v: &String| !v.trim().is_empty())
+        };
+        if let Some(file) = var("COFFER_RECIPIENTS_FILE") {
+            Self::File(PathBuf::from(file))
+        } else if let Some(list) = var("COFFER_RECIPIENTS") {
+            Self::List(list)
+        } else {
+            Self::None
+        }
+    }
+}
+
+pub struct Vault {
+    store: Store,
+    git: Git,
+    paths: Paths,
+    config: Config,
+    prompt: PassphrasePrompt,
+    overrides: RecipientOverride,
+    identities: OnceLock<Identities>,
+}
+
+impl Vault {
+    /// Opens the vault at `paths.store`, which must exist.
+    pub fn open(
+        paths: Paths,
+        config: Config,
+        prompt: PassphrasePrompt,
+        overrides: RecipientOverride,
+    ) -> Result<Self> {
+        let store = Store::open(&paths.store)?;
+        Ok(Self::with_store(store, paths, config, prompt, overrides))
+    }
+
+    /// Creates the store folder if needed and opens it.
+    pub fn create(
+        paths: Paths,
+        config: Config,
+        prompt: PassphrasePrompt,
+        overrides: RecipientOverride,
+    ) -> Result<Self> {
+        let store = Store::create(&paths.store)?;
+        Ok(Self::with_store(store, paths, config, prompt, overrides))
+    }
+
+    fn with_store(
+        store: Store,
+        paths: Paths,
+        config: Config,
+        prompt: PassphrasePrompt,
+        overrides: RecipientOverride,
+    ) -> Self {
+        Self {
+            git: Git::new(store.root()),
+            store,
+            paths,
+            config,
+            prompt,
+            overrides,
+            identities: OnceLock::new(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn git(&self) -> &Git {
+        &self.git
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The identities, loaded (and unlocked) on first use.
+    pub fn identities(&self) -> Result<&Identities> {
+        if let Some(ids) = self.identities.get() {
+            return Ok(ids);
+        }
+        let loaded = Identities::load(&self.paths.identities, &self.prompt)?;
+        Ok(self.identities.get_or_init(|| loaded))
+    }
+
+    /// Uses already-loaded identities (tests, benchmarks, the agent).
+    pub fn set_identities(&self, ids: Identities) {
+        let _ = self.identities.set(ids);
+    }
+
+    pub fn lock(&self) -> Result<StoreLock> {
+        Ok(self.store.lock()?)
+    }
+
+    /// The recipients that govern `folder`: the environment override, else the nearest
+    /// `.age-recipients` walking up to the root.
+    pub fn recipients_for(&self, folder: &Folder) -> Result<Recipients> {
+        let recipients = match &self.overrides {
+            RecipientOverride::List(list) => {
+                let keys = list
+                    .split_whitespace()
+                    .map(Recipient::parse)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Recipients::new(keys, PathBuf::from("$COFFER_RECIPIENTS"))
+            }
+            RecipientOverride::File(path) => {
+                let bytes = std::fs::read(path).map_err(|source| StoreError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Recipients::parse(&bytes, path)?
+            }
+            RecipientOverride::None => match self.store.nearest_recipients(folder)? {
+                Some((at, bytes)) => {
+                    let path = self
+                        .store
+                        .folder_path(&at)
+                        .join(crate::store::RECIPIENTS_FILE);
+                    Recipients::parse(&bytes, &path)?
+                }
+                None => Recipients::new(Vec::new(), PathBuf::new()),
+            },
+        };
+        if recipients.is_empty() {
+            let what = if folder.is_root() {
+                "the store".to_owned()
+            } else {
+                folder.to_string()
+            };
+            return Err(Error::NoRecipients(what));
+        }
+        Ok(recipients)
+    }
+
+    /// Decrypts one secret.
+    pub fn read(&self, name: &SecretName) -> Result<Plaintext> {
+        let ciphertext = self.store.read(name)?;
+        self.decrypt(name, &ciphertext)
+    }
+
+    /// Decrypts ciphertext that belongs to `name` (for messages).
+    pub fn decrypt(&self, name: &SecretName, ciphertext: &[u8]) -> Result<Plaintext> {
+        crypto::decrypt(ciphertext, self.identities()?).map_err(|source| Error::Decrypt {
+            name: name.to_string(),
+            source,
+        })
+    }
+
+    /// Encrypts `plaintext` for wherever `name` lives.
+    pub fn encrypt_for(&self, name: &SecretName, plaintext: &Plaintext) -> Result<Vec<u8>> {
+        let recipients = self.recipients_for(&name.parent())?;
+        crypto::encrypt(plaintext.as_bytes(), &recipients).map_err(|source| Error::Encrypt {
+            name: name.to_string(),
+            source,
+        })
+    }
+
+    /// Encrypts and writes one secret atomically.
+    pub fn write(&self, lock: &StoreLock, name: &SecretName, plaintext: &Plaintext) -> Result<()> {
+        let ciphertext = self.encrypt_for(name, plaintext)?;
+        self.store.write(lock, name, &ciphertext)?;
+        Ok(())
+    }
+
+    /// Re-encrypts every secret at or below `folder` to its current recipients. Decryption
+    /// and encryption run in parallel; writes are batched with one sync per batch.
+    /// Returns the names re-encrypted.
+    pub fn reencrypt(&self, lock: &StoreLock, folder: &Folder) -> Result<Vec<SecretName>> {
+        let names = self.store.list(folder)?;
+        let plan: Vec<(SecretName, SecretName)> =
+            names.iter().map(|n| (n.clone(), n.clone())).collect();
+        self.transfer(lock, &plan, true)?;
+        Ok(names)
+    }
+
+    /// Copies secrets `from → to` (re-encrypting for the destination's recipients when they
+    /// differ from the source's, or always when `force_reencrypt`), writing in batches.
+    pub fn transfer(
+        &self,
+        lock: &StoreLock,
+        plan: &[(SecretName, SecretName)],
+        force_reencrypt: bool,
+    ) -> Result<()> {
+        if plan.is_empty() {
+            return Ok(());
+        }
+        // Resolve recipients once per folder, not once per secret.
+        let mut by_folder: HashMap<Folder, Recipients> = HashMap::new();
+        for (from, to) in plan {
+            for folder in [from.parent(), to.parent()] {
+                if !by_folder.contains_key(&folder) {
+                    let r = self.recipients_for(&folder)?;
+                    by_folder.insert(folder, r);
+                }
+            }
+        }
+        let needs_identities = plan.iter().any(|(from, to)| {
+            force_reencrypt || !by_folder[&from.parent()].same_keys(&by_folder[&to.parent()])
+        });
+        if needs_identities {
+            self.identities()?;
+        }
+        for chunk in plan.chunks(BATCH) {
+            let written: Vec<(SecretName, Vec<u8>)> = chunk
+                .par_iter()
+                .map(|(from, to)| {
+                    let ciphertext = self.store.read(from)?;
+                    let src = &by_folder[&from.parent()];
+                    let dst = &by_folder[&to.parent()];
+                    if !force_reencrypt && src.same_keys(dst) {
+                        return Ok((to.clone(), ciphertext));
+                    }
+                    let plaintext = self.decrypt(from, &ciphertext)?;
+                    let out = crypto::encrypt(plaintext.as_bytes(), dst).map_err(|source| {
+                        Error::Encrypt {
+                            name: to.to_string(),
+                            source,
+                        }
+                    })?;
+                    Ok((to.clone(), out))
+                })
+                .collect::<Result<_>>()?;
+            self.store.write_batch(lock, &written)?;
+        }
+        Ok(())
+    }
+
+    /// Sets (or with an empty list, removes) the recipients file of `folder`.
+    pub fn set_recipients(
+        &self,
+        lock: &StoreLock,
+        folder: &Folder,
+        recipients: Option<&Recipients>,
+    ) -> Result<()> {
+        match recipients {
+            Some(r) => {
+                self.store.write_meta(
+                    lock,
+                    folder,
+                    MetaFile::Recipients,
+                    r.to_file_text().as_bytes(),
+                )?;
+            }
+            None => self.store.remove_meta(lock, folder, MetaFile::Recipients)?,
+        }
+        Ok(())
+    }
+
+    /// Commits `paths` (relative to the store or absolute inside it) if the store uses git.
+    pub fn commit(&self, paths: &[PathBuf], message: &str) -> Result<()> {
+        Ok(self.git.commit(paths, message)?)
+    }
+}
