@@ -157,7 +157,21 @@ fn man_page(cmd: clap::Command, name: &str) -> Result<Vec<u8>> {
     }
     out.extend_from_slice(extra.as_bytes());
     man.render_version_section(&mut out)?;
-    Ok(out)
+    Ok(ascii_roff(&String::from_utf8_lossy(&out)).into_bytes())
+}
+
+/// groff reads Latin-1 by default: spell every other character as a `\[uXXXX]` escape so
+/// the pages render cleanly everywhere.
+fn ascii_roff(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\[u{:04X}]", u32::from(c)));
+        }
+    }
+    out
 }
 
 /// Writes every completion script and man page under `dir`.

@@ -19,6 +19,10 @@ use coffer::{Folder, SecretName};
 pub mod docs;
 mod edit;
 mod git;
+mod import;
+mod import_csv;
+mod import_dotenv;
+mod import_pass;
 mod init;
 mod manage;
 mod show;
@@ -86,6 +90,8 @@ pub enum Command {
     Reencrypt(init::ReencryptArgs),
     /// Run git in the store
     Git(git::GitArgs),
+    /// Move secrets in from a .env file, pass, passage or a CSV export
+    Import(import::ImportArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -249,6 +255,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cp(args) => manage::mv(args, &ctx, manage::Mode::Copy),
         Command::Reencrypt(args) => init::reencrypt(args, &ctx),
         Command::Git(args) => git::git(args, &ctx),
+        Command::Import(args) => import::run(args, &ctx),
         Command::Textconv { file } => show::textconv(file, &ctx),
         Command::Version | Command::Completions(_) | Command::GenerateDocs { .. } => {
             Ok(ExitCode::SUCCESS)

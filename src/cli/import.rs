@@ -1,0 +1,35 @@
+//! `coffer import …`: moving secrets in. Each source has its own module.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use super::{Context, import_csv, import_dotenv, import_pass};
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub source: ImportSource,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportSource {
+    /// Import a .env file, one secret per variable
+    Dotenv(import_dotenv::DotenvArgs),
+    /// Import a pass (GPG) store
+    Pass(import_pass::PassArgs),
+    /// Import a passage (age) store
+    Passage(import_pass::PassageArgs),
+    /// Import a password manager's CSV export
+    Csv(import_csv::CsvArgs),
+}
+
+pub fn run(args: &ImportArgs, ctx: &Context) -> Result<ExitCode> {
+    match &args.source {
+        ImportSource::Dotenv(a) => import_dotenv::run(a, ctx),
+        ImportSource::Pass(a) => import_pass::run_pass(a, ctx),
+        ImportSource::Passage(a) => import_pass::run_passage(a, ctx),
+        ImportSource::Csv(a) => import_csv::run(a, ctx),
+    }
+}
