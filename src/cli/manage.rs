@@ -77,6 +77,9 @@ pub fn rm(args: &RmArgs, ctx: &Context) -> Result<ExitCode> {
 
 pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
     let old = parse_name(args.old.trim_end_matches('/'))?;
+    if args.new.is_empty() {
+        return Err(UsageError("invalid name \"\": a secret name cannot be empty".into()).into());
+    }
     let new_raw = args.new.trim_end_matches('/');
     let vault = ctx.vault()?;
     let entry = vault.store().entry(&old)?;
