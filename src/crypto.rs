@@ -122,7 +122,7 @@ fn map_error(e: age::DecryptError) -> DecryptError {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::recipients::Recipient;
     use age::secrecy::ExposeSecret;

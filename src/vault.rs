@@ -253,9 +253,9 @@ impl Vault {
         let mut by_folder: HashMap<Folder, Recipients> = HashMap::new();
         for (from, to) in plan {
             for folder in [from.parent(), to.parent()] {
-                if !by_folder.contains_key(&folder) {
-                    let r = self.recipients_for(&folder)?;
-                    by_folder.insert(folder, r);
+                if let std::collections::hash_map::Entry::Vacant(slot) = by_folder.entry(folder) {
+                    let r = self.recipients_for(slot.key())?;
+                    slot.insert(r);
                 }
             }
         }

@@ -114,17 +114,12 @@ pub struct UsageError(pub String);
 pub struct Context {
     pub paths: Paths,
     pub config: Config,
-    pub no_agent: bool,
 }
 
 impl Context {
     fn new(cli: &Cli) -> Result<Self> {
         let (paths, config) = config::resolve(cli.store.as_deref(), &Env::from_process())?;
-        Ok(Self {
-            paths,
-            config,
-            no_agent: cli.no_agent,
-        })
+        Ok(Self { paths, config })
     }
 
     fn prompt(&self) -> PassphrasePrompt {
