@@ -451,6 +451,38 @@ impl Store {
         Ok(names)
     }
 
+    /// The direct children of `folder`: secret names (without `.age`) and sub-folders, sorted,
+    /// hidden entries and links left out. One directory read: cheap enough for every TAB.
+    pub fn children(&self, folder: &Folder) -> Result<Vec<(String, bool)>> {
+        self.open_folder(folder, false)?;
+        let path = self.folder_path(folder);
+        let mut out = Vec::new();
+        let entries = std::fs::read_dir(&path).map_err(|reason| StoreError::Io {
+            path: path.clone(),
+            reason,
+        })?;
+        for entry in entries.flatten() {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                out.push((name, true));
+            } else if kind.is_file()
+                && let Some(stem) = name.strip_suffix(AGE_SUFFIX)
+            {
+                out.push((stem.to_owned(), false));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// The listing tree below `folder`: folders that hold no secret are pruned, as `tree
     /// --prune` does for pass.
     pub fn tree(&self, folder: &Folder) -> Result<TreeNode> {

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use clap_complete::ArgValueCompleter;
 
 use coffer::store::{Entry, MetaFile};
 use coffer::{Folder, SecretName, Vault};
@@ -13,6 +14,7 @@ use super::{Context, UsageError, parse_name, ui};
 #[derive(Args, Debug)]
 pub struct RmArgs {
     /// The secret or folder to remove
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: String,
     /// Remove a folder and everything in it
     #[arg(short = 'r', long = "recursive")]
@@ -25,8 +27,10 @@ pub struct RmArgs {
 #[derive(Args, Debug)]
 pub struct MoveArgs {
     /// The secret or folder to take
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub old: String,
     /// Where to put it (an existing folder, or a name ending in `/`, receives it)
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub new: String,
     /// Overwrite without asking
     #[arg(short = 'f', long = "force")]
