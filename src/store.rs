@@ -503,6 +503,32 @@ impl Store {
         Ok(root)
     }
 
+    /// Removes temporary files left by writers that were killed mid-write (hidden
+    /// `.NAME.age.PID.RANDOM.tmp` files, never renamed into place). Only the lock holder may
+    /// write, so while we hold the lock every such file is stale. Returns how many were removed.
+    pub fn sweep_temps(&self, _lock: &StoreLock, folder: &Folder) -> Result<usize> {
+        let base = self.folder_path(folder);
+        let mut removed = 0;
+        let walker = WalkDir::new(&base)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|e| {
+                e.depth() == 0 || e.file_type().is_file() || !is_hidden(e.file_name())
+            });
+        for entry in walker.flatten() {
+            let name = entry.file_name().to_string_lossy();
+            if entry.file_type().is_file()
+                && name.starts_with('.')
+                && name.ends_with(".tmp")
+                && name.contains(".age.")
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Every folder below (and including) `folder` that holds a recipients file.
     pub fn recipients_files_below(&self, folder: &Folder) -> Result<Vec<Folder>> {
         let base = self.folder_path(folder);
@@ -781,6 +807,18 @@ mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn stale_temporaries_are_swept_under_the_lock() {
+        let (_t, s) = store();
+        let lock = s.lock().unwrap();
+        s.write(&lock, &name("d/x"), b"x").unwrap();
+        let stale = s.root().join("d/.x.age.999.0123456789abcdef.tmp");
+        std::fs::write(&stale, b"partial").unwrap();
+        assert_eq!(s.sweep_temps(&lock, &Folder::root()).unwrap(), 1);
+        assert!(!stale.exists());
+        assert_eq!(s.read(&name("d/x")).unwrap(), b"x");
     }
 
     #[test]

@@ -231,6 +231,7 @@ impl Vault {
     /// and encryption run in parallel; writes are batched with one sync per batch.
     /// Returns the names re-encrypted.
     pub fn reencrypt(&self, lock: &StoreLock, folder: &Folder) -> Result<Vec<SecretName>> {
+        self.store.sweep_temps(lock, folder)?;
         let names = self.store.list(folder)?;
         let plan: Vec<(SecretName, SecretName)> =
             names.iter().map(|n| (n.clone(), n.clone())).collect();
