@@ -47,9 +47,8 @@ impl From<Format> for CsvFormat {
     }
 }
 
-#[derive(Args, Debug)]
-#[command(
-    long_about = "Imports a password manager's CSV export. Each row becomes one secret in \
+/// The long help of `import csv`.
+pub const CSV_ABOUT: &str = "Imports a password manager's CSV export. Each row becomes one secret in \
 pass's format: the password on line 1, then `user:` and `url:` fields, any custom fields, an \
 otpauth:// line when the row has a TOTP seed (a bare base32 seed becomes \
 otpauth://totp/TITLE?secret=SEED), then the notes.\n\n\
@@ -57,8 +56,9 @@ The folder and title make the name. Characters a name cannot hold are replaced (
 title becomes `-`, line breaks become spaces, leading dots are dropped), an empty title \
 becomes `untitled`, and repeated names are numbered: NAME, NAME-2, NAME-3…\n\n\
 Columns are found by the header row. The file is read, never changed; delete it securely \
-afterwards, as it holds every password in plain text."
-)]
+afterwards, as it holds every password in plain text.";
+
+#[derive(Args, Debug)]
 pub struct CsvArgs {
     /// The CSV export to import
     pub file: PathBuf,

@@ -42,16 +42,16 @@ impl ImportFlags {
     }
 }
 
-#[derive(Args, Debug)]
-#[command(
-    long_about = "Imports a pass store. Each NAME.gpg is decrypted by your own gpg (in batch \
+/// The long help of `import pass`.
+pub const PASS_ABOUT: &str = "Imports a pass store. Each NAME.gpg is decrypted by your own gpg (in batch \
 mode, through your gpg-agent, which may ask for your passphrase once) and stored as NAME, \
 encrypted to coffer's recipients for its folder, byte for byte. The plaintext travels over \
 pipes only; no temporary file is written.\n\n\
 Secrets that already exist in coffer are skipped unless -f. Symbolic links in the pass store \
 are not followed, and files whose names coffer cannot use are reported. The store is read, \
-never changed."
-)]
+never changed.";
+
+#[derive(Args, Debug)]
 pub struct PassArgs {
     /// The pass store (default $PASSWORD_STORE_DIR, else ~/.password-store)
     #[arg(long, value_name = "DIR")]
@@ -60,14 +60,14 @@ pub struct PassArgs {
     pub flags: ImportFlags,
 }
 
-#[derive(Args, Debug)]
-#[command(
-    long_about = "Imports a passage store. Each NAME.age is decrypted in this process with the \
+/// The long help of `import passage`.
+pub const PASSAGE_ABOUT: &str = "Imports a passage store. Each NAME.age is decrypted in this process with the \
 passage identities and stored as NAME, encrypted to coffer's recipients for its folder, byte \
 for byte.\n\n\
 A passage store can also be used in place, without importing: point COFFER_DIR at it and \
-COFFER_IDENTITIES_FILE at its identities."
-)]
+COFFER_IDENTITIES_FILE at its identities.";
+
+#[derive(Args, Debug)]
 pub struct PassageArgs {
     /// The passage store (default $PASSAGE_DIR, else ~/.passage/store)
     #[arg(long, value_name = "DIR")]
