@@ -651,3 +651,51 @@ fn csv_existing_secrets_are_skipped_without_force_and_bad_rows_fail_alone() {
     assert_eq!(forced.status.code(), Some(1));
     assert_eq!(v.show("Mail"), b"imported\n");
 }
+
+#[test]
+fn a_progress_bar_shows_only_on_a_terminal() {
+    let v = Vault::new();
+    let mut rows = String::from("name,password\n");
+    for i in 0..200 {
+        rows.push_str(&format!("site{i},pw{i}\n"));
+    }
+    let csv = export(&v, "many.csv", &rows);
+    // Off a terminal: no bar, no escape sequences (even where TERM says one could draw).
+    let piped = v
+        .cmd()
+        .env("TERM", "xterm")
+        .args([
+            "import",
+            "csv",
+            csv.to_str().unwrap(),
+            "--format",
+            "generic",
+            "-p",
+            "piped",
+        ])
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    assert!(!stderr(&piped).contains("Importing"));
+    assert!(!stdout(&piped).contains('\x1b'));
+    // On a terminal: the bar is drawn on stderr, then cleared.
+    let mut cmd = Command::new(common::coffer_bin());
+    cmd.env_clear()
+        .envs(v.envs())
+        .env("TERM", "xterm")
+        .current_dir(v.dir.path())
+        .args([
+            "import",
+            "csv",
+            csv.to_str().unwrap(),
+            "--format",
+            "generic",
+        ]);
+    let mut session = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    session.exp_string("Importing").unwrap();
+    session
+        .exp_string("Imported 200 secrets from generic CSV.")
+        .unwrap();
+    session.exp_eof().unwrap();
+    assert_eq!(v.show("site199"), b"pw199\n");
+}
