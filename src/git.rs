@@ -83,8 +83,7 @@ impl Git {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let message = stderr
                 .lines()
-                .filter(|l| !l.trim().is_empty())
-                .last()
+                .rfind(|l| !l.trim().is_empty())
                 .unwrap_or("no message")
                 .trim()
                 .to_owned();

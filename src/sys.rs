@@ -44,6 +44,8 @@ pub fn is_ram_fs(path: &std::path::Path) -> bool {
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
     match rustix::fs::statfs(path) {
         Ok(st) => {
+            // f_type is i64 on some targets and not on others.
+            #[allow(clippy::unnecessary_cast)]
             let kind = st.f_type as i64;
             kind == TMPFS_MAGIC || kind == RAMFS_MAGIC
         }

@@ -91,7 +91,7 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
             .ok()
             .map(|n| vault.store().entry(&n))
             .transpose()?
-            .is_some_and(|e| e.folder && !(is_folder && e.secret && !e.folder));
+            .is_some_and(|e| e.folder);
     let new = if into {
         let base = super::parse_folder(new_raw)?;
         base.join(&parse_name(old.leaf())?)
