@@ -97,6 +97,15 @@ impl Git {
         if !self.is_repo() {
             return Ok(());
         }
+        // A path that is gone and was never tracked (the folder a single secret was moved
+        // to, say) would make `git add` fail: only stage what exists or git knows.
+        let paths: Vec<&PathBuf> = paths
+            .iter()
+            .filter(|p| self.store.join(p).symlink_metadata().is_ok() || self.tracks(p))
+            .collect();
+        if paths.is_empty() {
+            return Ok(());
+        }
         let mut add: Vec<&OsStr> = vec!["add".as_ref(), "-A".as_ref(), "--".as_ref()];
         add.extend(paths.iter().map(|p| p.as_os_str()));
         self.run(&add)?;
@@ -111,6 +120,18 @@ impl Git {
         }
         self.run(["commit", "-q", "-m", message])?;
         Ok(())
+    }
+
+    /// Whether git tracks `path` (or something below it).
+    fn tracks(&self, path: &Path) -> bool {
+        self.command()
+            .args(["ls-files", "--error-unmatch", "--"])
+            .arg(path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     }
 
     /// `git init` plus coffer's setup: attributes, textconv, no symlinks.

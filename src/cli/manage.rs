@@ -176,9 +176,7 @@ fn carry_recipients(
                 .unwrap_or_else(|| to.clone()),
             _ => to.clone(),
         };
-        vault
-            .store()
-            .write_meta(lock, &dest, MetaFile::Recipients, &bytes)?;
+        vault.copy_recipients_file(lock, &folder, &dest, &bytes)?;
     }
     Ok(())
 }
