@@ -34,6 +34,10 @@ pub enum SyncError {
         /// Other files in conflict (recipients files, marks).
         others: Vec<String>,
     },
+    #[error(
+        "the store has changes that are not committed ({0}); commit them with `coffer git commit -a` or undo them with `coffer git checkout -- FILE`, then sync"
+    )]
+    Uncommitted(String),
     #[error("{0} is not waiting to be resolved; `coffer git status` shows what is")]
     NotConflicted(String),
     #[error("no sync is waiting to be resolved")]
@@ -97,6 +101,7 @@ pub fn sync(git: &Git) -> Result<Synced, SyncError> {
         }
         continue_pending(git, state)?;
     }
+    refuse_uncommitted(git)?;
     let branch = current_branch(git)?;
     let mut synced = Synced::default();
     let (remote, merge_ref) = match upstream(git, &branch)? {
@@ -330,6 +335,22 @@ fn other_commit(git: &Git, state: Pending, side: Side) -> Option<String> {
         .ok()?;
     let sha = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     (!sha.is_empty()).then_some(sha)
+}
+
+/// A rebase would refuse (or carry along) hand-made changes to tracked files: say so first.
+fn refuse_uncommitted(git: &Git) -> Result<(), SyncError> {
+    let out = git.run(["status", "--porcelain", "--untracked-files=no", "-z"])?;
+    let changed: Vec<String> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|entry| entry.len() > 3)
+        .map(|entry| String::from_utf8_lossy(&entry[3..]).into_owned())
+        .collect();
+    if changed.is_empty() {
+        Ok(())
+    } else {
+        Err(SyncError::Uncommitted(changed.join(", ")))
+    }
 }
 
 fn current_branch(git: &Git) -> Result<String, SyncError> {

@@ -131,7 +131,7 @@ fn a_team_shares_a_vault_and_survives_an_intruder_and_a_departure() {
     assert_eq!(put(&alice, "web/shop", "shop-1\n").status.code(), Some(0));
     ok(&alice, &["git", "remote", "add", "origin", &remote]);
     let out = ok(&alice, &["sync"]);
-    assert!(stderr(&out).contains("pushed"), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("Pushed "), "{}", stderr(&out));
 
     // Bob joins: clone prints the line he sends to Alice.
     let bob = Vault::bare();
@@ -547,4 +547,13 @@ fn git_diff_shows_plaintext_and_autosync_pushes_each_change() {
         text.contains("-first") && text.contains("+second"),
         "{text}"
     );
+
+    // A hand-made change to a tracked file stops the sync before git touches anything.
+    let before = std::fs::read(alice.path("site")).unwrap();
+    std::fs::write(alice.path("site"), b"scribble").unwrap();
+    let err = refused(&alice, &["sync"]);
+    assert!(err.contains("not committed (site.age)"), "{err}");
+    assert_eq!(std::fs::read(alice.path("site")).unwrap(), b"scribble");
+    std::fs::write(alice.path("site"), before).unwrap();
+    ok(&alice, &["sync"]);
 }

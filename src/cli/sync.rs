@@ -77,12 +77,14 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
         recipients::print_pins(&vault)?;
     }
     let synced = coffer::sync::sync(vault.git())?;
+    let upstream = &synced.upstream;
     match (synced.pulled, synced.pushed) {
-        (0, 0) => eprintln!("Already up to date with {}.", synced.upstream),
-        (pulled, pushed) => eprintln!(
-            "Pulled {pulled} and pushed {pushed} commit(s) with {}.",
-            synced.upstream
-        ),
+        (0, 0) => eprintln!("Already up to date with {upstream}."),
+        (pulled, 0) => eprintln!("Pulled {pulled} commit(s) from {upstream}."),
+        (0, pushed) => eprintln!("Pushed {pushed} commit(s) to {upstream}."),
+        (pulled, pushed) => {
+            eprintln!("Pulled {pulled} commit(s) from {upstream} and pushed {pushed}.")
+        }
     }
     warn_unapproved(&vault);
     Ok(ExitCode::SUCCESS)
