@@ -141,6 +141,14 @@ impl Vault {
         Ok(out)
     }
 
+    /// `names` were removed from the store (`rm`, the source of `mv`): their marks go too.
+    pub fn forget_exposure(&self, lock: &StoreLock, names: &[SecretName]) -> Result<()> {
+        for name in names {
+            self.clear_exposure(lock, name)?;
+        }
+        Ok(())
+    }
+
     /// The value of `name` changed: it is no longer exposed.
     pub(crate) fn clear_exposure(&self, lock: &StoreLock, name: &SecretName) -> Result<()> {
         if self.store().remove_mark(lock, MarkKind::Exposed, name)? {

@@ -279,6 +279,14 @@ fn a_team_shares_a_vault_and_survives_an_intruder_and_a_departure() {
     ok(&alice, &["mv", "web/shop", "web/store"]);
     assert!(exposed_mark(&alice, "team/db").exists());
     assert!(exposed_mark(&alice, "web/store").exists());
+    assert!(!exposed_mark(&alice, "web/shop").exists(), "the mark moved");
+    ok(&alice, &["cp", "web/store", "web/copy"]);
+    assert!(
+        exposed_mark(&alice, "web/copy").exists(),
+        "a copy is as exposed"
+    );
+    ok(&alice, &["rm", "web/copy"]);
+    assert!(!exposed_mark(&alice, "web/copy").exists());
     // A new value clears the mark, in the same commit.
     assert!(put(&alice, "team/db", "rotated\n").status.success());
     assert!(!exposed_mark(&alice, "team/db").exists());
