@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod crypto;
+pub mod exposure;
 pub mod generate;
 pub mod git;
 pub mod identity;
@@ -14,7 +15,9 @@ pub mod name;
 pub mod recipients;
 pub mod secret;
 pub mod store;
+pub mod sync;
 pub mod sys;
+pub mod trust;
 pub mod vault;
 
 pub use name::{Folder, SecretName};

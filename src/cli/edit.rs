@@ -85,7 +85,7 @@ fn check_overwrite(vault: &Vault, name: &SecretName, force: bool) -> Result<()> 
 pub fn insert(args: &InsertArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(&args.name)?;
     let vault = ctx.vault()?;
-    vault.recipients_for(&name.parent())?;
+    vault.check_can_encrypt(&name.parent())?;
     check_overwrite(&vault, &name, args.force)?;
     let content = if args.multiline {
         if ui::stdin_is_tty() {
@@ -148,7 +148,7 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
         generate::password(length, &set)?
     };
     let vault = ctx.vault()?;
-    vault.recipients_for(&name.parent())?;
+    vault.check_can_encrypt(&name.parent())?;
     let exists = vault.store().entry(&name)?.secret;
     if !args.in_place {
         check_overwrite(&vault, &name, args.force)?;
@@ -213,7 +213,7 @@ fn character_set(no_symbols: bool) -> String {
 pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(&args.name)?;
     let vault = ctx.vault()?;
-    vault.recipients_for(&name.parent())?;
+    vault.check_can_encrypt(&name.parent())?;
     let before = match vault.store().read(&name) {
         Ok(ciphertext) => Some(ciphertext),
         Err(coffer::store::StoreError::NotFound(_)) => None,

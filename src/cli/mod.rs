@@ -28,7 +28,9 @@ mod import_dotenv;
 mod import_pass;
 mod init;
 mod manage;
+mod recipients;
 mod show;
+mod sync;
 mod ui;
 
 /// A local, age-encrypted secrets vault for the terminal, compatible with pass and passage.
@@ -55,6 +57,11 @@ pub struct Cli {
     /// Decrypt identities in this process instead of through the agent
     #[arg(long, global = true)]
     pub no_agent: bool,
+
+    /// Encrypt even to recipients none of your identities can decrypt. Give it before the
+    /// command (`coffer --force reencrypt`): after it, `-f/--force` keeps its pass meaning.
+    #[arg(long = "force")]
+    pub allow_lockout: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -94,6 +101,12 @@ pub enum Command {
     Reencrypt(init::ReencryptArgs),
     /// Run git in the store
     Git(git::GitArgs),
+    /// Show or change who can read a folder; approve others' changes
+    Recipients(recipients::RecipientsArgs),
+    /// Pull (fast-forward or rebase) and push the store's git repository
+    Sync(sync::SyncArgs),
+    /// Join a team vault: clone it, pin its recipients, print your recipient to send
+    Clone(sync::CloneArgs),
     /// Move secrets in from a .env file, pass, passage or a CSV export
     Import(import::ImportArgs),
     /// Print the version
@@ -118,12 +131,20 @@ pub struct UsageError(pub String);
 pub struct Context {
     pub paths: Paths,
     pub config: Config,
+    pub no_agent: bool,
+    /// `--force`: allow encrypting to recipients none of your identities match.
+    pub force: bool,
 }
 
 impl Context {
     fn new(cli: &Cli) -> Result<Self> {
         let (paths, config) = config::resolve(cli.store.as_deref(), &Env::from_process())?;
-        Ok(Self { paths, config })
+        Ok(Self {
+            paths,
+            config,
+            no_agent: cli.no_agent,
+            force: cli.allow_lockout,
+        })
     }
 
     fn prompt(&self) -> PassphrasePrompt {
@@ -141,6 +162,7 @@ impl Context {
             self.prompt(),
             RecipientOverride::from_env(),
         )
+        .map(|v| v.with_lockout_allowed(self.force))
         .map_err(|e| match e {
             coffer::Error::Store(coffer::store::StoreError::NoStore(p)) => anyhow::anyhow!(
                 "there is no store at {}; run `coffer init` to create one",
@@ -157,7 +179,8 @@ impl Context {
             self.config.clone(),
             self.prompt(),
             RecipientOverride::from_env(),
-        )?)
+        )?
+        .with_lockout_allowed(self.force))
     }
 }
 
@@ -187,7 +210,7 @@ fn rewrite_args(args: Vec<OsString>) -> Vec<OsString> {
         let word = args[i].to_string_lossy();
         match word.as_ref() {
             "--store" => i += 2,
-            w if w.starts_with("--store=") || w == "--no-agent" => i += 1,
+            w if w.starts_with("--store=") || w == "--no-agent" || w == "--force" => i += 1,
             "-h" | "--help" | "-V" | "--version" => return args,
             "--" => {
                 args.insert(i, "show".into());
@@ -226,7 +249,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let usage = e.downcast_ref::<UsageError>().is_some();
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "coffer: {}", ui::one_line(&format!("{e:#}")));
+            let _ = writeln!(stderr, "coffer: {}", ui::error_line(&e));
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }
@@ -261,6 +284,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cp(args) => manage::mv(args, &ctx, manage::Mode::Copy),
         Command::Reencrypt(args) => init::reencrypt(args, &ctx),
         Command::Git(args) => git::git(args, &ctx),
+        Command::Recipients(args) => recipients::run(args, &ctx),
+        Command::Sync(args) => sync::sync(args, &ctx),
+        Command::Clone(args) => sync::clone(args, &ctx),
         Command::Import(args) => import::run(args, &ctx),
         Command::Textconv { file } => show::textconv(file, &ctx),
         Command::Version | Command::Completions(_) | Command::GenerateDocs { .. } => {
@@ -320,6 +346,19 @@ mod tests {
     #[test]
     fn command_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lockout_force_is_not_a_commands_own_force() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args);
+            assert!(cli.is_ok(), "{args:?} parses");
+            cli.is_ok_and(|cli| cli.allow_lockout)
+        };
+        assert!(!parse(&["coffer", "insert", "-f", "x"]));
+        assert!(!parse(&["coffer", "insert", "--force", "x"]));
+        assert!(parse(&["coffer", "--force", "insert", "x"]));
+        assert!(parse(&["coffer", "--force", "reencrypt"]));
     }
 
     fn rewrite(args: &[&str]) -> Vec<String> {

@@ -188,7 +188,7 @@ pub fn grep(args: &GrepArgs, ctx: &Context) -> Result<ExitCode> {
                 Ok(None) => {}
                 Err(e) => {
                     failed = true;
-                    eprintln!("coffer: {}", ui::one_line(&format!("{e:#}")));
+                    eprintln!("coffer: {}", ui::error_line(&e));
                 }
             }
         }
