@@ -6,12 +6,15 @@
 
 pub mod config;
 pub mod crypto;
+pub mod dotenv;
 pub mod generate;
 pub mod git;
 pub mod identity;
 pub mod import;
+pub mod leak;
 pub mod name;
 pub mod recipients;
+pub mod reference;
 pub mod secret;
 pub mod store;
 pub mod sys;
