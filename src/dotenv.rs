@@ -109,7 +109,9 @@ fn logical_lines(source: &str, start: usize) -> Vec<Logical> {
         let end;
         let mut unterminated = false;
         loop {
-            let line_end = source[pos..].find('\n').map_or(source.len(), |i| pos + i + 1);
+            let line_end = source[pos..]
+                .find('\n')
+                .map_or(source.len(), |i| pos + i + 1);
             let physical = &source[pos..line_end];
             line_no += 1;
             // A line starting with '#' is a comment, even inside an unfinished value: this is
@@ -141,7 +143,9 @@ fn logical_lines(source: &str, start: usize) -> Vec<Logical> {
                 }
             }
         }
-        let text = source[begin..end].trim_end_matches('\n').trim_end_matches('\r');
+        let text = source[begin..end]
+            .trim_end_matches('\n')
+            .trim_end_matches('\r');
         let end = begin + text.len();
         let blank = {
             let t = source[begin..end].trim();
@@ -280,7 +284,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_line_and_never_the_content() {
-        let err = parse("A=1\nB=2\nthis is not valid hunter2\n").err().unwrap();
+        let err = parse("A=1\nB=2\nthis is not valid hunter2\n")
+            .err()
+            .unwrap();
         assert_eq!(err.line, 3);
         assert!(!err.to_string().contains("hunter2"));
         let err = parse("A=1\nB=\"open\nC=3\n").err().unwrap();

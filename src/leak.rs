@@ -142,7 +142,8 @@ impl PatternsBuilder {
         }
         // Sorting groups equal values (a password reused by two secrets) without copying them
         // into a hash table.
-        self.patterns.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        self.patterns
+            .sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         let mut unique: Vec<&[u8]> = Vec::new();
         let mut owners: Vec<Vec<Owner>> = Vec::new();
         for (bytes, owner) in &self.patterns {
@@ -320,13 +321,19 @@ mod tests {
         assert_eq!(found(&m, &b64)[0].2, Encoding::Base64);
         // Inside HTTP basic auth: "user:" shifts the alignment.
         let basic = base64::engine::general_purpose::STANDARD.encode("admin:p@ss word/42");
-        assert_eq!(found(&m, &format!("Authorization: Basic {basic}"))[0].2, Encoding::Base64);
+        assert_eq!(
+            found(&m, &format!("Authorization: Basic {basic}"))[0].2,
+            Encoding::Base64
+        );
     }
 
     #[test]
     fn reused_values_name_every_owner() {
         let m = matcher(&[("a", "same-password\n"), ("b", "same-password\n")], 8);
-        let names: Vec<String> = found(&m, "same-password").into_iter().map(|f| f.0).collect();
+        let names: Vec<String> = found(&m, "same-password")
+            .into_iter()
+            .map(|f| f.0)
+            .collect();
         assert_eq!(names, ["a", "b"]);
     }
 

@@ -34,6 +34,8 @@ pub enum ReferenceError {
     EmptyField,
     #[error("a '#' inside a name or field must be written %23")]
     ExtraHash,
+    #[error("white space in a reference must be written %20")]
+    WhiteSpace,
     #[error("'%' must be followed by two hexadecimal digits (write a literal '%' as %25)")]
     BadEscape,
     #[error("the percent-decoded reference is not valid UTF-8")]
@@ -66,6 +68,9 @@ impl Reference {
     /// Parses `coffer:NAME` or `coffer:NAME#FIELD`, percent-decoding both parts.
     pub fn parse(text: &str) -> Result<Self, ReferenceError> {
         let body = text.strip_prefix(SCHEME).ok_or(ReferenceError::NoScheme)?;
+        if body.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ReferenceError::WhiteSpace);
+        }
         let (raw_name, raw_field) = match body.split_once('#') {
             Some((name, field)) => (name, Some(field)),
             None => (body, None),
@@ -306,6 +311,8 @@ mod tests {
         assert_eq!(r("coffer:#user"), Err(ReferenceError::EmptyName));
         assert_eq!(r("coffer:a#"), Err(ReferenceError::EmptyField));
         assert_eq!(r("coffer:a#b#c"), Err(ReferenceError::ExtraHash));
+        assert_eq!(r("coffer:a b"), Err(ReferenceError::WhiteSpace));
+        assert_eq!(r("coffer:a\tb"), Err(ReferenceError::WhiteSpace));
         assert_eq!(r("coffer:a%2"), Err(ReferenceError::BadEscape));
         assert_eq!(r("coffer:a%zz"), Err(ReferenceError::BadEscape));
         assert_eq!(r("coffer:a%+1"), Err(ReferenceError::BadEscape));
@@ -314,22 +321,24 @@ mod tests {
             r("coffer:../etc/passwd"),
             Err(ReferenceError::Name(_))
         ));
-        assert!(matches!(r("coffer:a%2F..%2Fb"), Err(ReferenceError::Name(_))));
+        assert!(matches!(
+            r("coffer:a%2F..%2Fb"),
+            Err(ReferenceError::Name(_))
+        ));
     }
 
     #[test]
     fn selecting_values() {
         let secret = Plaintext::new(b"pw1\nuser: alice\napi-key: k3y\n".to_vec());
-        let pick = |t: &str| {
-            r(t).unwrap()
-                .select(&secret)
-                .map(|p| p.as_bytes().to_vec())
-        };
+        let pick = |t: &str| r(t).unwrap().select(&secret).map(|p| p.as_bytes().to_vec());
         assert_eq!(pick("coffer:x").unwrap(), b"pw1");
         assert_eq!(pick("coffer:x#USER").unwrap(), b"alice");
         assert_eq!(pick("coffer:x#password").unwrap(), b"pw1");
         assert_eq!(pick("coffer:x#api-key").unwrap(), b"k3y");
-        assert!(matches!(pick("coffer:x#nope"), Err(ResolveKind::NoField(..))));
+        assert!(matches!(
+            pick("coffer:x#nope"),
+            Err(ResolveKind::NoField(..))
+        ));
         assert!(matches!(
             pick("coffer:x#otp"),
             Err(ResolveKind::OtpUnavailable)
