@@ -390,6 +390,8 @@ fn scan_diff(matcher: &Matcher, commits: bool, args: &[&str]) -> Result<Vec<Find
 
 /// The path in a `+++ b/PATH` line (`None` for a deletion), unquoting git's C-style quotes.
 fn diff_path(raw: &[u8]) -> Option<String> {
+    // git ends a path holding spaces with a TAB in these headers, for patch(1).
+    let raw = raw.strip_suffix(b"\t").unwrap_or(raw);
     if raw == b"/dev/null" {
         return None;
     }
@@ -599,6 +601,7 @@ mod tests {
         assert_eq!(hunk_start(b"@@ -5 +7 @@ fn x()"), Some(7));
         assert_eq!(diff_path(b"b/src/a b.rs").as_deref(), Some("src/a b.rs"));
         assert_eq!(diff_path(b"/dev/null"), None);
+        assert_eq!(diff_path(b"b/a b\t").as_deref(), Some("a b"));
         assert_eq!(
             diff_path(b"\"b/we\\\"ird\\nname\\303\\251\"").as_deref(),
             Some("we\"ird\nnameé")
