@@ -30,8 +30,7 @@ fn scan_in(v: &Vault, dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn git(v: &Vault, dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = v.tool("git").args(args).current_dir(dir).output().unwrap();
-    out
+    v.tool("git").args(args).current_dir(dir).output().unwrap()
 }
 
 fn git_ok(v: &Vault, dir: &Path, args: &[&str]) {
