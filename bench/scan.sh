@@ -4,6 +4,7 @@
 # temporary folder, removed at the end.
 #
 #   bench/scan.sh [TOTAL_MB] [FILES] [SECRETS]      (defaults: 200 20000 1000)
+#   KEEP=1 bench/scan.sh …                        keeps the generated folder
 #
 # Needs: a release build (cargo build --release), ripgrep, hyperfine, python3.
 set -eu
@@ -19,7 +20,11 @@ for tool in rg hyperfine python3; do
 done
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [ -n "${KEEP:-}" ]; then
+    echo "keeping the generated data in $work (KEEP is set)"
+else
+    trap 'rm -rf "$work"' EXIT
+fi
 export HOME="$work/home" XDG_DATA_HOME="$work/home/.local/share" XDG_CONFIG_HOME="$work/home/.config"
 unset COFFER_DIR COFFER_IDENTITIES_FILE COFFER_CONFIG COFFER_RECIPIENTS COFFER_RECIPIENTS_FILE
 mkdir -p "$HOME"
