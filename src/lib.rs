@@ -6,13 +6,16 @@
 
 pub mod config;
 pub mod crypto;
+pub mod dotenv;
 pub mod exposure;
 pub mod generate;
 pub mod git;
 pub mod identity;
 pub mod import;
+pub mod leak;
 pub mod name;
 pub mod recipients;
+pub mod reference;
 pub mod secret;
 pub mod store;
 pub mod sync;

@@ -319,6 +319,7 @@ fn killing_reencrypt_leaves_every_secret_readable() {
         format!("{}\n{}\n", v.recipient(), other.to_public()),
     )
     .unwrap();
+    v.cmd().args(["recipients", "accept"]).assert().success();
     let mut killed_mid_way = 0;
     for delay in [5u64, 25, 60, 120] {
         let mut child = std::process::Command::new(common::coffer_bin())

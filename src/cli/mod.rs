@@ -27,8 +27,11 @@ mod import_csv;
 mod import_dotenv;
 mod import_pass;
 mod init;
+mod inject;
 mod manage;
 mod recipients;
+mod run;
+mod scan;
 mod show;
 mod sync;
 mod ui;
@@ -109,6 +112,12 @@ pub enum Command {
     Clone(sync::CloneArgs),
     /// Move secrets in from a .env file, pass, passage or a CSV export
     Import(import::ImportArgs),
+    /// Run a program with secrets in its environment
+    Run(run::RunArgs),
+    /// Render a template, replacing {{ coffer:NAME#FIELD }} with secret values
+    Inject(inject::InjectArgs),
+    /// Find this vault's secret values in files or staged changes
+    Scan(scan::ScanArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -288,6 +297,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sync(args) => sync::sync(args, &ctx),
         Command::Clone(args) => sync::clone(args, &ctx),
         Command::Import(args) => import::run(args, &ctx),
+        Command::Run(args) => run::run(args, &ctx),
+        Command::Inject(args) => inject::inject(args, &ctx),
+        Command::Scan(args) => scan::scan(args, &ctx),
         Command::Textconv { file } => show::textconv(file, &ctx),
         Command::Version | Command::Completions(_) | Command::GenerateDocs { .. } => {
             Ok(ExitCode::SUCCESS)
