@@ -10,6 +10,7 @@ pub mod generate;
 pub mod git;
 pub mod identity;
 pub mod name;
+pub mod otp;
 pub mod recipients;
 pub mod secret;
 pub mod store;

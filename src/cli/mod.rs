@@ -16,6 +16,7 @@ use coffer::identity::PassphrasePrompt;
 use coffer::vault::{RecipientOverride, Vault};
 use coffer::{Folder, SecretName};
 
+mod clip;
 pub mod docs;
 mod edit;
 mod git;
@@ -25,6 +26,8 @@ mod import_dotenv;
 mod import_pass;
 mod init;
 mod manage;
+mod otp;
+mod qr;
 mod show;
 mod ui;
 
@@ -92,6 +95,8 @@ pub enum Command {
     Git(git::GitArgs),
     /// Move secrets in from a .env file, pass, passage or a CSV export
     Import(import::ImportArgs),
+    /// One-time codes (TOTP, HOTP) from a secret's otpauth:// line
+    Otp(otp::OtpArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -99,6 +104,9 @@ pub enum Command {
     /// Decrypt an age file for git's diff textconv (used by `git diff`)
     #[command(hide = true)]
     Textconv { file: PathBuf },
+    /// Serve a copied secret on the clipboard, then restore it (run by coffer itself)
+    #[command(hide = true, name = "clipboard-helper")]
+    ClipboardHelper(clip::HelperArgs),
     /// Write completions/ and man/ from the command definition
     #[command(hide = true, name = "generate-docs")]
     GenerateDocs { dir: PathBuf },
@@ -238,6 +246,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Completions(args) => return docs::completions(args),
         Command::GenerateDocs { dir } => return docs::generate_all(dir),
+        Command::ClipboardHelper(args) => return clip::helper(args),
         _ => {}
     }
     let ctx = Context::new(&cli)?;
@@ -256,10 +265,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reencrypt(args) => init::reencrypt(args, &ctx),
         Command::Git(args) => git::git(args, &ctx),
         Command::Import(args) => import::run(args, &ctx),
+        Command::Otp(args) => otp::run(args, &ctx),
         Command::Textconv { file } => show::textconv(file, &ctx),
-        Command::Version | Command::Completions(_) | Command::GenerateDocs { .. } => {
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Version
+        | Command::Completions(_)
+        | Command::GenerateDocs { .. }
+        | Command::ClipboardHelper(_) => Ok(ExitCode::SUCCESS),
     }
 }
 
