@@ -26,7 +26,15 @@ impl Display {
         require_tool("xclip");
         // `-displayfd 1`: Xvfb picks a free display and writes its number on stdout.
         let mut server = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-nolisten", "tcp", "-screen", "0", "64x64x8"])
+            .args([
+                "-displayfd",
+                "1",
+                "-nolisten",
+                "tcp",
+                "-screen",
+                "0",
+                "64x64x8",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -196,7 +204,10 @@ fn show_c_copies_line_one_marked_secret_and_restores_the_previous_content() {
         "restored too early"
     );
     // What is put back is the user's content, not marked as a password.
-    assert!(!s.targets().contains(&"x-kde-passwordManagerHint".to_owned()));
+    assert!(
+        !s.targets()
+            .contains(&"x-kde-passwordManagerHint".to_owned())
+    );
 }
 
 #[test]
@@ -210,7 +221,11 @@ fn a_line_number_picks_the_line_and_an_empty_clipboard_is_cleared_again() {
     s.wait_for(None);
     let out = s.coffer(&["show", "--clip=3", "db"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("nothing at line 3 of db"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing at line 3 of db"),
+        "{}",
+        stderr(&out)
+    );
     let out = s.coffer(&["show", "db", "--field", "user", "-c"]);
     assert_eq!(stdout(&out), copied("db"));
     assert_eq!(s.clipboard().as_deref(), Some("admin"));
@@ -370,7 +385,10 @@ fn without_a_display_nothing_is_copied_or_generated() {
         stderr(&out),
         "coffer: no X11 or Wayland display for the clipboard\n"
     );
-    assert!(!v.path("new").exists(), "nothing generated without a display");
+    assert!(
+        !v.path("new").exists(),
+        "nothing generated without a display"
+    );
 }
 
 #[test]
