@@ -300,3 +300,40 @@ fn secrets_without_or_with_a_broken_uri() {
     let out = v.run(&["otp"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn on_a_terminal_the_uri_is_typed_twice_without_echo() {
+    let v = Vault::new();
+    let uri = "otpauth://totp/Term:me?secret=JBSWY3DPEHPK3PXP";
+    let spawn = |name: &str| {
+        let mut cmd = std::process::Command::new(common::coffer_bin());
+        cmd.env_clear()
+            .envs(v.envs())
+            .current_dir(v.dir.path())
+            .args(["otp", "insert", name]);
+        rexpect::session::spawn_command(cmd, Some(10_000)).unwrap()
+    };
+    let mut session = spawn("typed");
+    session
+        .exp_string("Enter otpauth:// URI for typed: ")
+        .unwrap();
+    session.send_line(uri).unwrap();
+    session
+        .exp_string("Retype otpauth:// URI for typed: ")
+        .unwrap();
+    session.send_line(uri).unwrap();
+    let rest = session.exp_eof().unwrap();
+    assert!(!rest.contains("JBSWY3DP"), "the URI was echoed: {rest:?}");
+    assert_eq!(v.show("typed"), format!("{uri}\n").as_bytes());
+
+    let mut session = spawn("mismatch");
+    session.exp_string("Enter otpauth:// URI").unwrap();
+    session.send_line(uri).unwrap();
+    session.exp_string("Retype otpauth:// URI").unwrap();
+    session.send_line("otpauth://totp/x?secret=AAAA").unwrap();
+    session
+        .exp_string("coffer: the entered URIs do not match")
+        .unwrap();
+    session.exp_eof().unwrap();
+    assert!(!v.path("mismatch").exists());
+}

@@ -175,20 +175,21 @@ fn insert(args: &InsertArgs, append: bool, ctx: &Context) -> Result<ExitCode> {
     } else {
         None
     };
-    match &existing {
-        Some(old) if append => {
-            if !args.force && old.otpauth().is_some() {
-                ui::confirm_or_stop(&format!(
-                    "An OTP secret already exists for {name}. Overwrite it?"
-                ))?;
-            }
+    if let Some(old) = &existing
+        && !args.force
+    {
+        let question = if !append {
+            Some(format!("An entry already exists for {name}. Overwrite it?"))
+        } else if old.otpauth().is_some() {
+            Some(format!(
+                "An OTP secret already exists for {name}. Overwrite it?"
+            ))
+        } else {
+            None
+        };
+        if let Some(question) = question {
+            ui::confirm_or_stop(&question)?;
         }
-        Some(_) if !args.force => {
-            ui::confirm_or_stop(&format!(
-                "An entry already exists for {name}. Overwrite it?"
-            ))?;
-        }
-        _ => {}
     }
     let uri = read_uri(&name, args.echo)?;
     OtpUri::parse(uri.as_bytes()).map_err(|e| anyhow!("invalid otpauth:// URI: {e}"))?;

@@ -143,13 +143,19 @@ fn copy_or_draw(vault: &Vault, name: &SecretName, args: &ShowArgs) -> Result<Exi
     }
     let secret = vault.read(name)?;
     let value = match &args.field {
-        Some(key) => secret
-            .field(key)
-            .with_context(|| format!("{name} has no field {key:?}"))?,
+        Some(key) => {
+            let value = secret
+                .field(key)
+                .with_context(|| format!("{name} has no field {key:?}"))?;
+            if value.is_empty() {
+                bail!("the field {key:?} of {name} is empty");
+            }
+            value
+        }
         None => secret.line(line).unwrap_or_default(),
     };
     if value.is_empty() {
-        bail!("there is nothing at line {line} of {name} to put on the clipboard or in a QR code");
+        bail!("there is nothing at line {line} of {name}");
     }
     match settings {
         Some(settings) => super::clip::copy(&settings, value, name.as_str())?,
