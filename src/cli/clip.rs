@@ -120,6 +120,8 @@ pub fn copy(settings: &Settings, text: &[u8], label: &str) -> Result<()> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
+        // Keep no folder (or mount) busy for the helper's lifetime.
+        .current_dir("/")
         // Its own process group: a Ctrl+C or a closed terminal does not take the clipboard
         // (and the countdown that restores it) down with the command.
         .process_group(0)
@@ -216,6 +218,9 @@ impl Serving {
             String::from_utf8(std::mem::take(&mut *secret))
                 .map_err(|_| anyhow!("the secret is not text"))?,
         );
+        if secret.is_empty() {
+            bail!("no secret came through the pipe");
+        }
         let deadline = Instant::now() + Duration::from_secs(args.seconds);
         let kind = args.selection.kind();
         let rendezvous = Rendezvous::new(args.selection)?;
