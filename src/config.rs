@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the config file {path}: {source}")]
+    #[error("cannot read the config file {path}: {reason}")]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("the config file {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -131,10 +131,10 @@ pub fn resolve(store_flag: Option<&Path>, env: &Env) -> Result<(Paths, Config), 
     let config = match std::fs::read_to_string(&config_file) {
         Ok(text) => Config::parse(&text, &config_file)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
-        Err(source) => {
+        Err(reason) => {
             return Err(ConfigError::Unreadable {
                 path: config_file,
-                source,
+                reason,
             });
         }
     };
@@ -187,7 +187,7 @@ fn absolute(p: PathBuf) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

@@ -51,31 +51,64 @@ pub fn encrypt(plaintext: &[u8], recipients: &Recipients) -> Result<Vec<u8>, Enc
 
 /// Decrypts a binary or armored age file with the given identities.
 pub fn decrypt(ciphertext: &[u8], identities: &Identities) -> Result<Plaintext, DecryptError> {
-    if ciphertext.starts_with(b"age-encryption.org/v1\n") {
+    if ciphertext.starts_with(BINARY_MAGIC) {
         // The common case (what coffer and passage write): no armor to look through.
-        decrypt_from(ciphertext, ciphertext.len(), identities)
-    } else {
-        decrypt_from(ArmoredReader::new(ciphertext), ciphertext.len(), identities)
+        return decrypt_binary(ciphertext, identities);
     }
+    // Armor may be surrounded by whitespace. Ciphertext is not secret, so it is simply
+    // unwrapped into a buffer first and then held to the same rules as a binary file.
+    let mut binary = Vec::with_capacity(ciphertext.len());
+    ArmoredReader::new(ciphertext.trim_ascii_start())
+        .read_to_end(&mut binary)
+        .map_err(|e| DecryptError::Corrupt(e.to_string()))?;
+    decrypt_binary(&binary, identities)
 }
 
-fn decrypt_from<R: std::io::BufRead>(
-    input: R,
-    size_hint: usize,
-    identities: &Identities,
-) -> Result<Plaintext, DecryptError> {
-    let decryptor = age::Decryptor::new_buffered(input).map_err(map_error)?;
+const BINARY_MAGIC: &[u8] = b"age-encryption.org/v1\n";
+
+fn decrypt_binary(file: &[u8], identities: &Identities) -> Result<Plaintext, DecryptError> {
+    check_stanza_framing(file)?;
+    let decryptor = age::Decryptor::new_buffered(file).map_err(map_error)?;
     if decryptor.is_scrypt() {
         return Err(DecryptError::PassphraseOnly);
     }
     let mut reader = decryptor.decrypt(identities.as_age()).map_err(map_error)?;
     // The plaintext is never longer than the ciphertext, so this buffer never reallocates
     // (which would leave an unwiped copy behind). On error it is dropped, and wiped, unread.
-    let mut buf = Plaintext::with_capacity(size_hint);
+    let mut buf = Plaintext::with_capacity(file.len());
     reader
         .read_to_end(buf.bytes_mut())
         .map_err(|e| DecryptError::Corrupt(e.to_string()))?;
     Ok(buf)
+}
+
+/// Every stanza must end with a short (< 64 characters, possibly empty) body line. The
+/// `age` crate accepts a header whose last stanza lacks it, which the format forbids (CCTV
+/// `stanza_missing_body`, `stanza_missing_final_line`), so the framing is checked here first.
+fn check_stanza_framing(file: &[u8]) -> Result<(), DecryptError> {
+    let bad = |why: &str| Err(DecryptError::Corrupt(format!("invalid header: {why}")));
+    let mut in_body = false;
+    for line in file.split(|&b| b == b'\n').skip(1) {
+        if line.starts_with(b"---") {
+            return if in_body {
+                bad("a stanza lacks its final short body line")
+            } else {
+                Ok(())
+            };
+        }
+        if line.starts_with(b"-> ") {
+            if in_body {
+                return bad("a stanza lacks its final short body line");
+            }
+            in_body = true;
+        } else if in_body {
+            in_body = line.len() == 64;
+        } else {
+            return bad("body line outside a stanza");
+        }
+    }
+    // No end of header: the crate reports the truncation.
+    Ok(())
 }
 
 fn map_error(e: age::DecryptError) -> DecryptError {
@@ -89,7 +122,7 @@ fn map_error(e: age::DecryptError) -> DecryptError {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::recipients::Recipient;
     use age::secrecy::ExposeSecret;

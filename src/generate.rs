@@ -114,7 +114,7 @@ pub fn passphrase(words: usize, separator: &str) -> Result<Zeroizing<String>, Ge
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

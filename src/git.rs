@@ -83,8 +83,7 @@ impl Git {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let message = stderr
                 .lines()
-                .filter(|l| !l.trim().is_empty())
-                .last()
+                .rfind(|l| !l.trim().is_empty())
                 .unwrap_or("no message")
                 .trim()
                 .to_owned();
@@ -98,12 +97,32 @@ impl Git {
         if !self.is_repo() {
             return Ok(());
         }
-        let mut add: Vec<&OsStr> = vec!["add".as_ref(), "-A".as_ref(), "--".as_ref()];
-        add.extend(paths.iter().map(|p| p.as_os_str()));
-        self.run(&add)?;
+        // `git add` refuses a path that matches nothing, so paths that are gone (removed
+        // secrets and folders) are dropped from the index instead.
+        let (present, gone): (Vec<&PathBuf>, Vec<&PathBuf>) =
+            paths.iter().partition(|p| p.symlink_metadata().is_ok());
+        if !present.is_empty() {
+            let mut add: Vec<&OsStr> = vec!["add".as_ref(), "-A".as_ref(), "--".as_ref()];
+            add.extend(present.iter().map(|p| p.as_os_str()));
+            self.run(&add)?;
+        }
+        if !gone.is_empty() {
+            let mut rm: Vec<&OsStr> = ["rm", "-r", "-q", "--cached", "--ignore-unmatch", "--"]
+                .iter()
+                .map(OsStr::new)
+                .collect();
+            rm.extend(gone.iter().map(|p| p.as_os_str()));
+            self.run(&rm)?;
+        }
         let staged = self
             .command()
-            .args(["diff", "--cached", "--quiet"])
+            .args([
+                "diff",
+                "--cached",
+                "--quiet",
+                "--no-textconv",
+                "--no-ext-diff",
+            ])
             .stdin(Stdio::null())
             .status()
             .map_err(GitError::Spawn)?;

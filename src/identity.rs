@@ -26,10 +26,10 @@ pub type PassphrasePrompt = Arc<dyn Fn(&str) -> Option<SecretString> + Send + Sy
 pub enum IdentityError {
     #[error("no identities file at {0}")]
     Missing(PathBuf),
-    #[error("cannot read the identities file {path}: {source}")]
+    #[error("cannot read the identities file {path}: {reason}")]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("the identities file {0} holds no identity")]
     Empty(PathBuf),
@@ -164,9 +164,9 @@ fn read_private(path: &Path) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Err(IdentityError::Missing(path.to_owned()))
         }
-        Err(source) => Err(IdentityError::Unreadable {
+        Err(reason) => Err(IdentityError::Unreadable {
             path: path.to_owned(),
-            source,
+            reason,
         }),
     }
 }
@@ -285,7 +285,7 @@ impl age::Callbacks for PromptCallbacks {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

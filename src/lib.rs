@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod generate;
 pub mod git;
 pub mod identity;
+pub mod import;
 pub mod name;
 pub mod otp;
 pub mod recipients;

@@ -43,8 +43,8 @@ pub enum StoreError {
     Locked { pid: Option<u32> },
     #[error("no space left on the device holding {0}; nothing was changed")]
     NoSpace(PathBuf),
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: io::Error },
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -120,9 +120,9 @@ impl Store {
             .recursive(true)
             .mode(0o700)
             .create(root)
-            .map_err(|source| StoreError::Io {
+            .map_err(|reason| StoreError::Io {
                 path: root.to_owned(),
-                source,
+                reason,
             })?;
         Self::open(root)
     }
@@ -183,7 +183,7 @@ impl Store {
     /// Reads a secret's ciphertext.
     pub fn read(&self, name: &SecretName) -> Result<Vec<u8>> {
         let not_found = |e: StoreError| match e {
-            StoreError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+            StoreError::Io { reason, .. } if reason.kind() == io::ErrorKind::NotFound => {
                 StoreError::NotFound(name.to_string())
             }
             StoreError::NoStore(_) => StoreError::NotFound(name.to_string()),
@@ -199,14 +199,14 @@ impl Store {
     pub fn read_meta(&self, folder: &Folder, file: MetaFile) -> Result<Option<Vec<u8>>> {
         let dir = match self.open_folder(folder, false) {
             Ok(dir) => dir,
-            Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
                 return Ok(None);
             }
             Err(e) => return Err(e),
         };
         match read_file_at(&dir, file.file_name(), &self.meta_path(folder, file)) {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -227,8 +227,8 @@ impl Store {
     pub fn entry(&self, name: &SecretName) -> Result<Entry> {
         let dir = match self.open_folder(&name.parent(), false) {
             Ok(dir) => dir,
-            Err(StoreError::Io { source, .. })
-                if matches!(source.kind(), io::ErrorKind::NotFound) =>
+            Err(StoreError::Io { reason, .. })
+                if matches!(reason.kind(), io::ErrorKind::NotFound) =>
             {
                 return Ok(Entry {
                     secret: false,
@@ -396,9 +396,9 @@ impl Store {
                 return Err(StoreError::Symlink(entry.path().to_owned()));
             }
         }
-        std::fs::remove_dir_all(&path).map_err(|source| StoreError::Io {
+        std::fs::remove_dir_all(&path).map_err(|reason| StoreError::Io {
             path: path.clone(),
-            source,
+            reason,
         })?;
         match folder.parent() {
             Some(parent) => self.prune_empty(&parent),
@@ -451,6 +451,38 @@ impl Store {
         Ok(names)
     }
 
+    /// The direct children of `folder`: secret names (without `.age`) and sub-folders, sorted,
+    /// hidden entries and links left out. One directory read: cheap enough for every TAB.
+    pub fn children(&self, folder: &Folder) -> Result<Vec<(String, bool)>> {
+        self.open_folder(folder, false)?;
+        let path = self.folder_path(folder);
+        let mut out = Vec::new();
+        let entries = std::fs::read_dir(&path).map_err(|reason| StoreError::Io {
+            path: path.clone(),
+            reason,
+        })?;
+        for entry in entries.flatten() {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                out.push((name, true));
+            } else if kind.is_file()
+                && let Some(stem) = name.strip_suffix(AGE_SUFFIX)
+            {
+                out.push((stem.to_owned(), false));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// The listing tree below `folder`: folders that hold no secret are pruned, as `tree
     /// --prune` does for pass.
     pub fn tree(&self, folder: &Folder) -> Result<TreeNode> {
@@ -469,6 +501,32 @@ impl Store {
         }
         sort_tree(&mut root);
         Ok(root)
+    }
+
+    /// Removes temporary files left by writers that were killed mid-write (hidden
+    /// `.NAME.age.PID.RANDOM.tmp` files, never renamed into place). Only the lock holder may
+    /// write, so while we hold the lock every such file is stale. Returns how many were removed.
+    pub fn sweep_temps(&self, _lock: &StoreLock, folder: &Folder) -> Result<usize> {
+        let base = self.folder_path(folder);
+        let mut removed = 0;
+        let walker = WalkDir::new(&base)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|e| {
+                e.depth() == 0 || e.file_type().is_file() || !is_hidden(e.file_name())
+            });
+        for entry in walker.flatten() {
+            let name = entry.file_name().to_string_lossy();
+            if entry.file_type().is_file()
+                && name.starts_with('.')
+                && name.ends_with(".tmp")
+                && name.contains(".age.")
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Every folder below (and including) `folder` that holds a recipients file.
@@ -545,9 +603,9 @@ fn read_file_at(dir: &OwnedFd, file_name: &str, path: &Path) -> Result<Vec<u8>> 
     let mut bytes = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0));
     File::from(fd)
         .read_to_end(&mut bytes)
-        .map_err(|source| StoreError::Io {
+        .map_err(|reason| StoreError::Io {
             path: path.to_owned(),
-            source,
+            reason,
         })?;
     Ok(bytes)
 }
@@ -590,15 +648,15 @@ fn write_temp(
     let mut file = File::from(fd);
     let written = fault::write_all(&mut file, bytes)
         .and_then(|()| if sync { file.sync_all() } else { Ok(()) });
-    if let Err(source) = written {
+    if let Err(reason) = written {
         drop(file);
         let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
-        return Err(match source.raw_os_error() {
+        return Err(match reason.raw_os_error() {
             Some(code) if code == Errno::NOSPC.raw_os_error() => StoreError::NoSpace(path.into()),
             Some(code) if code == Errno::DQUOT.raw_os_error() => StoreError::NoSpace(path.into()),
             _ => StoreError::Io {
                 path: path.to_owned(),
-                source,
+                reason,
             },
         });
     }
@@ -639,7 +697,7 @@ fn classify(dir: &OwnedFd, component: &str, path: &Path, e: Errno) -> StoreError
 fn io_error(path: &Path, e: Errno) -> StoreError {
     StoreError::Io {
         path: path.to_owned(),
-        source: io::Error::from(e),
+        reason: io::Error::from(e),
     }
 }
 
@@ -647,7 +705,7 @@ fn walk_error(base: &Path, e: walkdir::Error) -> StoreError {
     let path = e.path().unwrap_or(base).to_owned();
     StoreError::Io {
         path,
-        source: e.into(),
+        reason: e.into(),
     }
 }
 
@@ -681,7 +739,7 @@ mod fault {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
@@ -749,6 +807,18 @@ mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn stale_temporaries_are_swept_under_the_lock() {
+        let (_t, s) = store();
+        let lock = s.lock().unwrap();
+        s.write(&lock, &name("d/x"), b"x").unwrap();
+        let stale = s.root().join("d/.x.age.999.0123456789abcdef.tmp");
+        std::fs::write(&stale, b"partial").unwrap();
+        assert_eq!(s.sweep_temps(&lock, &Folder::root()).unwrap(), 1);
+        assert!(!stale.exists());
+        assert_eq!(s.read(&name("d/x")).unwrap(), b"x");
     }
 
     #[test]

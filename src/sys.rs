@@ -44,6 +44,7 @@ pub fn is_ram_fs(path: &std::path::Path) -> bool {
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
     match rustix::fs::statfs(path) {
         Ok(st) => {
+            #[allow(clippy::unnecessary_cast)] // f_type's width differs between platforms
             let kind = st.f_type as i64;
             kind == TMPFS_MAGIC || kind == RAMFS_MAGIC
         }

@@ -26,10 +26,10 @@ const BATCH: usize = 1024;
 pub enum Error {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{name}: {source}")]
-    Decrypt { name: String, source: DecryptError },
-    #[error("{name}: {source}")]
-    Encrypt { name: String, source: EncryptError },
+    #[error("{name}: {reason}")]
+    Decrypt { name: String, reason: DecryptError },
+    #[error("{name}: {reason}")]
+    Encrypt { name: String, reason: EncryptError },
     #[error(transparent)]
     Recipients(#[from] RecipientError),
     #[error("no recipients for {0}; run `coffer init` to set them")]
@@ -169,9 +169,9 @@ impl Vault {
                 Recipients::new(keys, PathBuf::from("$COFFER_RECIPIENTS"))
             }
             RecipientOverride::File(path) => {
-                let bytes = std::fs::read(path).map_err(|source| StoreError::Io {
+                let bytes = std::fs::read(path).map_err(|reason| StoreError::Io {
                     path: path.clone(),
-                    source,
+                    reason,
                 })?;
                 Recipients::parse(&bytes, path)?
             }
@@ -205,18 +205,18 @@ impl Vault {
 
     /// Decrypts ciphertext that belongs to `name` (for messages).
     pub fn decrypt(&self, name: &SecretName, ciphertext: &[u8]) -> Result<Plaintext> {
-        crypto::decrypt(ciphertext, self.identities()?).map_err(|source| Error::Decrypt {
+        crypto::decrypt(ciphertext, self.identities()?).map_err(|reason| Error::Decrypt {
             name: name.to_string(),
-            source,
+            reason,
         })
     }
 
     /// Encrypts `plaintext` for wherever `name` lives.
     pub fn encrypt_for(&self, name: &SecretName, plaintext: &Plaintext) -> Result<Vec<u8>> {
         let recipients = self.recipients_for(&name.parent())?;
-        crypto::encrypt(plaintext.as_bytes(), &recipients).map_err(|source| Error::Encrypt {
+        crypto::encrypt(plaintext.as_bytes(), &recipients).map_err(|reason| Error::Encrypt {
             name: name.to_string(),
-            source,
+            reason,
         })
     }
 
@@ -231,6 +231,7 @@ impl Vault {
     /// and encryption run in parallel; writes are batched with one sync per batch.
     /// Returns the names re-encrypted.
     pub fn reencrypt(&self, lock: &StoreLock, folder: &Folder) -> Result<Vec<SecretName>> {
+        self.store.sweep_temps(lock, folder)?;
         let names = self.store.list(folder)?;
         let plan: Vec<(SecretName, SecretName)> =
             names.iter().map(|n| (n.clone(), n.clone())).collect();
@@ -253,9 +254,9 @@ impl Vault {
         let mut by_folder: HashMap<Folder, Recipients> = HashMap::new();
         for (from, to) in plan {
             for folder in [from.parent(), to.parent()] {
-                if !by_folder.contains_key(&folder) {
-                    let r = self.recipients_for(&folder)?;
-                    by_folder.insert(folder, r);
+                if let std::collections::hash_map::Entry::Vacant(slot) = by_folder.entry(folder) {
+                    let r = self.recipients_for(slot.key())?;
+                    slot.insert(r);
                 }
             }
         }
@@ -276,10 +277,10 @@ impl Vault {
                         return Ok((to.clone(), ciphertext));
                     }
                     let plaintext = self.decrypt(from, &ciphertext)?;
-                    let out = crypto::encrypt(plaintext.as_bytes(), dst).map_err(|source| {
+                    let out = crypto::encrypt(plaintext.as_bytes(), dst).map_err(|reason| {
                         Error::Encrypt {
                             name: to.to_string(),
-                            source,
+                            reason,
                         }
                     })?;
                     Ok((to.clone(), out))

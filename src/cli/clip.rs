@@ -241,6 +241,10 @@ impl Serving {
             .exclude_from_history()
             .text(secret.as_str())
             .map_err(|e| anyhow!("{e}"))?;
+        // A read is a round trip: when it returns, the display server has processed our
+        // claim on the selection. Without it, an old helper told to go could still see itself
+        // as the owner and give up "its" selection, which would be ours by then.
+        drop(read_text(&mut clipboard, kind));
         if let Some(mut old) = predecessor {
             // Only now, with the selection ours, may the old helper go.
             let _ = old.write_all(b"done\n");

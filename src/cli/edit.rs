@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
+use clap_complete::ArgValueCompleter;
 use zeroize::Zeroizing;
 
 use coffer::generate;
@@ -18,6 +19,7 @@ use super::{Context, UsageError, parse_name, ui};
 #[derive(Args, Debug)]
 pub struct InsertArgs {
     /// The secret to create
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: String,
     /// Read one line, echoing it (no confirmation)
     #[arg(short = 'e', long = "echo", conflicts_with = "multiline")]
@@ -33,6 +35,7 @@ pub struct InsertArgs {
 #[derive(Args, Debug)]
 pub struct EditArgs {
     /// The secret to edit (created if it does not exist)
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: String,
     /// Allow the plaintext on a disk-backed temporary folder when no RAM-backed one exists
     #[arg(long)]
@@ -42,6 +45,7 @@ pub struct EditArgs {
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
     /// The secret to create or update
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: String,
     /// Length of the password (default $COFFER_GENERATED_LENGTH or 25)
     pub length: Option<String>,

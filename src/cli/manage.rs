@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use clap_complete::ArgValueCompleter;
 
 use coffer::store::{Entry, MetaFile};
 use coffer::{Folder, SecretName, Vault};
@@ -13,6 +14,7 @@ use super::{Context, UsageError, parse_name, ui};
 #[derive(Args, Debug)]
 pub struct RmArgs {
     /// The secret or folder to remove
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: String,
     /// Remove a folder and everything in it
     #[arg(short = 'r', long = "recursive")]
@@ -25,8 +27,10 @@ pub struct RmArgs {
 #[derive(Args, Debug)]
 pub struct MoveArgs {
     /// The secret or folder to take
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub old: String,
     /// Where to put it (an existing folder, or a name ending in `/`, receives it)
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub new: String,
     /// Overwrite without asking
     #[arg(short = 'f', long = "force")]
@@ -77,6 +81,9 @@ pub fn rm(args: &RmArgs, ctx: &Context) -> Result<ExitCode> {
 
 pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
     let old = parse_name(args.old.trim_end_matches('/'))?;
+    if args.new.is_empty() {
+        return Err(UsageError("invalid name \"\": a secret name cannot be empty".into()).into());
+    }
     let new_raw = args.new.trim_end_matches('/');
     let vault = ctx.vault()?;
     let entry = vault.store().entry(&old)?;
@@ -91,7 +98,7 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
             .ok()
             .map(|n| vault.store().entry(&n))
             .transpose()?
-            .is_some_and(|e| e.folder && !(is_folder && e.secret && !e.folder));
+            .is_some_and(|e| e.folder);
     let new = if into {
         let base = super::parse_folder(new_raw)?;
         base.join(&parse_name(old.leaf())?)

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::ArgValueCompleter;
+use clap_complete::engine::SubcommandCandidates;
 
 use coffer::config::{self, Config, Env, Paths};
 use coffer::identity::PassphrasePrompt;
@@ -17,6 +19,7 @@ use coffer::vault::{RecipientOverride, Vault};
 use coffer::{Folder, SecretName};
 
 mod clip;
+mod complete;
 pub mod docs;
 mod edit;
 mod git;
@@ -44,7 +47,8 @@ Run without a command, coffer lists the store; `coffer NAME` shows a secret.",
     after_help = "Confirmations are asked only on a terminal; without one, commands proceed \
 as in pass.",
     propagate_version = true,
-    subcommand_required = false
+    subcommand_required = false,
+    add = SubcommandCandidates::new(complete::top_level_names)
 )]
 pub struct Cli {
     /// Use the store in DIR (overrides $COFFER_DIR and the config file)
@@ -122,17 +126,12 @@ pub struct UsageError(pub String);
 pub struct Context {
     pub paths: Paths,
     pub config: Config,
-    pub no_agent: bool,
 }
 
 impl Context {
     fn new(cli: &Cli) -> Result<Self> {
         let (paths, config) = config::resolve(cli.store.as_deref(), &Env::from_process())?;
-        Ok(Self {
-            paths,
-            config,
-            no_agent: cli.no_agent,
-        })
+        Ok(Self { paths, config })
     }
 
     fn prompt(&self) -> PassphrasePrompt {
@@ -215,6 +214,13 @@ fn rewrite_args(args: Vec<OsString>) -> Vec<OsString> {
 }
 
 pub fn main() -> ExitCode {
+    // `COMPLETE=bash coffer -- …`: the shell asks for candidates; answer and exit.
+    // (External subcommands are allowed only here, so that the engine offers secret names
+    // where a command is expected, as `coffer NAME` means `coffer show NAME`.)
+    clap_complete::CompleteEnv::with_factory(|| Cli::command().allow_external_subcommands(true))
+        .bin("coffer")
+        .completer("coffer")
+        .complete();
     let args = rewrite_args(std::env::args_os().collect());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -308,7 +314,7 @@ fn attach_line_numbers(args: Vec<OsString>) -> Vec<OsString> {
 #[derive(Args, Debug, Clone, Default)]
 pub struct PathArg {
     /// Work on the folder SUB instead of the whole store
-    #[arg(short = 'p', long = "path", value_name = "SUB")]
+    #[arg(short = 'p', long = "path", value_name = "SUB", add = ArgValueCompleter::new(complete::folders))]
     pub path: Option<String>,
 }
 

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
+use clap_complete::ArgValueCompleter;
 use zeroize::Zeroizing;
 
 use coffer::otp::{self, OtpError, OtpUri, SystemClock};
@@ -42,7 +43,7 @@ pub enum OtpCommand {
 #[derive(Args, Debug)]
 pub struct CodeArgs {
     /// The secret holding an otpauth:// line
-    #[arg(required = true)]
+    #[arg(required = true, add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: Option<String>,
     /// Copy the code to the clipboard instead of printing it
     #[arg(short = 'c', long = "clip")]
@@ -58,6 +59,7 @@ pub struct CodeArgs {
 #[derive(Args, Debug)]
 pub struct InsertArgs {
     /// The secret to store the URI in
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: String,
     /// Add the URI to an existing secret (replacing its otpauth:// line, if any)
     #[arg(short = 'a', long = "append")]
@@ -73,6 +75,7 @@ pub struct InsertArgs {
 #[derive(Args, Debug)]
 pub struct UriArgs {
     /// The secret holding an otpauth:// line
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: String,
     /// Copy the URI to the clipboard instead of printing it
     #[arg(short = 'c', long = "clip")]

@@ -1,0 +1,253 @@
+//! init: identities, recipients, sub-folders, passphrases, git; places and precedence.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+use common::{Vault, stderr, stdout};
+use std::os::unix::fs::PermissionsExt;
+
+#[test]
+fn init_creates_store_identity_and_recipients() {
+    let v = Vault::bare();
+    let out = v.run(&["init", "--no-passphrase"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = std::fs::read_to_string(v.identities()).unwrap();
+    assert!(id.contains("AGE-SECRET-KEY-1"));
+    let recipient = v.recipient();
+    assert!(stdout(&out).contains(&recipient));
+    assert_eq!(
+        std::fs::read_to_string(v.store().join(".age-recipients")).unwrap(),
+        format!("{recipient}\n")
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&v.identities()), 0o600);
+    assert_eq!(mode(v.identities().parent().unwrap()), 0o700);
+    assert_eq!(mode(&v.store()), 0o700);
+    // A second init keeps the identity and rewrites nothing surprising.
+    v.cmd().args(["init"]).assert().success();
+    assert_eq!(std::fs::read_to_string(v.identities()).unwrap(), id);
+}
+
+/// Runs `coffer ARGS` through `setsid` (no controlling terminal, so no prompt can hang) with
+/// `file` open on descriptor 3.
+fn coffer_with_fd3(v: &Vault, args: &str, file: &std::path::Path) -> std::process::Output {
+    common::require_tool("setsid");
+    let script = format!(
+        "exec setsid -w {} {args} 3<'{}'",
+        common::coffer_bin().display(),
+        file.display()
+    );
+    v.tool("sh").arg("-c").arg(script).output().unwrap()
+}
+
+#[test]
+fn init_with_passphrase_fd_protects_the_identity() {
+    let v = Vault::bare();
+    let pass_file = v.dir.path().join("pass");
+    std::fs::write(&pass_file, "correct horse\n").unwrap();
+    let out = coffer_with_fd3(&v, "init --passphrase-fd 3", &pass_file);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = std::fs::read_to_string(v.identities()).unwrap();
+    assert!(id.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"), "{id}");
+    assert!(!id.contains("AGE-SECRET-KEY"));
+    assert!(age_header(&id).contains(" 18\n"), "scrypt work factor 18");
+    // Encrypting needs no passphrase; decrypting without a terminal fails at once, cleanly.
+    v.insert("x", "value\n");
+    common::require_tool("setsid");
+    let out = v
+        .tool("setsid")
+        .arg("-w")
+        .arg(common::coffer_bin())
+        .args(["show", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("passphrase"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    // The real age CLI opens the identity file with the passphrase (checked in interop.rs
+    // through a terminal); here, a wrong passphrase on an empty fd is refused.
+    let empty = v.dir.path().join("empty");
+    std::fs::write(&empty, "").unwrap();
+    let other = Vault::bare();
+    let out = coffer_with_fd3(&other, "init --passphrase-fd 3", &empty);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("passphrase is empty"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!other.identities().exists());
+}
+
+#[test]
+fn init_without_terminal_or_flag_refuses_to_guess() {
+    common::require_tool("setsid");
+    let v = Vault::bare();
+    let out = v
+        .tool("setsid")
+        .arg("-w")
+        .arg(common::coffer_bin())
+        .arg("init")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--passphrase-fd"), "{}", stderr(&out));
+    assert!(!v.identities().exists());
+}
+
+fn age_header(armored: &str) -> String {
+    use base64::Engine;
+    let body: String = armored
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    let end = bytes.windows(4).position(|w| w == b"\n---").unwrap();
+    String::from_utf8_lossy(&bytes[..end + 1]).into_owned()
+}
+
+#[test]
+fn init_sub_folder_with_given_recipients_and_removal() {
+    let v = Vault::with_git();
+    v.insert("team/db", "pw\n");
+    let other = age::x25519::Identity::generate();
+    let other_pub = other.to_public().to_string();
+    let me = v.recipient();
+    let out = v.run(&["init", "-p", "team", &me, &other_pub]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(v.store().join("team/.age-recipients")).unwrap(),
+        format!("{me}\n{other_pub}\n")
+    );
+    let ct = std::fs::read(v.path("team/db")).unwrap();
+    assert_eq!(
+        age::decrypt(&other, &ct).unwrap(),
+        b"pw\n",
+        "re-encrypted for the new set"
+    );
+    assert_eq!(
+        v.git_log()[0],
+        format!("Set age recipients to {me}, {other_pub} (team).")
+    );
+    // A single empty recipient removes the folder's file; the root's apply again.
+    v.cmd().args(["init", "-p", "team", ""]).assert().success();
+    assert!(!v.store().join("team/.age-recipients").exists());
+    let ct = std::fs::read(v.path("team/db")).unwrap();
+    assert!(
+        age::decrypt(&other, &ct).is_err(),
+        "no longer readable by the removed set"
+    );
+    assert_eq!(v.show("team/db"), b"pw\n");
+}
+
+#[test]
+fn init_refuses_bad_recipients_and_identities_in_the_store() {
+    let v = Vault::new();
+    let out = v.run(&["init", "-p", "x", "AGE-SECRET-KEY-1QQQQ"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!v.store().join("x").exists());
+    let inside = v.store().join("ids");
+    let out = v
+        .cmd()
+        .env("COFFER_IDENTITIES_FILE", &inside)
+        .args(["init", "--no-passphrase"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("inside the store"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!inside.exists());
+}
+
+#[test]
+fn places_follow_flag_env_config_default() {
+    let v = Vault::new();
+    v.insert("default-one", "d\n");
+    let alt = v.dir.path().join("alt");
+    v.cmd()
+        .env("COFFER_DIR", &alt)
+        .args(["init"])
+        .assert()
+        .success();
+    v.cmd()
+        .env("COFFER_DIR", &alt)
+        .args(["insert", "-m", "env-one"])
+        .write_stdin("e\n")
+        .assert()
+        .success();
+    assert!(alt.join("env-one.age").exists());
+    let cfg_store = v.dir.path().join("cfg");
+    let config = v.home().join(".config/coffer/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, format!("store = '{}'\n", cfg_store.display())).unwrap();
+    v.cmd().args(["init"]).assert().success();
+    assert!(
+        cfg_store.join(".age-recipients").exists(),
+        "config store used"
+    );
+    // flag > env > config
+    let flag = v
+        .cmd()
+        .env("COFFER_DIR", &alt)
+        .arg("--store")
+        .arg(v.store())
+        .arg("ls")
+        .output()
+        .unwrap();
+    assert!(stdout(&flag).contains("default-one"));
+    let env = v.cmd().env("COFFER_DIR", &alt).arg("ls").output().unwrap();
+    assert!(stdout(&env).contains("env-one"));
+    std::fs::write(&config, "stor = 'typo'\n").unwrap();
+    let typo = v.run(&["ls"]);
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(stderr(&typo).contains("config.toml"), "{}", stderr(&typo));
+}
+
+#[test]
+fn an_existing_passage_store_is_used_in_place() {
+    common::require_tool("age");
+    common::require_tool("age-keygen");
+    let v = Vault::bare();
+    let passage = v.home().join(".passage");
+    std::fs::create_dir_all(passage.join("store/web")).unwrap();
+    let keygen = v
+        .tool("age-keygen")
+        .arg("-o")
+        .arg(passage.join("identities"))
+        .output()
+        .unwrap();
+    assert!(keygen.status.success());
+    let recipient = String::from_utf8_lossy(&keygen.stderr)
+        .trim()
+        .trim_start_matches("Public key: ")
+        .to_owned();
+    std::fs::write(
+        passage.join("store/.age-recipients"),
+        format!("{recipient}\n"),
+    )
+    .unwrap();
+    let mut age = v
+        .tool("age")
+        .args(["-e", "-r", &recipient, "-o"])
+        .arg(passage.join("store/web/site.age"))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(age.stdin.as_mut().unwrap(), b"from passage\n").unwrap();
+    assert!(age.wait().unwrap().success());
+    assert_eq!(v.show("web/site"), b"from passage\n");
+    // PASSAGE_DIR is honoured too.
+    let moved = v.dir.path().join("elsewhere");
+    std::fs::rename(passage.join("store"), &moved).unwrap();
+    let out = v
+        .cmd()
+        .env("PASSAGE_DIR", &moved)
+        .args(["show", "web/site"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "from passage\n");
+}
