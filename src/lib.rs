@@ -14,6 +14,7 @@ pub mod identity;
 pub mod import;
 pub mod leak;
 pub mod name;
+pub mod otp;
 pub mod recipients;
 pub mod reference;
 pub mod secret;

@@ -204,8 +204,12 @@ pub enum ResolveKind {
     Vault(#[from] vault::Error),
     #[error("{0} has no field {1:?}")]
     NoField(SecretName, String),
-    #[error("OTP references need the otp feature, which this build of coffer does not have yet")]
-    OtpUnavailable,
+    #[error("{0}")]
+    Otp(crate::otp::OtpError),
+    #[error(
+        "an HOTP code would advance the stored counter; use `coffer otp NAME` for HOTP (#otp works for TOTP)"
+    )]
+    HotpInReference,
 }
 
 /// A reference that could not be resolved, named in the message.
@@ -217,12 +221,14 @@ pub struct ResolveError {
     pub kind: ResolveKind,
 }
 
-/// The current one-time password of a secret's `otpauth://` line.
-///
-/// OTP generation lives in its own module (built in parallel); until it is wired in here,
-/// `#otp` references fail with a clear message rather than returning something wrong.
-fn current_otp(_secret: &Plaintext) -> Result<Plaintext, ResolveKind> {
-    Err(ResolveKind::OtpUnavailable)
+/// The current TOTP code of a secret's `otpauth://` line. HOTP is refused: resolving a
+/// reference must not change the store.
+fn current_otp(secret: &Plaintext) -> Result<Plaintext, ResolveKind> {
+    let next = crate::otp::next_code(secret, &crate::otp::SystemClock).map_err(ResolveKind::Otp)?;
+    if next.updated.is_some() {
+        return Err(ResolveKind::HotpInReference);
+    }
+    Ok(Plaintext::new(next.code.as_str().as_bytes().to_vec()))
 }
 
 /// Resolves one reference.
@@ -341,7 +347,18 @@ mod tests {
         ));
         assert!(matches!(
             pick("coffer:x#otp"),
-            Err(ResolveKind::OtpUnavailable)
+            Err(ResolveKind::Otp(crate::otp::OtpError::NoUri))
+        ));
+        let totp = Plaintext::new(
+            b"pw\notpauth://totp/x?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&digits=8\n".to_vec(),
+        );
+        let code = r("coffer:x#otp").unwrap().select(&totp).unwrap();
+        assert_eq!(code.len(), 8);
+        assert!(code.as_bytes().iter().all(u8::is_ascii_digit));
+        let hotp = Plaintext::new(b"otpauth://hotp/x?secret=GEZDGNBVGY3TQOJQ&counter=1\n".to_vec());
+        assert!(matches!(
+            r("coffer:x#otp").unwrap().select(&hotp),
+            Err(ResolveKind::HotpInReference)
         ));
     }
 

@@ -112,13 +112,33 @@ fn an_unknown_reference_stops_everything_before_the_program_starts() {
         stderr(&out),
         "coffer: U (from -e): cannot resolve coffer:db/prod#login: db/prod has no field \"login\"\n"
     );
-    // OTP is not wired yet: a clear error, not a wrong value.
+    // #otp on a secret without an otpauth:// line: a clear error, not a wrong value.
     let out = v.run(&["run", "-e", "C=coffer:db/prod#otp", "--", "true"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("OTP references need the otp feature"),
+        stderr(&out).contains("C (from -e): cannot resolve coffer:db/prod#otp"),
         "{}",
         stderr(&out)
+    );
+    // With a TOTP seed, #otp is the current code.
+    v.insert(
+        "web/totp",
+        "pw\notpauth://totp/x?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
+    );
+    let out = v.run(&[
+        "run",
+        "-e",
+        "C=coffer:web/totp#otp",
+        "--",
+        "sh",
+        "-c",
+        "printf %s \"$C\"",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let code = stdout(&out);
+    assert!(
+        code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+        "{code:?}"
     );
 }
 

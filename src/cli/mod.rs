@@ -18,6 +18,7 @@ use coffer::identity::PassphrasePrompt;
 use coffer::vault::{RecipientOverride, Vault};
 use coffer::{Folder, SecretName};
 
+mod clip;
 mod complete;
 pub mod docs;
 mod edit;
@@ -29,6 +30,8 @@ mod import_pass;
 mod init;
 mod inject;
 mod manage;
+mod otp;
+mod qr;
 mod recipients;
 mod run;
 mod scan;
@@ -118,6 +121,8 @@ pub enum Command {
     Inject(inject::InjectArgs),
     /// Find this vault's secret values in files or staged changes
     Scan(scan::ScanArgs),
+    /// One-time codes (TOTP, HOTP) from a secret's otpauth:// line
+    Otp(otp::OtpArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -125,6 +130,9 @@ pub enum Command {
     /// Decrypt an age file for git's diff textconv (used by `git diff`)
     #[command(hide = true)]
     Textconv { file: PathBuf },
+    /// Serve a copied secret on the clipboard, then restore it (run by coffer itself)
+    #[command(hide = true, name = "clipboard-helper")]
+    ClipboardHelper(clip::HelperArgs),
     /// Write completions/ and man/ from the command definition
     #[command(hide = true, name = "generate-docs")]
     GenerateDocs { dir: PathBuf },
@@ -276,6 +284,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Completions(args) => return docs::completions(args),
         Command::GenerateDocs { dir } => return docs::generate_all(dir),
+        Command::ClipboardHelper(args) => return clip::helper(args),
         _ => {}
     }
     let ctx = Context::new(&cli)?;
@@ -300,10 +309,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run::run(args, &ctx),
         Command::Inject(args) => inject::inject(args, &ctx),
         Command::Scan(args) => scan::scan(args, &ctx),
+        Command::Otp(args) => otp::run(args, &ctx),
         Command::Textconv { file } => show::textconv(file, &ctx),
-        Command::Version | Command::Completions(_) | Command::GenerateDocs { .. } => {
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Version
+        | Command::Completions(_)
+        | Command::GenerateDocs { .. }
+        | Command::ClipboardHelper(_) => Ok(ExitCode::SUCCESS),
     }
 }
 
