@@ -72,6 +72,12 @@ impl RecipientOverride {
     }
 }
 
+/// How a vault gets its identities when something other than the file itself holds them
+/// (the command line plugs the agent in here).
+pub type IdentitySource = Box<
+    dyn Fn(&Paths, &Config, &PassphrasePrompt) -> Result<Identities, IdentityError> + Send + Sync,
+>;
+
 pub struct Vault {
     store: Store,
     git: Git,
@@ -80,6 +86,7 @@ pub struct Vault {
     prompt: PassphrasePrompt,
     overrides: RecipientOverride,
     identities: OnceLock<Identities>,
+    identity_source: Option<IdentitySource>,
 }
 
 impl Vault {
@@ -120,6 +127,7 @@ impl Vault {
             prompt,
             overrides,
             identities: OnceLock::new(),
+            identity_source: None,
         }
     }
 
@@ -144,8 +152,20 @@ impl Vault {
         if let Some(ids) = self.identities.get() {
             return Ok(ids);
         }
-        let loaded = Identities::load(&self.paths.identities, &self.prompt)?;
+        let loaded = match &self.identity_source {
+            Some(source) => source(&self.paths, &self.config, &self.prompt)?,
+            None => Identities::load_with(
+                &self.paths.identities,
+                &self.prompt,
+                &self.config.plugins.allow,
+            )?,
+        };
         Ok(self.identities.get_or_init(|| loaded))
+    }
+
+    /// Loads identities through `source` instead of from the file (the agent).
+    pub fn set_identity_source(&mut self, source: IdentitySource) {
+        self.identity_source = Some(source);
     }
 
     /// Uses already-loaded identities (tests, benchmarks, the agent).

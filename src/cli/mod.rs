@@ -16,6 +16,7 @@ use coffer::identity::PassphrasePrompt;
 use coffer::vault::{RecipientOverride, Vault};
 use coffer::{Folder, SecretName};
 
+mod agent;
 pub mod docs;
 mod edit;
 mod git;
@@ -92,6 +93,12 @@ pub enum Command {
     Git(git::GitArgs),
     /// Move secrets in from a .env file, pass, passage or a CSV export
     Import(import::ImportArgs),
+    /// Unlock the passphrase-protected identity in the agent, once for many commands
+    Unlock(agent::UnlockArgs),
+    /// Lock the agent: forget the unlocked identity
+    Lock,
+    /// Run the agent in the foreground, or show its status
+    Agent(agent::AgentArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -114,15 +121,30 @@ pub struct UsageError(pub String);
 pub struct Context {
     pub paths: Paths,
     pub config: Config,
+    /// `--no-agent`: decrypt protected identities in this process.
+    pub no_agent: bool,
 }
 
 impl Context {
     fn new(cli: &Cli) -> Result<Self> {
         let (paths, config) = config::resolve(cli.store.as_deref(), &Env::from_process())?;
-        Ok(Self { paths, config })
+        Ok(Self {
+            paths,
+            config,
+            no_agent: cli.no_agent,
+        })
     }
 
-    fn prompt(&self) -> PassphrasePrompt {
+    /// Protected identities are unlocked in the agent (unless `--no-agent`).
+    fn with_agent(&self, mut vault: Vault) -> Vault {
+        let options = agent::client_options(self.no_agent);
+        vault.set_identity_source(Box::new(move |paths, config, prompt| {
+            coffer::agent::client::load_identities(paths, config, prompt, &options)
+        }));
+        vault
+    }
+
+    pub fn prompt(&self) -> PassphrasePrompt {
         Arc::new(|description: &str| {
             let answer = ui::ask_secret(&format!("{description}: ")).ok()?;
             Some(age::secrecy::SecretString::from(answer.as_str().to_owned()))
@@ -131,7 +153,7 @@ impl Context {
 
     /// Opens the existing store.
     pub fn vault(&self) -> Result<Vault> {
-        Vault::open(
+        let vault = Vault::open(
             self.paths.clone(),
             self.config.clone(),
             self.prompt(),
@@ -142,18 +164,20 @@ impl Context {
                 "there is no store at {}; run `coffer init` to create one",
                 p.display()
             ),
-            e => e.into(),
-        })
+            e => anyhow::Error::from(e),
+        })?;
+        Ok(self.with_agent(vault))
     }
 
     /// Creates the store folder if needed.
     pub fn create_vault(&self) -> Result<Vault> {
-        Ok(Vault::create(
+        let vault = Vault::create(
             self.paths.clone(),
             self.config.clone(),
             self.prompt(),
             RecipientOverride::from_env(),
-        )?)
+        )?;
+        Ok(self.with_agent(vault))
     }
 }
 
@@ -233,6 +257,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Completions(args) => return docs::completions(args),
         Command::GenerateDocs { dir } => return docs::generate_all(dir),
+        // These talk to the agent only; a broken config or store must not stop them.
+        Command::Agent(args) if args.action.is_some() => return agent::agent_action(args),
+        Command::Lock => return agent::lock(),
         _ => {}
     }
     let ctx = Context::new(&cli)?;
@@ -252,9 +279,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Git(args) => git::git(args, &ctx),
         Command::Import(args) => import::run(args, &ctx),
         Command::Textconv { file } => show::textconv(file, &ctx),
-        Command::Version | Command::Completions(_) | Command::GenerateDocs { .. } => {
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Unlock(args) => agent::unlock(args, &ctx),
+        Command::Agent(args) => agent::agent(args, &ctx),
+        Command::Version
+        | Command::Completions(_)
+        | Command::GenerateDocs { .. }
+        | Command::Lock => Ok(ExitCode::SUCCESS),
     }
 }
 
