@@ -18,8 +18,51 @@ pub const VERSION: u32 = 1;
 const MAX_FRAME: usize = 4 << 20;
 
 /// Bytes that must not outlive their use: a passphrase, a file key, a PIN.
-#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop, Default)]
+///
+/// They travel as one hex string, decoded straight into a buffer of the right size: a JSON
+/// array would grow a vector element by element, leaving unwiped copies in freed memory.
+#[derive(Zeroize, ZeroizeOnDrop, Default)]
 pub struct SecretBytes(Vec<u8>);
+
+impl Serialize for SecretBytes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = Zeroizing::new(String::with_capacity(self.0.len() * 2));
+        for b in &self.0 {
+            text.push(char::from(HEX[usize::from(b >> 4)]));
+            text.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+        serializer.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Hex;
+        impl serde::de::Visitor<'_> for Hex {
+            type Value = SecretBytes;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a hex string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<SecretBytes, E> {
+                let digit = |c: u8| match c {
+                    b'0'..=b'9' => Ok(c - b'0'),
+                    b'a'..=b'f' => Ok(c - b'a' + 10),
+                    _ => Err(E::custom("not a hex digit")),
+                };
+                if text.len() % 2 != 0 {
+                    return Err(E::custom("odd hex length"));
+                }
+                let mut out = SecretBytes(Vec::with_capacity(text.len() / 2));
+                for pair in text.as_bytes().chunks_exact(2) {
+                    out.0.push((digit(pair[0])? << 4) | digit(pair[1])?);
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_str(Hex)
+    }
+}
 
 impl SecretBytes {
     pub fn new(bytes: Vec<u8>) -> Self {
@@ -139,7 +182,9 @@ pub struct Status {
 
 /// Writes one message. The encoded frame is wiped after sending.
 pub fn send<T: Serialize>(out: &mut impl Write, message: &T) -> std::io::Result<()> {
-    let body = Zeroizing::new(serde_json::to_vec(message).map_err(std::io::Error::other)?);
+    // Room enough that the buffer never grows (growing would leave unwiped copies behind).
+    let mut body = Zeroizing::new(Vec::with_capacity(64 * 1024));
+    serde_json::to_writer(&mut *body, message).map_err(std::io::Error::other)?;
     let len = u32::try_from(body.len()).map_err(std::io::Error::other)?;
     let mut frame = Zeroizing::new(Vec::with_capacity(4 + body.len()));
     frame.extend_from_slice(&len.to_be_bytes());
@@ -196,6 +241,18 @@ mod tests {
         ));
         let err = receive::<Request>(&mut input).err().unwrap();
         assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn secrets_travel_as_hex_and_come_back_exact() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let text = serde_json::to_string(&SecretBytes::new(bytes.clone())).unwrap();
+        assert!(text.starts_with("\"000102"), "{text}");
+        let back: SecretBytes = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.expose(), &bytes[..]);
+        for bad in ["\"0\"", "\"zz\"", "[1,2]"] {
+            assert!(serde_json::from_str::<SecretBytes>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -64,6 +64,8 @@ fn launcher() -> Launcher {
         let exe = std::env::current_exe()?;
         let mut cmd = std::process::Command::new(exe);
         cmd.args(["agent", "--daemon"])
+            // It must not keep whatever folder the first command ran in busy.
+            .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(agent_log()?)
