@@ -47,7 +47,10 @@ pub fn run(options: Options, ready: impl FnOnce()) -> Result<Outcome, AgentError
     let log = options.log.clone();
     match crate::sys::lock_memory() {
         Ok(how) => log(&format!("memory locked ({how:?})")),
-        Err(e) => log(&format!("warning: cannot lock memory: {e}")),
+        Err(e) => log(&format!(
+            "warning: cannot lock memory ({e}); identities may be swapped out. \
+             Raise the locked-memory limit (ulimit -l) to at least 1 GiB"
+        )),
     }
     prepare_socket_dir(&options.socket)?;
     let Some((listener, lock)) = bind_exclusively(&options.socket, &log)? else {
