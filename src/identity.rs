@@ -203,7 +203,7 @@ impl Identities {
         }
         let callbacks = PromptCallbacks(prompt.clone());
         // The public half sits beside the private key, as ssh-keygen writes it.
-        let publics = std::fs::read_to_string(path.with_extension("pub"))
+        let publics = std::fs::read_to_string(public_file_of(path))
             .ok()
             .and_then(|text| Recipient::parse(&text).ok())
             .into_iter()
@@ -284,6 +284,33 @@ pub fn is_protected(bytes: &[u8]) -> bool {
 /// Reads an identities file (for the agent's client, which sends it still encrypted).
 pub fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
     read_private(path)
+}
+
+/// The public keys of the identities file at `path`, found without asking for a passphrase:
+/// from the keys themselves when the file is not encrypted, else from the public file beside
+/// it (`identities.pub`, `id_ed25519.pub`), as coffer and ssh-keygen write them. `None` when
+/// they cannot be known without unlocking.
+pub fn public_keys_without_unlocking(path: &Path) -> Option<Vec<Recipient>> {
+    let bytes = read_private(path).ok()?;
+    if !is_age_file(&bytes) && !is_ssh_key(&bytes) {
+        let no_prompt: PassphrasePrompt = Arc::new(|_| None);
+        let ids = Identities::parse_unencrypted(&bytes, path, &no_prompt, &[]).ok()?;
+        return (ids.publics.len() == ids.list.len()).then_some(ids.publics);
+    }
+    let text = std::fs::read_to_string(public_file_of(path)).ok()?;
+    let keys: Vec<Recipient> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(Recipient::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    (!keys.is_empty()).then_some(keys)
+}
+
+/// Where the public half of an identities file is kept.
+pub fn public_file_of(path: &Path) -> PathBuf {
+    path.with_extension("pub")
 }
 
 fn read_private(path: &Path) -> Result<Zeroizing<Vec<u8>>, IdentityError> {

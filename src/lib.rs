@@ -7,14 +7,21 @@
 pub mod agent;
 pub mod config;
 pub mod crypto;
+pub mod dotenv;
+pub mod exposure;
 pub mod generate;
 pub mod git;
 pub mod identity;
+pub mod import;
+pub mod leak;
 pub mod name;
 pub mod recipients;
+pub mod reference;
 pub mod secret;
 pub mod store;
+pub mod sync;
 pub mod sys;
+pub mod trust;
 pub mod vault;
 
 pub use name::{Folder, SecretName};

@@ -319,6 +319,7 @@ fn killing_reencrypt_leaves_every_secret_readable() {
         format!("{}\n{}\n", v.recipient(), other.to_public()),
     )
     .unwrap();
+    v.cmd().args(["recipients", "accept"]).assert().success();
     let mut killed_mid_way = 0;
     for delay in [5u64, 25, 60, 120] {
         let mut child = std::process::Command::new(common::coffer_bin())
@@ -342,6 +343,13 @@ fn killing_reencrypt_leaves_every_secret_readable() {
         );
     }
     assert!(killed_mid_way > 0, "no run was killed before it finished");
+    // A completed run sweeps what the killed ones left behind.
+    v.cmd().arg("reencrypt").assert().success();
+    let temps: Vec<String> = files_below(&v.store())
+        .into_iter()
+        .filter(|f| f.ends_with(".tmp"))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
     for i in (0..n).step_by(37) {
         let expected = if i <= 20 {
             format!("value {i}\n")

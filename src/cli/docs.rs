@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, CommandFactory, ValueEnum};
-use clap_complete::Shell;
 
 use super::Cli;
 
@@ -29,16 +28,6 @@ pub enum ShellArg {
 }
 
 impl ShellArg {
-    fn shell(self) -> Shell {
-        match self {
-            ShellArg::Bash => Shell::Bash,
-            ShellArg::Zsh => Shell::Zsh,
-            ShellArg::Fish => Shell::Fish,
-            ShellArg::Elvish => Shell::Elvish,
-            ShellArg::Powershell => Shell::PowerShell,
-        }
-    }
-
     /// The file name a shell looks for.
     fn file_name(self) -> &'static str {
         match self {
@@ -51,15 +40,25 @@ impl ShellArg {
     }
 }
 
-fn script(shell: ShellArg) -> Vec<u8> {
+/// The shell's registration script: a few lines that ask `coffer` itself for candidates
+/// (`COMPLETE=SHELL coffer -- WORDS…`), so secret names are completed live.
+fn script(shell: ShellArg) -> Result<Vec<u8>> {
+    use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+    let completer: &dyn EnvCompleter = match shell {
+        ShellArg::Bash => &Bash,
+        ShellArg::Zsh => &Zsh,
+        ShellArg::Fish => &Fish,
+        ShellArg::Elvish => &Elvish,
+        ShellArg::Powershell => &Powershell,
+    };
     let mut out = Vec::new();
-    clap_complete::generate(shell.shell(), &mut Cli::command(), "coffer", &mut out);
-    out
+    completer.write_registration("COMPLETE", "coffer", "coffer", "coffer", &mut out)?;
+    Ok(out)
 }
 
 pub fn completions(args: &CompletionsArgs) -> Result<ExitCode> {
     use std::io::Write;
-    std::io::stdout().lock().write_all(&script(args.shell))?;
+    std::io::stdout().lock().write_all(&script(args.shell)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -182,7 +181,7 @@ pub fn generate_all(dir: &Path) -> Result<ExitCode> {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
     for shell in ShellArg::value_variants() {
-        std::fs::write(completions.join(shell.file_name()), script(*shell))?;
+        std::fs::write(completions.join(shell.file_name()), script(*shell)?)?;
     }
     let root = Cli::command().version(env!("CARGO_PKG_VERSION"));
     std::fs::write(man.join("coffer.1"), man_page(root.clone(), "coffer")?)?;

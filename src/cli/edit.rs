@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
+use clap_complete::ArgValueCompleter;
 use zeroize::Zeroizing;
 
 use coffer::generate;
@@ -18,6 +19,7 @@ use super::{Context, UsageError, parse_name, ui};
 #[derive(Args, Debug)]
 pub struct InsertArgs {
     /// The secret to create
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: String,
     /// Read one line, echoing it (no confirmation)
     #[arg(short = 'e', long = "echo", conflicts_with = "multiline")]
@@ -33,6 +35,7 @@ pub struct InsertArgs {
 #[derive(Args, Debug)]
 pub struct EditArgs {
     /// The secret to edit (created if it does not exist)
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: String,
     /// Allow the plaintext on a disk-backed temporary folder when no RAM-backed one exists
     #[arg(long)]
@@ -42,6 +45,7 @@ pub struct EditArgs {
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
     /// The secret to create or update
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: String,
     /// Length of the password (default $COFFER_GENERATED_LENGTH or 25)
     pub length: Option<String>,
@@ -81,7 +85,7 @@ fn check_overwrite(vault: &Vault, name: &SecretName, force: bool) -> Result<()> 
 pub fn insert(args: &InsertArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(&args.name)?;
     let vault = ctx.vault()?;
-    vault.recipients_for(&name.parent())?;
+    vault.check_can_encrypt(&name.parent())?;
     check_overwrite(&vault, &name, args.force)?;
     let content = if args.multiline {
         if ui::stdin_is_tty() {
@@ -144,7 +148,7 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
         generate::password(length, &set)?
     };
     let vault = ctx.vault()?;
-    vault.recipients_for(&name.parent())?;
+    vault.check_can_encrypt(&name.parent())?;
     let exists = vault.store().entry(&name)?.secret;
     if !args.in_place {
         check_overwrite(&vault, &name, args.force)?;
@@ -209,7 +213,7 @@ fn character_set(no_symbols: bool) -> String {
 pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(&args.name)?;
     let vault = ctx.vault()?;
-    vault.recipients_for(&name.parent())?;
+    vault.check_can_encrypt(&name.parent())?;
     let before = match vault.store().read(&name) {
         Ok(ciphertext) => Some(ciphertext),
         Err(coffer::store::StoreError::NotFound(_)) => None,

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use clap_complete::ArgValueCompleter;
 
 use coffer::store::{Entry, MetaFile};
 use coffer::{Folder, SecretName, Vault};
@@ -13,6 +14,7 @@ use super::{Context, UsageError, parse_name, ui};
 #[derive(Args, Debug)]
 pub struct RmArgs {
     /// The secret or folder to remove
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: String,
     /// Remove a folder and everything in it
     #[arg(short = 'r', long = "recursive")]
@@ -25,8 +27,10 @@ pub struct RmArgs {
 #[derive(Args, Debug)]
 pub struct MoveArgs {
     /// The secret or folder to take
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub old: String,
     /// Where to put it (an existing folder, or a name ending in `/`, receives it)
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub new: String,
     /// Overwrite without asking
     #[arg(short = 'f', long = "force")]
@@ -60,13 +64,16 @@ pub fn rm(args: &RmArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let lock = vault.lock()?;
     if folder {
+        let gone = vault.store().list(&name.as_folder())?;
         vault.store().remove_folder(&lock, &name.as_folder())?;
+        vault.forget_exposure(&lock, &gone)?;
         vault.commit(
             &[vault.store().folder_path(&name.as_folder())],
             &format!("Remove {name} from store."),
         )?;
     } else {
         vault.store().remove(&lock, &name)?;
+        vault.forget_exposure(&lock, std::slice::from_ref(&name))?;
         vault.commit(
             &[vault.store().path_of(&name)],
             &format!("Remove {name} from store."),
@@ -147,9 +154,12 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
         Mode::Move => {
             if is_folder {
                 vault.store().remove_folder(&lock, &old.as_folder())?;
+                let moved: Vec<SecretName> = plan.iter().map(|(from, _)| from.clone()).collect();
+                vault.forget_exposure(&lock, &moved)?;
                 touched.push(vault.store().folder_path(&old.as_folder()));
             } else {
                 vault.store().remove(&lock, &old)?;
+                vault.forget_exposure(&lock, std::slice::from_ref(&old))?;
                 touched.push(vault.store().path_of(&old));
             }
             format!("Rename {} to {}.", args.old, args.new)
@@ -179,9 +189,7 @@ fn carry_recipients(
                 .unwrap_or_else(|| to.clone()),
             _ => to.clone(),
         };
-        vault
-            .store()
-            .write_meta(lock, &dest, MetaFile::Recipients, &bytes)?;
+        vault.copy_recipients_file(lock, &folder, &dest, &bytes)?;
     }
     Ok(())
 }

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::ArgValueCompleter;
+use clap_complete::engine::SubcommandCandidates;
 
 use coffer::config::{self, Config, Env, Paths};
 use coffer::identity::PassphrasePrompt;
@@ -17,6 +19,7 @@ use coffer::vault::{RecipientOverride, Vault};
 use coffer::{Folder, SecretName};
 
 mod agent;
+mod complete;
 pub mod docs;
 mod edit;
 mod git;
@@ -25,8 +28,13 @@ mod import_csv;
 mod import_dotenv;
 mod import_pass;
 mod init;
+mod inject;
 mod manage;
+mod recipients;
+mod run;
+mod scan;
 mod show;
+mod sync;
 mod ui;
 
 /// A local, age-encrypted secrets vault for the terminal, compatible with pass and passage.
@@ -42,7 +50,8 @@ Run without a command, coffer lists the store; `coffer NAME` shows a secret.",
     after_help = "Confirmations are asked only on a terminal; without one, commands proceed \
 as in pass.",
     propagate_version = true,
-    subcommand_required = false
+    subcommand_required = false,
+    add = SubcommandCandidates::new(complete::top_level_names)
 )]
 pub struct Cli {
     /// Use the store in DIR (overrides $COFFER_DIR and the config file)
@@ -52,6 +61,11 @@ pub struct Cli {
     /// Decrypt identities in this process instead of through the agent
     #[arg(long, global = true)]
     pub no_agent: bool,
+
+    /// Encrypt even to recipients none of your identities can decrypt. Give it before the
+    /// command (`coffer --force reencrypt`): after it, `-f/--force` keeps its pass meaning.
+    #[arg(long = "force")]
+    pub allow_lockout: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -91,6 +105,12 @@ pub enum Command {
     Reencrypt(init::ReencryptArgs),
     /// Run git in the store
     Git(git::GitArgs),
+    /// Show or change who can read a folder; approve others' changes
+    Recipients(recipients::RecipientsArgs),
+    /// Pull (fast-forward or rebase) and push the store's git repository
+    Sync(sync::SyncArgs),
+    /// Join a team vault: clone it, pin its recipients, print your recipient to send
+    Clone(sync::CloneArgs),
     /// Move secrets in from a .env file, pass, passage or a CSV export
     Import(import::ImportArgs),
     /// Unlock the passphrase-protected identity in the agent, once for many commands
@@ -99,6 +119,12 @@ pub enum Command {
     Lock,
     /// Run the agent in the foreground, or show its status
     Agent(agent::AgentArgs),
+    /// Run a program with secrets in its environment
+    Run(run::RunArgs),
+    /// Render a template, replacing {{ coffer:NAME#FIELD }} with secret values
+    Inject(inject::InjectArgs),
+    /// Find this vault's secret values in files or staged changes
+    Scan(scan::ScanArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -123,6 +149,8 @@ pub struct Context {
     pub config: Config,
     /// `--no-agent`: decrypt protected identities in this process.
     pub no_agent: bool,
+    /// `--force`: allow encrypting to recipients none of your identities match.
+    pub force: bool,
 }
 
 impl Context {
@@ -132,6 +160,7 @@ impl Context {
             paths,
             config,
             no_agent: cli.no_agent,
+            force: cli.allow_lockout,
         })
     }
 
@@ -159,6 +188,7 @@ impl Context {
             self.prompt(),
             RecipientOverride::from_env(),
         )
+        .map(|v| v.with_lockout_allowed(self.force))
         .map_err(|e| match e {
             coffer::Error::Store(coffer::store::StoreError::NoStore(p)) => anyhow::anyhow!(
                 "there is no store at {}; run `coffer init` to create one",
@@ -176,7 +206,8 @@ impl Context {
             self.config.clone(),
             self.prompt(),
             RecipientOverride::from_env(),
-        )?;
+        )?
+        .with_lockout_allowed(self.force);
         Ok(self.with_agent(vault))
     }
 }
@@ -207,7 +238,7 @@ fn rewrite_args(args: Vec<OsString>) -> Vec<OsString> {
         let word = args[i].to_string_lossy();
         match word.as_ref() {
             "--store" => i += 2,
-            w if w.starts_with("--store=") || w == "--no-agent" => i += 1,
+            w if w.starts_with("--store=") || w == "--no-agent" || w == "--force" => i += 1,
             "-h" | "--help" | "-V" | "--version" => return args,
             "--" => {
                 args.insert(i, "show".into());
@@ -226,6 +257,13 @@ fn rewrite_args(args: Vec<OsString>) -> Vec<OsString> {
 }
 
 pub fn main() -> ExitCode {
+    // `COMPLETE=bash coffer -- …`: the shell asks for candidates; answer and exit.
+    // (External subcommands are allowed only here, so that the engine offers secret names
+    // where a command is expected, as `coffer NAME` means `coffer show NAME`.)
+    clap_complete::CompleteEnv::with_factory(|| Cli::command().allow_external_subcommands(true))
+        .bin("coffer")
+        .completer("coffer")
+        .complete();
     let args = rewrite_args(std::env::args_os().collect());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -239,7 +277,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let usage = e.downcast_ref::<UsageError>().is_some();
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "coffer: {}", ui::one_line(&format!("{e:#}")));
+            let _ = writeln!(stderr, "coffer: {}", ui::error_line(&e));
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }
@@ -277,7 +315,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cp(args) => manage::mv(args, &ctx, manage::Mode::Copy),
         Command::Reencrypt(args) => init::reencrypt(args, &ctx),
         Command::Git(args) => git::git(args, &ctx),
+        Command::Recipients(args) => recipients::run(args, &ctx),
+        Command::Sync(args) => sync::sync(args, &ctx),
+        Command::Clone(args) => sync::clone(args, &ctx),
         Command::Import(args) => import::run(args, &ctx),
+        Command::Run(args) => run::run(args, &ctx),
+        Command::Inject(args) => inject::inject(args, &ctx),
+        Command::Scan(args) => scan::scan(args, &ctx),
         Command::Textconv { file } => show::textconv(file, &ctx),
         Command::Unlock(args) => agent::unlock(args, &ctx),
         Command::Agent(args) => agent::agent(args, &ctx),
@@ -322,7 +366,7 @@ fn attach_line_numbers(args: Vec<OsString>) -> Vec<OsString> {
 #[derive(Args, Debug, Clone, Default)]
 pub struct PathArg {
     /// Work on the folder SUB instead of the whole store
-    #[arg(short = 'p', long = "path", value_name = "SUB")]
+    #[arg(short = 'p', long = "path", value_name = "SUB", add = ArgValueCompleter::new(complete::folders))]
     pub path: Option<String>,
 }
 
@@ -339,6 +383,19 @@ mod tests {
     #[test]
     fn command_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lockout_force_is_not_a_commands_own_force() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args);
+            assert!(cli.is_ok(), "{args:?} parses");
+            cli.is_ok_and(|cli| cli.allow_lockout)
+        };
+        assert!(!parse(&["coffer", "insert", "-f", "x"]));
+        assert!(!parse(&["coffer", "insert", "--force", "x"]));
+        assert!(parse(&["coffer", "--force", "insert", "x"]));
+        assert!(parse(&["coffer", "--force", "reencrypt"]));
     }
 
     fn rewrite(args: &[&str]) -> Vec<String> {

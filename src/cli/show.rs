@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
+use clap_complete::ArgValueCompleter;
 use rayon::prelude::*;
 
 use coffer::store::TreeNode;
@@ -16,6 +17,7 @@ use super::{Context, UsageError, parse_name, ui};
 #[derive(Args, Debug)]
 pub struct LsArgs {
     /// The folder to list (default: the whole store)
+    #[arg(add = ArgValueCompleter::new(super::complete::folders))]
     pub subfolder: Option<String>,
 }
 
@@ -29,6 +31,7 @@ pub struct FindArgs {
 #[derive(Args, Debug)]
 pub struct ShowArgs {
     /// The secret (or folder) to show
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: Option<String>,
     /// Copy line N (default 1) to the clipboard instead of printing
     #[arg(short = 'c', long = "clip", value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
@@ -37,7 +40,7 @@ pub struct ShowArgs {
     #[arg(short = 'q', long = "qrcode", value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
     pub qrcode: Option<usize>,
     /// Print only the value of the field KEY (`password` is line 1)
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", add = ArgValueCompleter::new(super::complete::field_names))]
     pub field: Option<String>,
 }
 
@@ -185,7 +188,7 @@ pub fn grep(args: &GrepArgs, ctx: &Context) -> Result<ExitCode> {
                 Ok(None) => {}
                 Err(e) => {
                     failed = true;
-                    eprintln!("coffer: {}", ui::one_line(&format!("{e:#}")));
+                    eprintln!("coffer: {}", ui::error_line(&e));
                 }
             }
         }

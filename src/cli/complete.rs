@@ -1,0 +1,80 @@
+//! Dynamic shell completion: secret names, folders and field names, computed by coffer itself
+//! when the shell asks (`COMPLETE=bash coffer -- …`), so the scripts stay short.
+//!
+//! Completion never decrypts anything: it reads directory entries only, one folder per TAB,
+//! the way pass completes (folders end in `/` and keep completing).
+
+use std::ffi::OsStr;
+
+use clap_complete::engine::CompletionCandidate;
+
+use coffer::Folder;
+use coffer::config::{self, Env};
+use coffer::store::Store;
+
+/// The store named by the environment and config (the `--store` flag of the command line
+/// being completed is not visible here).
+fn open_store() -> Option<Store> {
+    let (paths, _) = config::resolve(None, &Env::from_process()).ok()?;
+    Store::open(&paths.store).ok()
+}
+
+/// Children of the folder that `current` is typed in, filtered by what was typed.
+fn candidates(current: &OsStr, secrets: bool) -> Vec<CompletionCandidate> {
+    let Some(typed) = current.to_str() else {
+        return Vec::new();
+    };
+    let Some(store) = open_store() else {
+        return Vec::new();
+    };
+    let (dir, partial) = match typed.rfind('/') {
+        Some(i) => (&typed[..=i], &typed[i + 1..]),
+        None => ("", typed),
+    };
+    let Ok(folder) = Folder::new(dir) else {
+        return Vec::new();
+    };
+    let Ok(children) = store.children(&folder) else {
+        return Vec::new();
+    };
+    children
+        .into_iter()
+        .filter(|(name, is_folder)| name.starts_with(partial) && (secrets || *is_folder))
+        .map(|(name, is_folder)| {
+            let value = if is_folder {
+                format!("{dir}{name}/")
+            } else {
+                format!("{dir}{name}")
+            };
+            CompletionCandidate::new(value)
+        })
+        .collect()
+}
+
+/// Secret names (and folders on the way to them).
+pub fn secret_names(current: &OsStr) -> Vec<CompletionCandidate> {
+    candidates(current, true)
+}
+
+/// Folders only, for `-p SUB` and `ls`.
+pub fn folders(current: &OsStr) -> Vec<CompletionCandidate> {
+    candidates(current, false)
+}
+
+/// Secret names offered where a subcommand is expected: `coffer NAME` shows a secret.
+pub fn top_level_names() -> Vec<CompletionCandidate> {
+    candidates(OsStr::new(""), true)
+}
+
+/// Field names for `--field`. Without decrypting, only the conventional ones are known.
+pub fn field_names(current: &OsStr) -> Vec<CompletionCandidate> {
+    const FIELDS: &[&str] = &[
+        "password", "user", "username", "login", "email", "url", "otp",
+    ];
+    let typed = current.to_string_lossy();
+    FIELDS
+        .iter()
+        .filter(|f| f.starts_with(typed.as_ref()))
+        .map(|f| CompletionCandidate::new(*f))
+        .collect()
+}
