@@ -4,6 +4,7 @@
 //! never parses a command line, prints or prompts: that is the job of the
 //! binary's `cli` module on top.
 
+pub mod agent;
 pub mod config;
 pub mod crypto;
 pub mod dotenv;

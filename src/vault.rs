@@ -78,6 +78,12 @@ impl RecipientOverride {
     }
 }
 
+/// How a vault gets its identities when something other than the file itself holds them
+/// (the command line plugs the agent in here).
+pub type IdentitySource = Box<
+    dyn Fn(&Paths, &Config, &PassphrasePrompt) -> Result<Identities, IdentityError> + Send + Sync,
+>;
+
 pub struct Vault {
     store: Store,
     git: Git,
@@ -86,6 +92,7 @@ pub struct Vault {
     prompt: PassphrasePrompt,
     overrides: RecipientOverride,
     identities: OnceLock<Identities>,
+    identity_source: Option<IdentitySource>,
     /// `--force`: write files none of our identities can decrypt.
     allow_lockout: bool,
     /// Metadata files changed on the side (exposure marks) that the next commit includes.
@@ -130,6 +137,7 @@ impl Vault {
             prompt,
             overrides,
             identities: OnceLock::new(),
+            identity_source: None,
             allow_lockout: false,
             touched: Mutex::new(Vec::new()),
         }
@@ -178,8 +186,20 @@ impl Vault {
         if let Some(ids) = self.identities.get() {
             return Ok(ids);
         }
-        let loaded = Identities::load(&self.paths.identities, &self.prompt)?;
+        let loaded = match &self.identity_source {
+            Some(source) => source(&self.paths, &self.config, &self.prompt)?,
+            None => Identities::load_with(
+                &self.paths.identities,
+                &self.prompt,
+                &self.config.plugins.allow,
+            )?,
+        };
         Ok(self.identities.get_or_init(|| loaded))
+    }
+
+    /// Loads identities through `source` instead of from the file (the agent).
+    pub fn set_identity_source(&mut self, source: IdentitySource) {
+        self.identity_source = Some(source);
     }
 
     /// The identities if they were loaded already (never prompts).

@@ -82,7 +82,11 @@ fn init_with_passphrase_fd_protects_the_identity() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("passphrase"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the vault is locked; run coffer unlock"),
+        "{}",
+        stderr(&out)
+    );
     assert!(out.stdout.is_empty());
     // The real age CLI opens the identity file with the passphrase (checked in interop.rs
     // through a terminal); here, a wrong passphrase on an empty fd is refused.

@@ -18,6 +18,7 @@ use coffer::identity::PassphrasePrompt;
 use coffer::vault::{RecipientOverride, Vault};
 use coffer::{Folder, SecretName};
 
+mod agent;
 mod clip;
 mod complete;
 pub mod docs;
@@ -115,6 +116,12 @@ pub enum Command {
     Clone(sync::CloneArgs),
     /// Move secrets in from a .env file, pass, passage or a CSV export
     Import(import::ImportArgs),
+    /// Unlock the passphrase-protected identity in the agent, once for many commands
+    Unlock(agent::UnlockArgs),
+    /// Lock the agent: forget the unlocked identity
+    Lock,
+    /// Run the agent in the foreground, or show its status
+    Agent(agent::AgentArgs),
     /// Run a program with secrets in its environment
     Run(run::RunArgs),
     /// Render a template, replacing {{ coffer:NAME#FIELD }} with secret values
@@ -148,6 +155,7 @@ pub struct UsageError(pub String);
 pub struct Context {
     pub paths: Paths,
     pub config: Config,
+    /// `--no-agent`: decrypt protected identities in this process.
     pub no_agent: bool,
     /// `--force`: allow encrypting to recipients none of your identities match.
     pub force: bool,
@@ -164,7 +172,16 @@ impl Context {
         })
     }
 
-    fn prompt(&self) -> PassphrasePrompt {
+    /// Protected identities are unlocked in the agent (unless `--no-agent`).
+    fn with_agent(&self, mut vault: Vault) -> Vault {
+        let options = agent::client_options(self.no_agent);
+        vault.set_identity_source(Box::new(move |paths, config, prompt| {
+            coffer::agent::client::load_identities(paths, config, prompt, &options)
+        }));
+        vault
+    }
+
+    pub fn prompt(&self) -> PassphrasePrompt {
         Arc::new(|description: &str| {
             let answer = ui::ask_secret(&format!("{description}: ")).ok()?;
             Some(age::secrecy::SecretString::from(answer.as_str().to_owned()))
@@ -173,7 +190,7 @@ impl Context {
 
     /// Opens the existing store.
     pub fn vault(&self) -> Result<Vault> {
-        Vault::open(
+        let vault = Vault::open(
             self.paths.clone(),
             self.config.clone(),
             self.prompt(),
@@ -185,19 +202,21 @@ impl Context {
                 "there is no store at {}; run `coffer init` to create one",
                 p.display()
             ),
-            e => e.into(),
-        })
+            e => anyhow::Error::from(e),
+        })?;
+        Ok(self.with_agent(vault))
     }
 
     /// Creates the store folder if needed.
     pub fn create_vault(&self) -> Result<Vault> {
-        Ok(Vault::create(
+        let vault = Vault::create(
             self.paths.clone(),
             self.config.clone(),
             self.prompt(),
             RecipientOverride::from_env(),
         )?
-        .with_lockout_allowed(self.force))
+        .with_lockout_allowed(self.force);
+        Ok(self.with_agent(vault))
     }
 }
 
@@ -285,6 +304,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Completions(args) => return docs::completions(args),
         Command::GenerateDocs { dir } => return docs::generate_all(dir),
         Command::ClipboardHelper(args) => return clip::helper(args),
+        // These talk to the agent only; a broken config or store must not stop them.
+        Command::Agent(args) if args.action.is_some() => return agent::agent_action(args),
+        Command::Lock => return agent::lock(),
         _ => {}
     }
     let ctx = Context::new(&cli)?;
@@ -311,10 +333,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Scan(args) => scan::scan(args, &ctx),
         Command::Otp(args) => otp::run(args, &ctx),
         Command::Textconv { file } => show::textconv(file, &ctx),
+        Command::Unlock(args) => agent::unlock(args, &ctx),
+        Command::Agent(args) => agent::agent(args, &ctx),
         Command::Version
         | Command::Completions(_)
         | Command::GenerateDocs { .. }
-        | Command::ClipboardHelper(_) => Ok(ExitCode::SUCCESS),
+        | Command::ClipboardHelper(_)
+        | Command::Lock => Ok(ExitCode::SUCCESS),
     }
 }
 
