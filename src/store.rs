@@ -450,29 +450,7 @@ impl Store {
     /// Every secret at or below `folder`, sorted by name. Links are skipped, never followed.
     pub fn list(&self, folder: &Folder) -> Result<Vec<SecretName>> {
         self.open_folder(folder, false)?;
-        let base = self.folder_path(folder);
-        let mut names = Vec::new();
-        let walker = WalkDir::new(&base)
-            .follow_links(false)
-            .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
-        for entry in walker {
-            let entry = entry.map_err(|e| walk_error(&base, e))?;
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let Ok(rel) = entry.path().strip_prefix(&self.root) else {
-                continue;
-            };
-            let Some(rel) = rel.to_str().and_then(|r| r.strip_suffix(AGE_SUFFIX)) else {
-                continue;
-            };
-            if let Ok(name) = SecretName::new(rel) {
-                names.push(name);
-            }
-        }
-        names.sort();
-        Ok(names)
+        names_below(&self.folder_path(folder), &self.root, AGE_SUFFIX)
     }
 
     /// The direct children of `folder`: secret names (without `.age`) and sub-folders, sorted,
@@ -656,28 +634,7 @@ impl Store {
             }
             Err(e) => return Err(e),
         }
-        let mut names = Vec::new();
-        let walker = WalkDir::new(&base)
-            .follow_links(false)
-            .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
-        for entry in walker {
-            let entry = entry.map_err(|e| walk_error(&base, e))?;
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let Ok(rel) = entry.path().strip_prefix(&base) else {
-                continue;
-            };
-            let Some(rel) = rel.to_str().and_then(|r| r.strip_suffix(kind.suffix())) else {
-                continue;
-            };
-            if let Ok(name) = SecretName::new(rel) {
-                names.push(name);
-            }
-        }
-        names.sort();
-        Ok(names)
+        names_below(&base, &base, kind.suffix())
     }
 
     /// Every folder below (and including) `folder` that holds a recipients file.
@@ -704,6 +661,34 @@ impl Store {
         }
         Ok(found)
     }
+}
+
+/// The names of the regular files below `base` whose names end in `suffix`, relative to
+/// `relative_to` and without the suffix, sorted. Hidden entries are skipped and links are never
+/// followed; paths that are not valid names are left out.
+fn names_below(base: &Path, relative_to: &Path, suffix: &str) -> Result<Vec<SecretName>> {
+    let mut names = Vec::new();
+    let walker = WalkDir::new(base)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+    for entry in walker {
+        let entry = entry.map_err(|e| walk_error(base, e))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(relative_to) else {
+            continue;
+        };
+        let Some(rel) = rel.to_str().and_then(|r| r.strip_suffix(suffix)) else {
+            continue;
+        };
+        if let Ok(name) = SecretName::new(rel) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 fn insert_path(node: &mut TreeNode, parts: &[&str]) {

@@ -144,6 +144,15 @@ impl Vault {
             .success();
     }
 
+    /// `insert -m NAME` with `content` on stdin, whatever the outcome.
+    pub fn try_insert(&self, name: &str, content: impl AsRef<[u8]>) -> Output {
+        self.cmd()
+            .args(["insert", "-m", name])
+            .write_stdin(content.as_ref().to_vec())
+            .output()
+            .unwrap()
+    }
+
     /// The decrypted content of `name`.
     pub fn show(&self, name: &str) -> Vec<u8> {
         let out = self.cmd().args(["show", name]).output().unwrap();
