@@ -340,10 +340,13 @@ impl Vault {
             self.identities()?;
         }
         for chunk in plan.chunks(BATCH) {
+            let sources: Vec<SecretName> = chunk.iter().map(|(from, _)| from.clone()).collect();
+            let ciphertexts = self.store.read_many(&sources);
             let written: Vec<(SecretName, Vec<u8>)> = chunk
                 .par_iter()
-                .map(|(from, to)| {
-                    let ciphertext = self.store.read(from)?;
+                .zip(ciphertexts)
+                .map(|((from, to), ciphertext)| {
+                    let ciphertext = ciphertext?;
                     let src = &by_folder[&from.parent()];
                     let dst = &by_folder[&to.parent()];
                     if !force_reencrypt && src.same_keys(dst) {
