@@ -4,13 +4,16 @@
 //! never parses a command line, prints or prompts: that is the job of the
 //! binary's `cli` module on top.
 
+pub mod audit;
 pub mod config;
 pub mod crypto;
 pub mod generate;
 pub mod git;
 pub mod identity;
+pub mod log;
 pub mod name;
 pub mod recipients;
+pub mod rotation;
 pub mod secret;
 pub mod store;
 pub mod sys;

@@ -84,6 +84,21 @@ impl MetaFile {
     }
 }
 
+/// Folders under `.coffer/` that hold coffer's own files (an allow-list, like [`MetaFile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaDir {
+    /// `.coffer/log/`: the shared access logs, one file per device.
+    Log,
+}
+
+impl MetaDir {
+    fn components(self) -> [&'static str; 2] {
+        match self {
+            MetaDir::Log => [META_DIR, "log"],
+        }
+    }
+}
+
 /// Held by every writer; released on drop (or when the process dies).
 pub struct StoreLock {
     _file: File,
@@ -301,6 +316,34 @@ impl Store {
         Ok(StoreLock { _file: file })
     }
 
+    /// Opens (creating if asked, `0700`) one of coffer's metadata folders, refusing links as
+    /// everywhere else; returns its handle and path.
+    pub fn meta_dir(&self, dir: MetaDir, create: bool) -> Result<(OwnedFd, PathBuf)> {
+        let parts = dir.components();
+        let fd = self.open_dir(parts, create)?;
+        Ok((fd, parts.iter().fold(self.root.clone(), |p, c| p.join(c))))
+    }
+
+    /// When a secret's file was last modified (its rotation date in a store without git).
+    pub fn modified(&self, name: &SecretName) -> Result<std::time::SystemTime> {
+        let dir = self.open_folder(&name.parent(), false)?;
+        let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
+        let st = rustix::fs::statat(&dir, file_name.as_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(
+            |e| match e {
+                Errno::NOENT => StoreError::NotFound(name.to_string()),
+                e => io_error(&self.path_of(name), e),
+            },
+        )?;
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
+            return Err(StoreError::Symlink(self.path_of(name)));
+        }
+        let since_epoch = Duration::new(
+            u64::try_from(st.st_mtime).unwrap_or(0),
+            u32::try_from(st.st_mtime_nsec).unwrap_or(0),
+        );
+        Ok(std::time::UNIX_EPOCH + since_epoch)
+    }
+
     /// Writes one secret atomically and durably.
     pub fn write(&self, _lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()> {
         let dir = self.open_folder(&name.parent(), true)?;
@@ -339,7 +382,19 @@ impl Store {
     /// Writes many secrets, crash-safe but with one filesystem sync instead of one per file:
     /// write every temporary file, sync once, rename them all, sync again. A crash at any
     /// point leaves each secret old or new.
-    pub fn write_batch(&self, _lock: &StoreLock, items: &[(SecretName, Vec<u8>)]) -> Result<()> {
+    pub fn write_batch(&self, lock: &StoreLock, items: &[(SecretName, Vec<u8>)]) -> Result<()> {
+        self.write_batch_keeping_times(lock, items, &[])
+    }
+
+    /// [`Store::write_batch`], giving each file the modification time at the same index of
+    /// `times` (when there is one): re-encrypting, moving or copying a secret does not change
+    /// its value, so its rotation date in a store without git stays.
+    pub fn write_batch_keeping_times(
+        &self,
+        _lock: &StoreLock,
+        items: &[(SecretName, Vec<u8>)],
+        times: &[Option<std::time::SystemTime>],
+    ) -> Result<()> {
         let mut dirs: BTreeMap<Folder, OwnedFd> = BTreeMap::new();
         let mut staged: Vec<(&SecretName, String)> = Vec::with_capacity(items.len());
         let result = (|| {
@@ -353,6 +408,9 @@ impl Store {
                 let path = self.path_of(name);
                 let tmp = write_temp(dir, name.leaf(), ciphertext, &path, false)?;
                 staged.push((name, tmp));
+                if let Some(Some(time)) = times.get(staged.len() - 1) {
+                    set_modified(dir, &staged[staged.len() - 1].1, *time, &path)?;
+                }
             }
             rustix::fs::syncfs(&self.root_fd).map_err(|e| io_error(&self.root, e))?;
             Ok(())
@@ -635,6 +693,32 @@ fn write_temp(
         });
     }
     Ok(tmp)
+}
+
+/// Sets a file's modification time (access time now).
+fn set_modified(
+    dir: &OwnedFd,
+    file_name: &str,
+    time: std::time::SystemTime,
+    path: &Path,
+) -> Result<()> {
+    let since = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let stamp = rustix::fs::Timespec {
+        tv_sec: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(since.subsec_nanos()),
+    };
+    let now = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: rustix::fs::UTIME_NOW,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: now,
+        last_modification: stamp,
+    };
+    rustix::fs::utimensat(dir, file_name, &times, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| io_error(path, e))
 }
 
 /// temp file → fsync → rename → fsync the folder.

@@ -266,14 +266,16 @@ impl Vault {
             self.identities()?;
         }
         for chunk in plan.chunks(BATCH) {
-            let written: Vec<(SecretName, Vec<u8>)> = chunk
+            let written: Vec<((SecretName, Vec<u8>), Option<std::time::SystemTime>)> = chunk
                 .par_iter()
                 .map(|(from, to)| {
+                    // The value does not change: without git, the file time is its rotation date.
+                    let modified = self.store.modified(from).ok();
                     let ciphertext = self.store.read(from)?;
                     let src = &by_folder[&from.parent()];
                     let dst = &by_folder[&to.parent()];
                     if !force_reencrypt && src.same_keys(dst) {
-                        return Ok((to.clone(), ciphertext));
+                        return Ok(((to.clone(), ciphertext), modified));
                     }
                     let plaintext = self.decrypt(from, &ciphertext)?;
                     let out = crypto::encrypt(plaintext.as_bytes(), dst).map_err(|reason| {
@@ -282,10 +284,12 @@ impl Vault {
                             reason,
                         }
                     })?;
-                    Ok((to.clone(), out))
+                    Ok(((to.clone(), out), modified))
                 })
                 .collect::<Result<_>>()?;
-            self.store.write_batch(lock, &written)?;
+            let (written, times): (Vec<_>, Vec<_>) = written.into_iter().unzip();
+            self.store
+                .write_batch_keeping_times(lock, &written, &times)?;
         }
         Ok(())
     }
@@ -312,7 +316,13 @@ impl Vault {
     }
 
     /// Commits `paths` (relative to the store or absolute inside it) if the store uses git.
+    /// With `log.shared`, this device's access log rides along with every change.
     pub fn commit(&self, paths: &[PathBuf], message: &str) -> Result<()> {
+        if self.config.log.shared {
+            let mut paths = paths.to_vec();
+            paths.push(self.store.root().join(crate::store::META_DIR).join("log"));
+            return Ok(self.git.commit(&paths, message)?);
+        }
         Ok(self.git.commit(paths, message)?)
     }
 }

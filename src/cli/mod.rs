@@ -18,6 +18,7 @@ use coffer::identity::PassphrasePrompt;
 use coffer::vault::{RecipientOverride, Vault};
 use coffer::{Folder, SecretName};
 
+mod audit;
 mod complete;
 pub mod docs;
 mod edit;
@@ -26,7 +27,9 @@ mod import;
 mod import_csv;
 mod import_dotenv;
 mod import_pass;
+mod info;
 mod init;
+mod log;
 mod manage;
 mod show;
 mod ui;
@@ -96,6 +99,12 @@ pub enum Command {
     Git(git::GitArgs),
     /// Move secrets in from a .env file, pass, passage or a CSV export
     Import(import::ImportArgs),
+    /// Find weak, reused, stale, exposed, expiring and undecryptable secrets
+    Audit(audit::AuditArgs),
+    /// Show a secret's rotation date, age, exposure, size and recipients
+    Info(info::InfoArgs),
+    /// Show or verify the access log
+    Log(log::LogArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -247,7 +256,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let ctx = Context::new(&cli)?;
-    match command {
+    let result = match command {
         Command::Init(args) => init::init(args, &ctx),
         Command::Ls(args) => show::ls(args, &ctx),
         Command::Find(args) => show::find(args, &ctx),
@@ -262,11 +271,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reencrypt(args) => init::reencrypt(args, &ctx),
         Command::Git(args) => git::git(args, &ctx),
         Command::Import(args) => import::run(args, &ctx),
+        Command::Audit(args) => audit::audit(args, &ctx),
+        Command::Info(args) => info::info(args, &ctx),
+        Command::Log(args) => log::log(args, &ctx),
         Command::Textconv { file } => show::textconv(file, &ctx),
         Command::Version | Command::Completions(_) | Command::GenerateDocs { .. } => {
             Ok(ExitCode::SUCCESS)
         }
-    }
+    };
+    log::record(&ctx, command, &result);
+    result
 }
 
 /// `rewrite_args` always supplies a command; this keeps `run` total without a panic.
