@@ -39,9 +39,11 @@ pub fn record(ctx: &Context, command: &Command, result: &Result<ExitCode>) {
         return;
     }
     let (op, name) = describe(command);
+    // A command that ran to its end is ok even when its exit code reports something (audit
+    // findings, git's own status); one that stopped with an error failed.
     let outcome = match result {
-        Ok(code) if *code == ExitCode::SUCCESS => Outcome::Ok,
-        _ => Outcome::Failed,
+        Ok(_) => Outcome::Ok,
+        Err(_) => Outcome::Failed,
     };
     let event = Event {
         op: &op,
