@@ -714,52 +714,32 @@ mod tests {
 
     #[test]
     fn each_kind_of_tampering_names_the_first_bad_record() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Vec<String>)>, usize, &str)> = vec![
+        type Tamper = fn(&mut Vec<String>);
+        let cases: Vec<(&str, Tamper, usize, &str)> = vec![
             (
                 "edit",
-                Box::new(|l| l[2] = l[2].replace("\"s2\"", "\"other\"")),
+                |l| l[2] = l[2].replace("\"s2\"", "\"other\""),
                 3,
                 "edited",
             ),
-            ("remove", Box::new(|l| drop(l.remove(2))), 3, "removed"),
-            (
-                "remove first",
-                Box::new(|l| drop(l.remove(0))),
-                1,
-                "removed",
-            ),
-            ("reorder", Box::new(|l| l.swap(1, 2)), 2, "out of order"),
-            (
-                "insert copy",
-                Box::new(|l| {
-                    let c = l[1].clone();
-                    l.insert(3, c)
-                }),
-                4,
-                "inserted",
-            ),
+            ("remove", |l| drop(l.remove(2)), 3, "removed"),
+            ("remove first", |l| drop(l.remove(0)), 1, "removed"),
+            ("reorder", |l| l.swap(1, 2), 2, "out of order"),
+            ("insert copy", |l| l.insert(3, l[1].clone()), 4, "inserted"),
             (
                 "insert forged",
-                Box::new(|l| {
-                    let forged = l[3].replace("\"s3\"", "\"forged\"");
-                    l.insert(3, forged)
-                }),
+                |l| l.insert(3, l[3].replace("\"s3\"", "\"forged\"")),
                 4,
                 "inserted",
             ),
-            ("truncate", Box::new(|l| l.truncate(3)), 4, "cut"),
+            ("truncate", |l| l.truncate(3), 4, "cut"),
             (
                 "edit last",
-                Box::new(|l| l[5] = l[5].replace("\"show\"", "\"ls\"")),
+                |l| l[5] = l[5].replace("\"show\"", "\"ls\""),
                 6,
                 "edited",
             ),
-            (
-                "garbage",
-                Box::new(|l| l[1] = "{nope".into()),
-                2,
-                "not a valid",
-            ),
+            ("garbage", |l| l[1] = "{nope".into(), 2, "not a valid"),
         ];
         for (what, tamper, record, word) in cases {
             let (_t, log, dev) = log();

@@ -266,7 +266,7 @@ impl Vault {
             self.identities()?;
         }
         for chunk in plan.chunks(BATCH) {
-            let written: Vec<((SecretName, Vec<u8>), Option<std::time::SystemTime>)> = chunk
+            let written = chunk
                 .par_iter()
                 .map(|(from, to)| {
                     // The value does not change: without git, the file time is its rotation date.
@@ -286,7 +286,7 @@ impl Vault {
                     })?;
                     Ok(((to.clone(), out), modified))
                 })
-                .collect::<Result<_>>()?;
+                .collect::<Result<Vec<_>>>()?;
             let (written, times): (Vec<_>, Vec<_>) = written.into_iter().unzip();
             self.store
                 .write_batch_keeping_times(lock, &written, &times)?;

@@ -147,7 +147,10 @@ fn back_dated_git_history_is_stale_and_reencrypt_mv_cp_keep_the_date() {
     // A new value rotates it.
     v.insert("moved/db", "Pz8&uY3*iO6^lK1%jH4\n");
     let (json, _) = audit_json(&v, &[]);
-    assert_eq!(found(&json, "stale"), [vec!["archive/ftp"], vec!["copy/ftp"]]);
+    assert_eq!(
+        found(&json, "stale"),
+        [vec!["archive/ftp"], vec!["copy/ftp"]]
+    );
 
     // The limit comes from --max-age, then the config file.
     let (json, _) = audit_json(&v, &["--max-age", "100000"]);
@@ -323,8 +326,16 @@ fn corrupt_and_foreign_files_are_undecryptable() {
             .unwrap()
             .to_owned()
     };
-    assert!(reason("corrupt").contains("not an age file"), "{}", reason("corrupt"));
-    assert!(reason("foreign").contains("no identity matches"), "{}", reason("foreign"));
+    assert!(
+        reason("corrupt").contains("not an age file"),
+        "{}",
+        reason("corrupt")
+    );
+    assert!(
+        reason("foreign").contains("no identity matches"),
+        "{}",
+        reason("foreign")
+    );
     let text = stdout(&v.run(&["audit"]));
     assert!(text.starts_with("Undecryptable (2)\n"), "{text}");
 }
@@ -337,14 +348,19 @@ fn fail_on_sets_the_threshold_and_sub_limits_the_scope() {
     // Stale is low: it fails by default, not from --fail-on medium up.
     assert_eq!(v.run(&["audit", "team"]).status.code(), Some(1));
     assert_eq!(
-        v.run(&["audit", "team", "--fail-on", "medium"]).status.code(),
+        v.run(&["audit", "team", "--fail-on", "medium"])
+            .status
+            .code(),
         Some(0)
     );
     assert_eq!(
         v.run(&["audit", "--fail-on", "medium"]).status.code(),
         Some(1)
     );
-    assert_eq!(v.run(&["audit", "--fail-on", "never"]).status.code(), Some(0));
+    assert_eq!(
+        v.run(&["audit", "--fail-on", "never"]).status.code(),
+        Some(0)
+    );
     let (json, _) = audit_json(&v, &["team/"]);
     assert_eq!(json["secrets"], 1);
     assert!(found(&json, "weak").is_empty());
@@ -372,7 +388,10 @@ fn info_shows_rotation_age_exposure_size_and_recipients() {
     );
     assert!(text.contains("(stale: the limit is 365 days)"), "{text}");
     assert!(text.contains("Exposure:   none recorded\n"), "{text}");
-    assert!(text.contains(&format!("Size:       {size} bytes encrypted\n")), "{text}");
+    assert!(
+        text.contains(&format!("Size:       {size} bytes encrypted\n")),
+        "{text}"
+    );
     assert!(
         text.contains("Recipients: team/.age-recipients (1 recipient)"),
         "{text}"

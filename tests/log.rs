@@ -44,7 +44,14 @@ fn every_command_is_recorded_without_values() {
     );
     assert_eq!(
         field(&records, "name"),
-        ["-", "email/work", "email/work", "missing", "-", "email/work"]
+        [
+            "-",
+            "email/work",
+            "email/work",
+            "missing",
+            "-",
+            "email/work"
+        ]
     );
     assert_eq!(
         field(&records, "outcome"),
@@ -65,7 +72,10 @@ fn every_command_is_recorded_without_values() {
     let text = stdout(&v.run(&["log"]));
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 6, "{text}");
-    assert!(lines[3].contains(" show ") && lines[3].ends_with("failed missing"), "{text}");
+    assert!(
+        lines[3].contains(" show ") && lines[3].ends_with("failed missing"),
+        "{text}"
+    );
 
     // Filters: a name (or folder), and a date.
     assert_eq!(log_json(&v, &["email/work"]).len(), 3);
@@ -110,7 +120,11 @@ fn each_kind_of_tampering_is_detected_and_the_first_bad_record_named() {
             |l| l[2] = l[2].replace("\"op\":\"ls\"", "\"op\":\"rm\""),
             "record 3: was edited",
         ),
-        ("removal", |l| drop(l.remove(3)), "record 4: does not follow record 3"),
+        (
+            "removal",
+            |l| drop(l.remove(3)),
+            "record 4: does not follow record 3",
+        ),
         ("reorder", |l| l.swap(1, 2), "record 2: is out of order"),
         (
             "insertion",
@@ -151,7 +165,8 @@ fn a_cut_stays_visible_after_later_appends() {
     let out = v.run(&["log", "--verify"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("record 4: does not follow record 3: 3 record(s) between them were removed"),
+        stderr(&out)
+            .contains("record 4: does not follow record 3: 3 record(s) between them were removed"),
         "{}",
         stderr(&out)
     );
@@ -175,7 +190,11 @@ fn concurrent_commands_append_one_unbroken_chain() {
     }
     let out = v.run(&["log", "--verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("9 records, intact"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("9 records, intact"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 fn enable_shared_log(v: &Vault) {
@@ -211,7 +230,10 @@ fn shared_logs_of_two_devices_merge_after_a_sync() {
     a.insert("team/db", "Vq7#mZ2!pL9@xR4$wT6\n");
     ok(&a, &["show", "team/db"]);
     a.insert("team/api", "Kd3%nB8^sF1&yH5*qJ0\n");
-    ok(&a, &["git", "remote", "add", "origin", remote.to_str().unwrap()]);
+    ok(
+        &a,
+        &["git", "remote", "add", "origin", remote.to_str().unwrap()],
+    );
     ok(&a, &["git", "push", "-q", "-u", "origin", "HEAD"]);
 
     // Device B: a plain clone of the same store.
@@ -245,7 +267,11 @@ fn shared_logs_of_two_devices_merge_after_a_sync() {
     assert_eq!(b_reads.len(), 2, "A's read and B's read: {records:#?}");
     assert_ne!(b_reads[0]["device"], b_reads[1]["device"]);
     let text = stdout(&a.run(&["log", "team/db"]));
-    assert_eq!(text.lines().count(), 3, "A's insert and read, B's read: {text}");
+    assert_eq!(
+        text.lines().count(),
+        3,
+        "A's insert and read, B's read: {text}"
+    );
 
     let verify = a.run(&["log", "--verify"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
