@@ -217,8 +217,9 @@ fn without_git_the_file_time_is_the_rotation_date_and_survives_rewrites() {
     assert_eq!(found(&json, "stale"), [vec!["copied"]]);
 }
 
-/// A self-signed certificate valid for `days`, as PEM, made by openssl now.
-fn certificate(v: &Vault, cn: &str, days: &str) -> String {
+/// A self-signed certificate valid for `days`, made by openssl now: PEM (followed by its
+/// private key, as a secret would hold them) and DER.
+fn certificate(v: &Vault, cn: &str, days: &str) -> (String, Vec<u8>) {
     common::require_tool("openssl");
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("cert.pem");
@@ -234,7 +235,18 @@ fn certificate(v: &Vault, cn: &str, days: &str) -> String {
         .unwrap();
     assert!(out.status.success(), "openssl: {}", stderr(&out));
     let key = std::fs::read_to_string(dir.path().join("key.pem")).unwrap();
-    format!("{}{key}", std::fs::read_to_string(cert).unwrap())
+    let der = dir.path().join("cert.der");
+    let out = v
+        .tool("openssl")
+        .args(["x509", "-outform", "der", "-in"])
+        .arg(&cert)
+        .arg("-out")
+        .arg(&der)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl: {}", stderr(&out));
+    let pem = format!("{}{key}", std::fs::read_to_string(cert).unwrap());
+    (pem, std::fs::read(der).unwrap())
 }
 
 #[test]
@@ -252,8 +264,10 @@ fn expiry_fields_and_certificates_within_30_days_or_past_are_found() {
         format!("Gm4(tW7)eQ2_zX9+cV5\nexpires: {}\n", in_days(200)),
     );
     v.insert("lic/typo", "Pz8&uY3*iO6^lK1%jH4\nexpires: next year\n");
-    v.insert("tls/soon", certificate(&v, "soon.example.test", "10"));
-    v.insert("tls/fine", certificate(&v, "fine.example.test", "400"));
+    let (soon, soon_der) = certificate(&v, "soon.example.test", "10");
+    v.insert("tls/soon", soon);
+    v.insert("tls/soon-der", soon_der);
+    v.insert("tls/fine", certificate(&v, "fine.example.test", "400").0);
     let (json, _) = audit_json(&v, &[]);
     assert_eq!(
         found(&json, "expiring"),
@@ -261,7 +275,8 @@ fn expiry_fields_and_certificates_within_30_days_or_past_are_found() {
             vec!["lic/past"],
             vec!["lic/soon"],
             vec!["lic/typo"],
-            vec!["tls/soon"]
+            vec!["tls/soon"],
+            vec!["tls/soon-der"]
         ]
     );
     let past = finding(&json, "expiring", "lic/past");
