@@ -1,35 +1,39 @@
 #!/usr/bin/env bash
 # What the access log costs `show`: this tree's coffer (which appends a record for every
-# command) against a coffer without the log (the merge base with `main`, or $BASELINE).
+# command) against the same tree built without the logging hook in `run` (or $BASELINE, say a
+# build of `main`, to see what the whole branch costs).
 #
-#   bench/log.sh                          # builds the baseline into target/bench-baseline
-#   BASELINE=/path/to/old/coffer bench/log.sh
-#   RUNS=500 RECORDS=100000 bench/log.sh
+#   bench/log.sh                          # builds the baseline into target/bench-nolog
+#   BASELINE=/path/to/other/coffer bench/log.sh
+#   RUNS=2000 RECORDS=100000 bench/log.sh
 #
-# Needs: cargo, git, hyperfine, python3. Prints the means, their ratio (target: ≤ 1.10), and
+# Needs: cargo, git, python3 (valgrind optional). Prints the median and fastest wall time and
+# the mean CPU time (user + system) of both, their ratios (target: ≤ 1.10), and
 # the same again once the log already holds $RECORDS records (an append reads the small head
-# file, never the log, so the size of the log must not matter).
+# file, never the log, so the size of the log must not matter). With valgrind installed, also
+# exact instruction counts, and the share of the logging hook itself.
 set -euo pipefail
 
-RUNS=${RUNS:-300}
+RUNS=${RUNS:-1000}
 RECORDS=${RECORDS:-100000}
 here=$(cd "$(dirname "$0")/.." && pwd)
-for tool in hyperfine python3 git; do
+for tool in python3 git; do
   command -v "$tool" >/dev/null || { echo "bench: needs $tool" >&2; exit 1; }
 done
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 coffer="$here/target/release/coffer"
 
 if [ -z "${BASELINE:-}" ]; then
-  base=$(git -C "$here" merge-base HEAD main)
-  src="$here/target/bench-baseline/src-$base"
-  if [ ! -d "$src" ]; then
-    mkdir -p "$src"
-    git -C "$here" archive "$base" | tar -x -C "$src"
-  fi
-  CARGO_TARGET_DIR="$here/target/bench-baseline/target" \
-    cargo build --release --quiet --manifest-path "$src/Cargo.toml"
-  BASELINE="$here/target/bench-baseline/target/release/coffer"
+  # The same tree with the one logging hook taken out of `run`: the difference is the log.
+  src="$here/target/bench-nolog/src"
+  rm -rf "$src" && mkdir -p "$src"
+  (cd "$here" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar -c) | tar -x -C "$src"
+  hook='    log::record(&ctx, command, &result);'
+  grep -qxF "$hook" "$src/src/cli/mod.rs" || { echo "bench: cannot find the logging hook in src/cli/mod.rs" >&2; exit 1; }
+  grep -vxF "$hook" "$src/src/cli/mod.rs" >"$src/mod.rs" && mv "$src/mod.rs" "$src/src/cli/mod.rs"
+  CARGO_TARGET_DIR="$here/target/bench-nolog/target" \
+    cargo build --release --quiet --manifest-path "$src/Cargo.toml" 2>/dev/null
+  BASELINE="$here/target/bench-nolog/target/release/coffer"
 fi
 
 work=$(mktemp -d)
@@ -41,21 +45,36 @@ mkdir -p "$HOME"
 printf 'Vq7#mZ2!pL9@xR4$wT6\nuser: alice\nurl: https://example.test\n' | "$coffer" insert -m web/site >/dev/null
 log="$XDG_DATA_HOME/coffer/access.log"
 
-# Milliseconds: the mean of a hyperfine run.
-mean_ms() {
-  hyperfine --style none --warmup 20 --runs "$RUNS" --export-json "$work/h.json" -N "$1" >/dev/null
-  python3 -c 'import json,sys; print("%.3f" % (json.load(open(sys.argv[1]))["results"][0]["mean"]*1000))' "$work/h.json"
-}
-# Both binaries, interleaved twice so drift on a shared machine hits both alike.
+# Runs both binaries alternately (so drift on a shared machine hits both alike), $RUNS times
+# each after a warm-up, and prints one table row: median and fastest wall time and mean CPU
+# time (user + system, from the child's rusage) of each, and their ratios.
 compare() {
-  local b1 c1 b2 c2
-  b1=$(mean_ms "$BASELINE show web/site"); c1=$(mean_ms "$coffer show web/site")
-  c2=$(mean_ms "$coffer show web/site"); b2=$(mean_ms "$BASELINE show web/site")
-  python3 - "$1" "$b1" "$b2" "$c1" "$c2" <<'PY'
-import sys
-label, b1, b2, c1, c2 = sys.argv[1], *map(float, sys.argv[2:])
-b, c = (b1 + b2) / 2, (c1 + c2) / 2
-print(f"| {label:<40} | {b:9.3f} | {c:9.3f} | {c / b:5.3f} | ≤ 1.10 |")
+  python3 - "$1" "$RUNS" "$BASELINE" "$coffer" <<'PY'
+import os, random, statistics, sys, time
+label, runs, base, new = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+devnull = os.open(os.devnull, os.O_WRONLY)
+def once(binary):
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(binary, [binary, "show", "web/site"], os.environ,
+                         file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)])
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"bench: {binary} show failed")
+    return wall * 1000, (usage.ru_utime + usage.ru_stime) * 1000
+results = {base: [], new: []}
+for i in range(runs + 20):
+    order = [base, new]
+    random.shuffle(order)
+    for b in order:
+        r = once(b)
+        if i >= 20:
+            results[b].append(r)
+row = [label]
+for stat, key in [(statistics.median, 0), (min, 0), (statistics.mean, 1)]:
+    b, c = stat(r[key] for r in results[base]), stat(r[key] for r in results[new])
+    row += [f"{b:.3f}", f"{c:.3f}", f"{c / b:.3f}"]
+print("| " + " | ".join(f"{x:>7}" if i else f"{x:<24}" for i, x in enumerate(row)) + " |")
 PY
 }
 
@@ -80,9 +99,31 @@ PY
 
 echo "machine: $(nproc) cores; baseline: $BASELINE"
 echo
-printf '| %-40s | %9s | %9s | %5s | %s |\n' "show one secret (mean ms)" "no log" "with log" "ratio" "target"
-printf '| %-40s | %9s | %9s | %5s | %s |\n' "---" "---:" "---:" "---:" "---"
+echo "show one secret, ms: median and fastest wall time, mean CPU time (target: ratios ≤ 1.10)"
+echo
+echo "| $(printf '%-24s' '') |  median |  median | ratio | fastest | fastest | ratio |     CPU |     CPU | ratio |"
+echo "| $(printf '%-24s' '') |  no log |     log |       |  no log |     log |       |  no log |     log |       |"
+echo "| $(printf '%-24s' '---') |    ---: |    ---: |  ---: |    ---: |    ---: |  ---: |    ---: |    ---: |  ---: |"
 compare "small log"
 grow_log "$RECORDS"
 compare "log of $RECORDS records"
+
+# Instructions, counted exactly (no noise from other processes): the whole `show`, and the
+# share of the logging hook in it.
+if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
+  instr() {
+    valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$1" show web/site >/dev/null 2>&1
+    callgrind_annotate --inclusive=yes "$work/cg.out" 2>/dev/null |
+      awk -v pat="$2" '!found && $0 ~ pat { gsub(",", "", $1); print $1; found = 1 }'
+  }
+  b=$(instr "$BASELINE" "PROGRAM TOTALS"); c=$(instr "$coffer" "PROGRAM TOTALS")
+  hook=$(instr "$coffer" "cli::log::record")
+  echo
+  python3 - "$b" "$c" "${hook:-0}" <<'PY'
+import sys
+b, c, hook = map(int, sys.argv[1:])
+print(f"instructions (callgrind): no log {b:,}; this tree {c:,} ({c / b:.3f}×); "
+      f"in the logging hook {hook:,} ({hook / c:.1%} of show)")
+PY
+fi
 "$coffer" log --verify >/dev/null || { echo "bench: the log does not verify" >&2; exit 1; }

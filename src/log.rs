@@ -35,6 +35,8 @@ pub const LOCAL_LOG: &str = "access.log";
 /// The file under the data dir that names this device.
 const DEVICE_FILE: &str = "device";
 const HEAD_SUFFIX: &str = ".head";
+/// The head file's fixed size (JSON padded with spaces, then a newline).
+const HEAD_SIZE: usize = 160;
 const SHARED_SUFFIX: &str = ".jsonl";
 
 #[derive(Debug, thiserror::Error)]
@@ -129,8 +131,13 @@ impl DeviceId {
             path: path.clone(),
             reason,
         };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => return Self::new(text.trim()).ok_or(LogError::BadDevice(path.clone())),
+        match File::open(&path) {
+            Ok(file) => {
+                let mut buf = [0u8; 128];
+                let n = file.read_at(&mut buf, 0).map_err(io)?;
+                let text = std::str::from_utf8(&buf[..n]).unwrap_or("");
+                return Self::new(text.trim()).ok_or(LogError::BadDevice(path.clone()));
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
         }
@@ -204,8 +211,13 @@ struct Head {
 impl LogFile {
     /// The local log, `<data dir>/access.log` (the folder is created if needed).
     pub fn local(data_dir: &Path) -> Result<Self> {
-        create_private_dir(data_dir)?;
-        let dir = open_dir(data_dir)?;
+        let dir = match open_dir(data_dir) {
+            Ok(dir) => dir,
+            Err(_) => {
+                create_private_dir(data_dir)?;
+                open_dir(data_dir)?
+            }
+        };
         Ok(Self::in_dir(dir, data_dir.to_owned(), LOCAL_LOG.to_owned()))
     }
 
@@ -287,7 +299,10 @@ impl LogFile {
         rustix::fs::flock(&fd, FlockOperation::LockExclusive).map_err(|e| self.io(e.into()))?;
         let mut file = File::from(fd);
         let size = file.metadata().map_err(|e| self.io(e))?.len();
-        let (count, last, needs_newline) = self.chain_end(&file, size)?;
+        // The head is read and rewritten through one handle: few system calls per command.
+        let head_file = self.open_head()?;
+        let (head, head_len) = read_head_from(&head_file).map_err(|e| self.head_io(e))?;
+        let (count, last, needs_newline) = self.chain_end(&file, size, head)?;
         let record = Record {
             time: jiff::Timestamp::now().to_string(),
             user: user_name(),
@@ -314,14 +329,14 @@ impl LogFile {
             last: sha256_hex(line.as_bytes()),
             size: size + bytes.len() as u64,
         };
-        self.write_head(&head)?;
+        write_head_to(&head_file, &head, head_len).map_err(|e| self.head_io(e))?;
         Ok(record)
     }
 
     /// Where the chain ends: the count and last hash to continue from, and whether the file
     /// ends in the middle of a line. Trusts the head; only when the log grew past it (a
     /// process died between its two writes) does it read the part after the head's end.
-    fn chain_end(&self, file: &File, size: u64) -> Result<(u64, String, bool)> {
+    fn chain_end(&self, file: &File, size: u64, head: Option<Head>) -> Result<(u64, String, bool)> {
         let ends_mid_line = |file: &File| -> Result<bool> {
             if size == 0 {
                 return Ok(false);
@@ -331,7 +346,7 @@ impl LogFile {
                 .map_err(|e| self.io(e))?;
             Ok(last[0] != b'\n')
         };
-        match self.read_head()? {
+        match head {
             Some(head) if head.size == size => Ok((head.count, head.last, false)),
             Some(head) if head.size < size => {
                 let mut tail = vec![0u8; usize::try_from(size - head.size).unwrap_or(0)];
@@ -373,38 +388,40 @@ impl LogFile {
         }
     }
 
-    fn read_head(&self) -> Result<Option<Head>> {
-        match read_at(&self.dir, &self.head_name) {
-            Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
-            Err(Errno::NOENT) => Ok(None),
-            Err(e) => Err(LogError::Io {
-                path: self.head_path(),
-                reason: e.into(),
-            }),
+    fn head_io(&self, reason: io::Error) -> LogError {
+        LogError::Io {
+            path: self.head_path(),
+            reason,
         }
     }
 
-    fn write_head(&self, head: &Head) -> Result<()> {
-        let err = |reason: io::Error| LogError::Io {
-            path: self.head_path(),
-            reason,
-        };
-        let text = serde_json::to_string(head)
-            .map_err(|e| err(io::Error::new(io::ErrorKind::InvalidData, e)))?;
-        // Written whole and renamed into place; the log's lock makes the fixed name safe.
-        let tmp = format!(".{}.tmp", self.head_name);
+    /// The head file, for reading and rewriting (created empty if missing).
+    fn open_head(&self) -> Result<File> {
         let fd = rustix::fs::openat(
             &self.dir,
-            tmp.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            self.head_name.as_str(),
+            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o600),
         )
-        .map_err(|e| err(e.into()))?;
-        File::from(fd)
-            .write_all(format!("{text}\n").as_bytes())
-            .map_err(err)?;
-        rustix::fs::renameat(&self.dir, tmp.as_str(), &self.dir, self.head_name.as_str())
-            .map_err(|e| err(e.into()))
+        .map_err(|e| self.head_io(e.into()))?;
+        Ok(File::from(fd))
+    }
+
+    /// The head, for `verify` (which creates nothing).
+    fn read_head(&self) -> Result<Option<Head>> {
+        let fd = match rustix::fs::openat(
+            &self.dir,
+            self.head_name.as_str(),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(self.head_io(e.into())),
+        };
+        Ok(read_head_from(&File::from(fd))
+            .map_err(|e| self.head_io(e))?
+            .0)
     }
 
     /// The raw log; empty when there is none yet.
@@ -426,10 +443,32 @@ impl LogFile {
             .collect())
     }
 
-    /// Checks the chain and the head.
+    /// Checks the chain and the head (holding the log's lock, so that no append slips in
+    /// between reading the two).
     pub fn verify(&self) -> Result<Verdict> {
-        let bytes = self.read_all()?;
+        let fd = match rustix::fs::openat(
+            &self.dir,
+            self.file_name.as_str(),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Some(fd),
+            Err(Errno::NOENT) => None,
+            Err(e) => return Err(self.io(e.into())),
+        };
+        let mut bytes = Vec::new();
+        if let Some(fd) = fd.as_ref() {
+            rustix::fs::flock(fd, FlockOperation::LockShared).map_err(|e| self.io(e.into()))?;
+            let st = rustix::fs::fstat(fd).map_err(|e| self.io(e.into()))?;
+            if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile
+            {
+                return Err(self.io(io::Error::other("not a regular file")));
+            }
+            let mut file = File::from(rustix::io::dup(fd).map_err(|e| self.io(e.into()))?);
+            file.read_to_end(&mut bytes).map_err(|e| self.io(e))?;
+        }
         let head = self.read_head()?;
+        drop(fd);
         Ok(verify_bytes(&bytes, head.as_ref()))
     }
 }
@@ -609,11 +648,41 @@ fn verify_bytes(bytes: &[u8], head: Option<&Head>) -> Verdict {
     }
 }
 
+/// Reads a head: what it says (`None` if empty or unreadable) and how many bytes it had.
+fn read_head_from(file: &File) -> io::Result<(Option<Head>, usize)> {
+    let mut buf = [0u8; 512];
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read_at(&mut buf[len..], len as u64)? {
+            0 => break,
+            n => len += n,
+        }
+    }
+    Ok((serde_json::from_slice(buf[..len].trim_ascii()).ok(), len))
+}
+
+/// Rewrites the head in place as one fixed-size write: no temporary file and no rename, which
+/// on ext4 would start a flush each time (the log must stay cheap next to `show`). Writers hold
+/// the log's lock, and `verify` too while it reads the head.
+fn write_head_to(file: &File, head: &Head, old_len: usize) -> io::Result<()> {
+    let text = serde_json::to_string(head).map_err(io::Error::other)?;
+    let mut bytes = text.into_bytes();
+    bytes.resize(HEAD_SIZE.max(bytes.len() + 1) - 1, b' ');
+    bytes.push(b'\n');
+    file.write_all_at(&bytes, 0)?;
+    if old_len > bytes.len() {
+        file.set_len(bytes.len() as u64)?;
+    }
+    Ok(())
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);
     for b in digest {
-        out.push_str(&format!("{b:02x}"));
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     out
 }
