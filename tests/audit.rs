@@ -417,3 +417,33 @@ fn info_shows_rotation_age_exposure_size_and_recipients() {
     assert_eq!(missing.status.code(), Some(1));
     assert_eq!(stderr(&missing), "coffer: nope is not in the store.\n");
 }
+
+#[test]
+fn a_long_audit_shows_progress_on_a_terminal_only() {
+    let v = Vault::new();
+    v.insert("seed", "Vq7#mZ2!pL9@xR4$wT6\n");
+    for i in 0..250 {
+        std::fs::copy(v.path("seed"), v.path(&format!("s{i:03}"))).unwrap();
+    }
+    // Without a terminal: the report alone.
+    let out = v
+        .cmd()
+        .env("TERM", "xterm-256color")
+        .args(["audit", "--fail-on", "never"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    // On a terminal: a progress bar on stderr while it works (indicatif, like most tools,
+    // draws nothing for TERM=dumb or no TERM).
+    let mut cmd = std::process::Command::new(common::coffer_bin());
+    cmd.env_clear()
+        .envs(v.envs())
+        .env("TERM", "xterm-256color")
+        .current_dir(v.dir.path())
+        .args(["audit", "--fail-on", "never"]);
+    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    p.exp_string("auditing").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("1 finding in 251 secrets."), "{rest}");
+}
