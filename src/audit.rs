@@ -115,13 +115,21 @@ pub struct Exposure {
     pub since: Option<Timestamp>,
 }
 
-/// The exposure mark of a secret, if any.
-///
-/// The marks are written by `recipients rm` (the team-vaults work, `src/exposure.rs`, marks
-/// under `.coffer/` in the store) and cleared when the value changes. That module is not part
-/// of this branch yet: this is the one place to connect it, and until then nothing is exposed.
-pub fn exposure_of(_vault: &Vault, _name: &SecretName) -> Option<Exposure> {
-    None
+/// The exposure mark of a secret, if any: the one place the audit reads the marks that
+/// `recipients rm` writes (see [`crate::exposure`]).
+pub fn exposure_of(vault: &Vault, name: &SecretName) -> Result<Option<Exposure>> {
+    Ok(vault.exposure(name)?.map(|e| summarize(&e)))
+}
+
+fn summarize(exposure: &crate::exposure::Exposure) -> Exposure {
+    Exposure {
+        removals: exposure.removals.iter().map(ToString::to_string).collect(),
+        since: exposure
+            .removals
+            .iter()
+            .filter_map(|r| r.at.parse::<Timestamp>().ok())
+            .max(),
+    }
 }
 
 /// What one secret's plaintext told us; the plaintext itself is gone by then.
@@ -165,6 +173,12 @@ pub fn audit(vault: &Vault, options: &Options, progress: &(dyn Fn() + Sync)) -> 
         })
         .collect();
     let rotations = rotation::rotation_dates(vault.store(), vault.git(), &names)?;
+    // One pass over the marks, not one lookup per secret.
+    let exposures: HashMap<SecretName, Exposure> = vault
+        .exposed_below(&options.folder)?
+        .iter()
+        .map(|e| (e.name.clone(), summarize(e)))
+        .collect();
     let tz = TimeZone::system();
     let today = options.now.to_zoned(tz.clone()).date();
     let mut findings = Vec::new();
@@ -202,8 +216,8 @@ pub fn audit(vault: &Vault, options: &Options, progress: &(dyn Fn() + Sync)) -> 
                 findings.push(f);
             }
         }
-        if let Some(exposure) = exposure_of(vault, name) {
-            let still = exposure_still_counts(&exposure, rotations.get(name));
+        if let Some(exposure) = exposures.get(name) {
+            let still = exposure_still_counts(exposure, rotations.get(name));
             if still {
                 let who = if exposure.removals.is_empty() {
                     "a removed recipient".to_owned()

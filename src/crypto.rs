@@ -23,6 +23,9 @@ pub enum DecryptError {
     PassphraseOnly,
     #[error("an identity failed: {0}")]
     Identity(String),
+    /// The agent could not answer (locked, stopped): its message says what to do.
+    #[error("{0}")]
+    Agent(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +119,12 @@ fn map_error(e: age::DecryptError) -> DecryptError {
     match e {
         E::NoMatchingKeys => DecryptError::NoIdentityMatches,
         E::KeyDecryptionFailed => DecryptError::Identity("could not unwrap the file key".into()),
+        E::Io(e)
+            if e.get_ref()
+                .is_some_and(|inner| inner.is::<crate::agent::AgentError>()) =>
+        {
+            DecryptError::Agent(e.to_string())
+        }
         other => DecryptError::Corrupt(other.to_string()),
     }
 }

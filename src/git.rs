@@ -99,8 +99,9 @@ impl Git {
         }
         // `git add` refuses a path that matches nothing, so paths that are gone (removed
         // secrets and folders) are dropped from the index instead.
-        let (present, gone): (Vec<&PathBuf>, Vec<&PathBuf>) =
-            paths.iter().partition(|p| p.symlink_metadata().is_ok());
+        let (present, gone): (Vec<&PathBuf>, Vec<&PathBuf>) = paths
+            .iter()
+            .partition(|p| self.store.join(p).symlink_metadata().is_ok());
         if !present.is_empty() {
             let mut add: Vec<&OsStr> = vec!["add".as_ref(), "-A".as_ref(), "--".as_ref()];
             add.extend(present.iter().map(|p| p.as_os_str()));

@@ -41,6 +41,13 @@ pub enum IdentityError {
     NoPassphrase(PathBuf),
     #[error("{0}")]
     Unsupported(String),
+    #[error(
+        "{path} needs the plugin age-plugin-{name}, which this device does not allow; \
+         add \"{name}\" to [plugins] allow in the config to use it"
+    )]
+    PluginNotAllowed { path: PathBuf, name: String },
+    #[error(transparent)]
+    Agent(#[from] crate::agent::AgentError),
 }
 
 /// The identities loaded for this process.
@@ -53,9 +60,20 @@ pub struct Identities {
 
 impl Identities {
     /// Loads the identities file at `path`, asking `prompt` for a passphrase if it is encrypted.
+    /// Plugin identities are refused (see [`Identities::load_with`]).
     pub fn load(path: &Path, prompt: &PassphrasePrompt) -> Result<Self, IdentityError> {
-        let bytes = read_private(path)?;
-        Self::parse(&bytes, path, prompt)
+        Self::load_with(path, prompt, &[])
+    }
+
+    /// Like [`Identities::load`], allowing the plugins named in `allowed_plugins` (the local
+    /// config's `[plugins] allow`). A plugin runs only when a file is decrypted, never here.
+    pub fn load_with(
+        path: &Path,
+        prompt: &PassphrasePrompt,
+        allowed_plugins: &[String],
+    ) -> Result<Self, IdentityError> {
+        let bytes = read_file(path)?;
+        Self::parse_with(&bytes, path, prompt, allowed_plugins)
     }
 
     /// Parses the contents of an identities file.
@@ -64,28 +82,48 @@ impl Identities {
         path: &Path,
         prompt: &PassphrasePrompt,
     ) -> Result<Self, IdentityError> {
+        Self::parse_with(bytes, path, prompt, &[])
+    }
+
+    /// Parses the contents of an identities file, allowing the named plugins.
+    pub fn parse_with(
+        bytes: &[u8],
+        path: &Path,
+        prompt: &PassphrasePrompt,
+        allowed_plugins: &[String],
+    ) -> Result<Self, IdentityError> {
         if is_age_file(bytes) {
             let inner = decrypt_with_passphrase(bytes, path, prompt)?;
-            return Self::parse_unencrypted(&inner, path, prompt);
+            return Self::parse_unencrypted(&inner, path, prompt, allowed_plugins);
         }
-        Self::parse_unencrypted(bytes, path, prompt)
+        Self::parse_unencrypted(bytes, path, prompt, allowed_plugins)
     }
 
     /// Parses an unencrypted file of native identities (used by tests and benchmarks).
     pub fn parse_plain(bytes: &[u8]) -> Result<Self, IdentityError> {
         let prompt: PassphrasePrompt = Arc::new(|_| None);
-        Self::parse_unencrypted(bytes, Path::new("(memory)"), &prompt)
+        Self::parse_unencrypted(bytes, Path::new("(memory)"), &prompt, &[])
+    }
+
+    /// Identities held elsewhere (by the agent): `identity` unwraps file keys, `publics` are
+    /// the public keys the holder could derive.
+    pub fn remote(identity: Box<dyn age::Identity + Send + Sync>, publics: Vec<Recipient>) -> Self {
+        Self {
+            list: vec![identity],
+            publics,
+        }
     }
 
     fn parse_unencrypted(
         bytes: &[u8],
         path: &Path,
         prompt: &PassphrasePrompt,
+        allowed_plugins: &[String],
     ) -> Result<Self, IdentityError> {
         let ids = if is_ssh_key(bytes) {
             Self::parse_ssh(bytes, path, prompt)?
         } else {
-            Self::parse_native(bytes, path)?
+            Self::parse_native(bytes, path, prompt, allowed_plugins)?
         };
         if ids.list.is_empty() {
             return Err(IdentityError::Empty(path.to_owned()));
@@ -93,14 +131,51 @@ impl Identities {
         Ok(ids)
     }
 
-    fn parse_native(bytes: &[u8], path: &Path) -> Result<Self, IdentityError> {
-        let file = age::IdentityFile::from_buffer(bytes).map_err(|e| {
+    fn parse_native(
+        bytes: &[u8],
+        path: &Path,
+        prompt: &PassphrasePrompt,
+        allowed_plugins: &[String],
+    ) -> Result<Self, IdentityError> {
+        let (native, plugins) = split_plugin_identities(bytes, path)?;
+        let file = age::IdentityFile::from_buffer(&native[..]).map_err(|e| {
             // age names the line number, never the line.
             IdentityError::Invalid(format!("{}: {e}", path.display()))
         })?;
-        let list = file
+        let mut list = file
             .into_identities()
             .map_err(|e| IdentityError::Invalid(format!("{}: {e}", path.display())))?;
+        let mut refusal = None;
+        for (name, ids) in plugins {
+            // The allow-list is checked before anything could run the plugin.
+            if !allowed_plugins
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(&name))
+            {
+                refusal.get_or_insert(IdentityError::PluginNotAllowed {
+                    path: path.to_owned(),
+                    name,
+                });
+                continue;
+            }
+            let callbacks = PromptCallbacks(prompt.clone());
+            match age::plugin::IdentityPluginV1::new(&name, &ids, callbacks) {
+                Ok(plugin) => list.push(Box::new(plugin)),
+                // A missing plugin (a hardware key not set up here) must not stop the others.
+                Err(e) => {
+                    refusal.get_or_insert(IdentityError::Unsupported(format!(
+                        "{}: {}",
+                        path.display(),
+                        single_line(&e.to_string())
+                    )));
+                }
+            }
+        }
+        if list.is_empty()
+            && let Some(refusal) = refusal
+        {
+            return Err(refusal);
+        }
         let mut publics = Vec::new();
         for line in bytes.lines() {
             let line = Zeroizing::new(line.unwrap_or_default());
@@ -128,7 +203,7 @@ impl Identities {
         }
         let callbacks = PromptCallbacks(prompt.clone());
         // The public half sits beside the private key, as ssh-keygen writes it.
-        let publics = std::fs::read_to_string(path.with_extension("pub"))
+        let publics = std::fs::read_to_string(public_file_of(path))
             .ok()
             .and_then(|text| Recipient::parse(&text).ok())
             .into_iter()
@@ -156,6 +231,86 @@ impl Identities {
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
+}
+
+/// Splits plugin identities (`AGE-PLUGIN-…` lines) from the rest, grouped by plugin name.
+/// Their lines are blanked in the rest, so age's line numbers in errors stay right.
+#[allow(clippy::type_complexity)]
+fn split_plugin_identities(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<
+    (
+        Zeroizing<Vec<u8>>,
+        Vec<(String, Vec<age::plugin::Identity>)>,
+    ),
+    IdentityError,
+> {
+    let mut rest = Zeroizing::new(Vec::with_capacity(bytes.len()));
+    let mut plugins: Vec<(String, Vec<age::plugin::Identity>)> = Vec::new();
+    for (number, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        let text = std::str::from_utf8(line).unwrap_or_default().trim();
+        if !text.starts_with("AGE-PLUGIN-") {
+            rest.extend_from_slice(line);
+            continue;
+        }
+        let id: age::plugin::Identity = text.parse().map_err(|_| {
+            IdentityError::Invalid(format!(
+                "{}: line {}: not a valid plugin identity",
+                path.display(),
+                number + 1
+            ))
+        })?;
+        let name = id.plugin().to_owned();
+        match plugins.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, ids)) => ids.push(id),
+            None => plugins.push((name, vec![id])),
+        }
+        rest.push(b'\n');
+    }
+    Ok((rest, plugins))
+}
+
+fn single_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether an identities file is itself age-encrypted (with a passphrase): such a file is
+/// unlocked through the agent.
+pub fn is_protected(bytes: &[u8]) -> bool {
+    is_age_file(bytes)
+}
+
+/// Reads an identities file (for the agent's client, which sends it still encrypted).
+pub fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
+    read_private(path)
+}
+
+/// The public keys of the identities file at `path`, found without asking for a passphrase:
+/// from the keys themselves when the file is not encrypted, else from the public file beside
+/// it (`identities.pub`, `id_ed25519.pub`), as coffer and ssh-keygen write them. `None` when
+/// they cannot be known without unlocking.
+pub fn public_keys_without_unlocking(path: &Path) -> Option<Vec<Recipient>> {
+    let bytes = read_private(path).ok()?;
+    if !is_age_file(&bytes) && !is_ssh_key(&bytes) {
+        let no_prompt: PassphrasePrompt = Arc::new(|_| None);
+        let ids = Identities::parse_unencrypted(&bytes, path, &no_prompt, &[]).ok()?;
+        return (ids.publics.len() == ids.list.len()).then_some(ids.publics);
+    }
+    let text = std::fs::read_to_string(public_file_of(path)).ok()?;
+    let keys: Vec<Recipient> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(Recipient::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    (!keys.is_empty()).then_some(keys)
+}
+
+/// Where the public half of an identities file is kept.
+pub fn public_file_of(path: &Path) -> PathBuf {
+    path.with_extension("pub")
 }
 
 fn read_private(path: &Path) -> Result<Zeroizing<Vec<u8>>, IdentityError> {

@@ -51,6 +51,14 @@ pub enum LogError {
 
 type Result<T, E = LogError> = std::result::Result<T, E>;
 
+/// Where the shared logs live in a store (`.coffer/log`), for committing them.
+pub fn shared_log_dir(store: &Store) -> PathBuf {
+    MetaDir::Log
+        .components()
+        .iter()
+        .fold(store.root().to_owned(), |p, c| p.join(c))
+}
+
 /// How an operation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -92,9 +92,34 @@ pub enum MetaDir {
 }
 
 impl MetaDir {
-    fn components(self) -> [&'static str; 2] {
+    /// The folder's path components below the store root.
+    pub fn components(self) -> [&'static str; 2] {
         match self {
             MetaDir::Log => [META_DIR, "log"],
+        }
+    }
+}
+
+/// Per-secret marks the team shares in `.coffer/`: a tree beside the secrets, one small text
+/// file per marked secret (`.coffer/exposed/team/db.exposed` marks `team/db`). One file per
+/// secret, not one list, so two people marking or clearing different secrets never conflict
+/// in git. An allow-list, like [`MetaFile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkKind {
+    /// Readable by a recipient who has since been removed (see `exposure`).
+    Exposed,
+}
+
+impl MarkKind {
+    fn dir_name(self) -> &'static str {
+        match self {
+            MarkKind::Exposed => "exposed",
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            MarkKind::Exposed => ".exposed",
         }
     }
 }
@@ -484,29 +509,7 @@ impl Store {
     /// Every secret at or below `folder`, sorted by name. Links are skipped, never followed.
     pub fn list(&self, folder: &Folder) -> Result<Vec<SecretName>> {
         self.open_folder(folder, false)?;
-        let base = self.folder_path(folder);
-        let mut names = Vec::new();
-        let walker = WalkDir::new(&base)
-            .follow_links(false)
-            .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
-        for entry in walker {
-            let entry = entry.map_err(|e| walk_error(&base, e))?;
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let Ok(rel) = entry.path().strip_prefix(&self.root) else {
-                continue;
-            };
-            let Some(rel) = rel.to_str().and_then(|r| r.strip_suffix(AGE_SUFFIX)) else {
-                continue;
-            };
-            if let Ok(name) = SecretName::new(rel) {
-                names.push(name);
-            }
-        }
-        names.sort();
-        Ok(names)
+        names_below(&self.folder_path(folder), &self.root, AGE_SUFFIX)
     }
 
     /// The direct children of `folder`: secret names (without `.age`) and sub-folders, sorted,
@@ -561,6 +564,138 @@ impl Store {
         Ok(root)
     }
 
+    /// Removes temporary files left by writers that were killed mid-write (hidden
+    /// `.NAME.age.PID.RANDOM.tmp` files, never renamed into place). Only the lock holder may
+    /// write, so while we hold the lock every such file is stale. Returns how many were removed.
+    pub fn sweep_temps(&self, _lock: &StoreLock, folder: &Folder) -> Result<usize> {
+        let base = self.folder_path(folder);
+        let mut removed = 0;
+        let walker = WalkDir::new(&base)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|e| {
+                e.depth() == 0 || e.file_type().is_file() || !is_hidden(e.file_name())
+            });
+        for entry in walker.flatten() {
+            let name = entry.file_name().to_string_lossy();
+            if entry.file_type().is_file()
+                && name.starts_with('.')
+                && name.ends_with(".tmp")
+                && name.contains(".age.")
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The path of a secret's mark, for messages and for git.
+    pub fn mark_path(&self, kind: MarkKind, name: &SecretName) -> PathBuf {
+        self.root.join(META_DIR).join(kind.dir_name()).join(format!(
+            "{}{}",
+            name.as_str(),
+            kind.suffix()
+        ))
+    }
+
+    /// Opens the folder of `name`'s mark, refusing links like every other walk.
+    fn open_mark_dir(&self, kind: MarkKind, name: &SecretName, create: bool) -> Result<OwnedFd> {
+        let parent = name.parent();
+        let components = [META_DIR, kind.dir_name()]
+            .into_iter()
+            .chain(parent.components());
+        self.open_dir(components, create)
+    }
+
+    /// Reads a secret's mark, if it has one.
+    pub fn read_mark(&self, kind: MarkKind, name: &SecretName) -> Result<Option<Vec<u8>>> {
+        let dir = match self.open_mark_dir(kind, name, false) {
+            Ok(dir) => dir,
+            Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let file_name = format!("{}{}", name.leaf(), kind.suffix());
+        match read_file_at(&dir, &file_name, &self.mark_path(kind, name)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes a secret's mark atomically and durably.
+    pub fn write_mark(
+        &self,
+        _lock: &StoreLock,
+        kind: MarkKind,
+        name: &SecretName,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let dir = self.open_mark_dir(kind, name, true)?;
+        let file_name = format!("{}{}", name.leaf(), kind.suffix());
+        write_atomically(&dir, &file_name, bytes, &self.mark_path(kind, name), true)
+    }
+
+    /// Removes a secret's mark and the mark folders it leaves empty. Returns whether there
+    /// was one.
+    pub fn remove_mark(
+        &self,
+        _lock: &StoreLock,
+        kind: MarkKind,
+        name: &SecretName,
+    ) -> Result<bool> {
+        let path = self.mark_path(kind, name);
+        let dir = match self.open_mark_dir(kind, name, false) {
+            Ok(dir) => dir,
+            Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
+        let file_name = format!("{}{}", name.leaf(), kind.suffix());
+        refuse_link(&dir, &file_name, &path)?;
+        match rustix::fs::unlinkat(&dir, file_name.as_str(), AtFlags::empty()) {
+            Ok(()) => {}
+            Err(Errno::NOENT) => return Ok(false),
+            Err(e) => return Err(io_error(&path, e)),
+        }
+        rustix::fs::fsync(&dir).map_err(|e| io_error(&path, e))?;
+        // Prune emptied folders of the mark tree, never the tree's own root.
+        for folder in name.parent().ancestors() {
+            let Some(parent) = folder.parent() else {
+                break;
+            };
+            let components = [META_DIR, kind.dir_name()]
+                .into_iter()
+                .chain(parent.components());
+            let dir = self.open_dir(components, false)?;
+            let leaf = folder.components().last().unwrap_or_default();
+            match rustix::fs::unlinkat(&dir, leaf, AtFlags::REMOVEDIR) {
+                Ok(()) => {}
+                Err(Errno::NOTEMPTY | Errno::EXIST | Errno::NOENT | Errno::NOTDIR) => break,
+                Err(e) => return Err(io_error(&path, e)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Every secret name that has a mark of `kind`, sorted. Links are skipped, never followed.
+    pub fn marks(&self, kind: MarkKind) -> Result<Vec<SecretName>> {
+        let base = self.root.join(META_DIR).join(kind.dir_name());
+        match self.open_dir([META_DIR, kind.dir_name()], false) {
+            Ok(_) => {}
+            Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e),
+        }
+        names_below(&base, &base, kind.suffix())
+    }
+
     /// Every folder below (and including) `folder` that holds a recipients file.
     pub fn recipients_files_below(&self, folder: &Folder) -> Result<Vec<Folder>> {
         let base = self.folder_path(folder);
@@ -585,6 +720,34 @@ impl Store {
         }
         Ok(found)
     }
+}
+
+/// The names of the regular files below `base` whose names end in `suffix`, relative to
+/// `relative_to` and without the suffix, sorted. Hidden entries are skipped and links are never
+/// followed; paths that are not valid names are left out.
+fn names_below(base: &Path, relative_to: &Path, suffix: &str) -> Result<Vec<SecretName>> {
+    let mut names = Vec::new();
+    let walker = WalkDir::new(base)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+    for entry in walker {
+        let entry = entry.map_err(|e| walk_error(base, e))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(relative_to) else {
+            continue;
+        };
+        let Some(rel) = rel.to_str().and_then(|r| r.strip_suffix(suffix)) else {
+            continue;
+        };
+        if let Ok(name) = SecretName::new(rel) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 fn insert_path(node: &mut TreeNode, parts: &[&str]) {
@@ -868,6 +1031,18 @@ mod tests {
     }
 
     #[test]
+    fn stale_temporaries_are_swept_under_the_lock() {
+        let (_t, s) = store();
+        let lock = s.lock().unwrap();
+        s.write(&lock, &name("d/x"), b"x").unwrap();
+        let stale = s.root().join("d/.x.age.999.0123456789abcdef.tmp");
+        std::fs::write(&stale, b"partial").unwrap();
+        assert_eq!(s.sweep_temps(&lock, &Folder::root()).unwrap(), 1);
+        assert!(!stale.exists());
+        assert_eq!(s.read(&name("d/x")).unwrap(), b"x");
+    }
+
+    #[test]
     fn links_are_refused_everywhere() {
         let (t, s) = store();
         let outside = t.path().join("outside");
@@ -907,6 +1082,58 @@ mod tests {
             Err(StoreError::Locked { pid }) => assert_eq!(pid, Some(std::process::id())),
             other => panic!("expected Locked, got {:?}", other.err()),
         }
+    }
+
+    #[test]
+    fn marks_mirror_names_and_prune() {
+        let (_t, s) = store();
+        let lock = s.lock().unwrap();
+        assert!(s.marks(MarkKind::Exposed).unwrap().is_empty());
+        s.write_mark(&lock, MarkKind::Exposed, &name("a"), b"1")
+            .unwrap();
+        s.write_mark(&lock, MarkKind::Exposed, &name("a/b/c"), b"2")
+            .unwrap();
+        assert_eq!(
+            s.marks(MarkKind::Exposed).unwrap(),
+            [name("a"), name("a/b/c")]
+        );
+        assert_eq!(
+            s.read_mark(MarkKind::Exposed, &name("a/b/c"))
+                .unwrap()
+                .unwrap(),
+            b"2"
+        );
+        assert!(
+            s.remove_mark(&lock, MarkKind::Exposed, &name("a/b/c"))
+                .unwrap()
+        );
+        assert!(
+            !s.remove_mark(&lock, MarkKind::Exposed, &name("a/b/c"))
+                .unwrap()
+        );
+        assert!(
+            !s.root().join(".coffer/exposed/a").exists(),
+            "emptied folders go"
+        );
+        assert_eq!(s.marks(MarkKind::Exposed).unwrap(), [name("a")]);
+        assert!(
+            s.list(&Folder::root()).unwrap().is_empty(),
+            "marks are not secrets"
+        );
+    }
+
+    #[test]
+    fn marks_refuse_links() {
+        let (t, s) = store();
+        let lock = s.lock().unwrap();
+        let outside = t.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, s.root().join(".coffer/exposed")).unwrap();
+        assert!(matches!(
+            s.write_mark(&lock, MarkKind::Exposed, &name("x"), b"evil"),
+            Err(StoreError::Symlink(_))
+        ));
+        assert!(std::fs::read_dir(&outside).unwrap().next().is_none());
     }
 
     #[test]

@@ -56,3 +56,77 @@ pub fn is_ram_fs(path: &std::path::Path) -> bool {
 pub fn uid() -> u32 {
     rustix::process::getuid().as_raw()
 }
+
+/// How much of the agent's memory [`lock_memory`] could lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryLock {
+    /// Everything, now and later (`MCL_CURRENT | MCL_FUTURE`).
+    All,
+    /// What is mapped now: the locked-memory limit is too small to lock future mappings
+    /// without making allocations fail.
+    CurrentOnly,
+}
+
+/// Locks the process's memory so identities are never swapped out (SPEC §7). Pages are locked
+/// as they are touched (`MCL_ONFAULT`), so reserved but unused stacks cost nothing.
+pub fn lock_memory() -> std::io::Result<MemoryLock> {
+    use rustix::mm::{MlockAllFlags, mlockall};
+    let limit = rustix::process::getrlimit(Resource::Memlock);
+    let _ = rustix::process::setrlimit(
+        Resource::Memlock,
+        Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        },
+    );
+    // Root (CAP_IPC_LOCK) is not bound by the limit; otherwise only a large limit leaves room
+    // for locking every future mapping (the heap, thread stacks).
+    let roomy = rustix::process::geteuid().is_root() || limit.maximum.is_none_or(|m| m >= 1 << 30);
+    if roomy {
+        mlockall(MlockAllFlags::CURRENT | MlockAllFlags::FUTURE | MlockAllFlags::ONFAULT)?;
+        Ok(MemoryLock::All)
+    } else {
+        mlockall(MlockAllFlags::CURRENT | MlockAllFlags::ONFAULT)?;
+        Ok(MemoryLock::CurrentOnly)
+    }
+}
+
+/// The uid and pid of the process at the other end of a Unix socket (`SO_PEERCRED`).
+pub fn peer_credentials(stream: &std::os::unix::net::UnixStream) -> std::io::Result<(u32, u32)> {
+    let cred = rustix::net::sockopt::socket_peercred(stream)?;
+    Ok((
+        cred.uid.as_raw(),
+        cred.pid.as_raw_nonzero().get().unsigned_abs(),
+    ))
+}
+
+/// Asks process `pid` to stop (SIGTERM).
+pub fn terminate(pid: u32) -> std::io::Result<()> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    Ok(rustix::process::kill_process(
+        pid,
+        rustix::process::Signal::TERM,
+    )?)
+}
+
+/// Leaves the terminal's session, so the agent outlives the shell that started it.
+pub fn detach_session() {
+    let _ = rustix::process::setsid();
+}
+
+/// Takes an exclusive lock on `file` without waiting; `false` if another process holds it.
+pub fn try_lock_exclusive(file: &std::fs::File) -> std::io::Result<bool> {
+    match rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// This process's id.
+pub fn pid() -> u32 {
+    std::process::id()
+}

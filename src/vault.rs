@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use rayon::prelude::*;
 
@@ -18,6 +18,8 @@ use crate::name::{Folder, NameError, SecretName};
 use crate::recipients::{Recipient, RecipientError, Recipients};
 use crate::secret::Plaintext;
 use crate::store::{MetaFile, Store, StoreError, StoreLock};
+use crate::sync::SyncError;
+use crate::trust::TrustError;
 
 /// How many secrets a bulk operation holds in memory at once.
 const BATCH: usize = 1024;
@@ -40,6 +42,10 @@ pub enum Error {
     Git(#[from] GitError),
     #[error(transparent)]
     Name(#[from] NameError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error("committed, but the automatic sync failed: {0}")]
+    AutoSync(SyncError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -72,6 +78,12 @@ impl RecipientOverride {
     }
 }
 
+/// How a vault gets its identities when something other than the file itself holds them
+/// (the command line plugs the agent in here).
+pub type IdentitySource = Box<
+    dyn Fn(&Paths, &Config, &PassphrasePrompt) -> Result<Identities, IdentityError> + Send + Sync,
+>;
+
 pub struct Vault {
     store: Store,
     git: Git,
@@ -80,6 +92,11 @@ pub struct Vault {
     prompt: PassphrasePrompt,
     overrides: RecipientOverride,
     identities: OnceLock<Identities>,
+    identity_source: Option<IdentitySource>,
+    /// `--force`: write files none of our identities can decrypt.
+    allow_lockout: bool,
+    /// Metadata files changed on the side (exposure marks) that the next commit includes.
+    touched: Mutex<Vec<PathBuf>>,
 }
 
 impl Vault {
@@ -120,7 +137,32 @@ impl Vault {
             prompt,
             overrides,
             identities: OnceLock::new(),
+            identity_source: None,
+            allow_lockout: false,
+            touched: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Allows (`--force`) encrypting to recipients none of our identities match.
+    pub fn with_lockout_allowed(mut self, allowed: bool) -> Self {
+        self.allow_lockout = allowed;
+        self
+    }
+
+    pub fn lockout_allowed(&self) -> bool {
+        self.allow_lockout
+    }
+
+    pub fn recipient_override(&self) -> &RecipientOverride {
+        &self.overrides
+    }
+
+    /// Remembers a metadata file changed on the side, for the next commit.
+    pub(crate) fn touched(&self, path: PathBuf) {
+        self.touched
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(path);
     }
 
     pub fn store(&self) -> &Store {
@@ -144,8 +186,25 @@ impl Vault {
         if let Some(ids) = self.identities.get() {
             return Ok(ids);
         }
-        let loaded = Identities::load(&self.paths.identities, &self.prompt)?;
+        let loaded = match &self.identity_source {
+            Some(source) => source(&self.paths, &self.config, &self.prompt)?,
+            None => Identities::load_with(
+                &self.paths.identities,
+                &self.prompt,
+                &self.config.plugins.allow,
+            )?,
+        };
         Ok(self.identities.get_or_init(|| loaded))
+    }
+
+    /// Loads identities through `source` instead of from the file (the agent).
+    pub fn set_identity_source(&mut self, source: IdentitySource) {
+        self.identity_source = Some(source);
+    }
+
+    /// The identities if they were loaded already (never prompts).
+    pub fn loaded_identities(&self) -> Option<&Identities> {
+        self.identities.get()
     }
 
     /// Uses already-loaded identities (tests, benchmarks, the agent).
@@ -211,19 +270,22 @@ impl Vault {
         })
     }
 
-    /// Encrypts `plaintext` for wherever `name` lives.
+    /// Encrypts `plaintext` for wherever `name` lives, if this device approved its
+    /// recipients and would still be able to read the result.
     pub fn encrypt_for(&self, name: &SecretName, plaintext: &Plaintext) -> Result<Vec<u8>> {
-        let recipients = self.recipients_for(&name.parent())?;
+        let recipients = self.check_can_encrypt(&name.parent())?;
         crypto::encrypt(plaintext.as_bytes(), &recipients).map_err(|reason| Error::Encrypt {
             name: name.to_string(),
             reason,
         })
     }
 
-    /// Encrypts and writes one secret atomically.
+    /// Encrypts and writes one secret atomically. This is a new value, so the secret is
+    /// no longer exposed.
     pub fn write(&self, lock: &StoreLock, name: &SecretName, plaintext: &Plaintext) -> Result<()> {
         let ciphertext = self.encrypt_for(name, plaintext)?;
         self.store.write(lock, name, &ciphertext)?;
+        self.clear_exposure(lock, name)?;
         Ok(())
     }
 
@@ -231,6 +293,7 @@ impl Vault {
     /// and encryption run in parallel; writes are batched with one sync per batch.
     /// Returns the names re-encrypted.
     pub fn reencrypt(&self, lock: &StoreLock, folder: &Folder) -> Result<Vec<SecretName>> {
+        self.store.sweep_temps(lock, folder)?;
         let names = self.store.list(folder)?;
         let plan: Vec<(SecretName, SecretName)> =
             names.iter().map(|n| (n.clone(), n.clone())).collect();
@@ -259,10 +322,21 @@ impl Vault {
                 }
             }
         }
-        let needs_identities = plan.iter().any(|(from, to)| {
+        let reencrypts = |from: &SecretName, to: &SecretName| {
             force_reencrypt || !by_folder[&from.parent()].same_keys(&by_folder[&to.parent()])
-        });
-        if needs_identities {
+        };
+        let destinations: std::collections::BTreeSet<Folder> =
+            plan.iter().map(|(_, to)| to.parent()).collect();
+        self.check_approved(&destinations)?;
+        let encrypted_into: std::collections::BTreeSet<Folder> = plan
+            .iter()
+            .filter(|(from, to)| reencrypts(from, to))
+            .map(|(_, to)| to.parent())
+            .collect();
+        for folder in &encrypted_into {
+            self.check_lockout(folder, &by_folder[folder])?;
+        }
+        if !encrypted_into.is_empty() {
             self.identities()?;
         }
         for chunk in plan.chunks(BATCH) {
@@ -290,11 +364,17 @@ impl Vault {
             let (written, times): (Vec<_>, Vec<_>) = written.into_iter().unzip();
             self.store
                 .write_batch_keeping_times(lock, &written, &times)?;
+            // The values did not change: exposure travels with them.
+            for (from, to) in chunk.iter().filter(|(from, to)| from != to) {
+                self.carry_exposure(lock, from, to)?;
+            }
         }
         Ok(())
     }
 
-    /// Sets (or with an empty list, removes) the recipients file of `folder`.
+    /// Sets (or with `None`, removes) the recipients file of `folder`. This device's own
+    /// change is approved as it is made (trust pinning). Refuses recipients that would lock
+    /// you out of secrets already there, unless `--force`.
     pub fn set_recipients(
         &self,
         lock: &StoreLock,
@@ -303,6 +383,18 @@ impl Vault {
     ) -> Result<()> {
         match recipients {
             Some(r) => {
+                let has_secrets = match self.store.list(folder) {
+                    Ok(names) => !names.is_empty(),
+                    Err(StoreError::Io { reason, .. })
+                        if reason.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        false
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if has_secrets {
+                    self.check_lockout(folder, r)?;
+                }
                 self.store.write_meta(
                     lock,
                     folder,
@@ -312,17 +404,28 @@ impl Vault {
             }
             None => self.store.remove_meta(lock, folder, MetaFile::Recipients)?,
         }
+        self.approve_written(folder, recipients)?;
         Ok(())
     }
 
-    /// Commits `paths` (relative to the store or absolute inside it) if the store uses git.
-    /// With `log.shared`, this device's access log rides along with every change.
+    /// Commits `paths` (relative to the store or absolute inside it), and the metadata this
+    /// command changed on the side, if the store uses git. With `log.shared`, this device's
+    /// access log rides along. With `git.autosync`, then syncs.
     pub fn commit(&self, paths: &[PathBuf], message: &str) -> Result<()> {
+        let mut all = paths.to_vec();
+        all.append(
+            &mut self
+                .touched
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
         if self.config.log.shared {
-            let mut paths = paths.to_vec();
-            paths.push(self.store.root().join(crate::store::META_DIR).join("log"));
-            return Ok(self.git.commit(&paths, message)?);
+            all.push(crate::log::shared_log_dir(&self.store));
         }
-        Ok(self.git.commit(paths, message)?)
+        self.git.commit(&all, message)?;
+        if self.config.git.autosync && self.git.is_repo() {
+            crate::sync::sync(&self.git).map_err(Error::AutoSync)?;
+        }
+        Ok(())
     }
 }

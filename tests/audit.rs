@@ -447,3 +447,54 @@ fn a_long_audit_shows_progress_on_a_terminal_only() {
     let rest = p.exp_eof().unwrap();
     assert!(rest.contains("1 finding in 251 secrets."), "{rest}");
 }
+
+/// A fresh age recipient nobody here holds the key of.
+fn stranger(v: &Vault) -> String {
+    common::require_tool("age-keygen");
+    let out = v.tool("age-keygen").output().unwrap();
+    assert!(out.status.success());
+    stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
+        .unwrap()
+}
+
+#[test]
+fn secrets_a_removed_recipient_could_read_are_exposed_until_their_value_changes() {
+    let v = Vault::with_git();
+    v.insert("public", "Pz8&uY3*iO6^lK1%jH4\n");
+    let bob = stranger(&v);
+    let out = v.run(&["recipients", "add", "-p", "team", "--label", "bob", &bob]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    v.insert("team/db", "Vq7#mZ2!pL9@xR4$wT6\n");
+    v.insert("team/api", "Kd3%nB8^sF1&yH5*qJ0\n");
+    let out = v.run(&["recipients", "rm", "-p", "team", "bob"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let (json, code) = audit_json(&v, &["--fail-on", "high"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(found(&json, "exposed"), [vec!["team/api"], vec!["team/db"]]);
+    let exposed = finding(&json, "exposed", "team/db");
+    assert_eq!(exposed["severity"], "high");
+    assert!(
+        exposed["reason"].as_str().unwrap().contains("bob"),
+        "{exposed}"
+    );
+    let info = stdout(&v.run(&["info", "team/db"]));
+    assert!(info.contains("Exposure:   exposed to bob"), "{info}");
+
+    // Re-encryption and a move do not change the value: still exposed.
+    assert!(v.run(&["reencrypt"]).status.success());
+    assert!(v.run(&["mv", "team/api", "team/api2"]).status.success());
+    let (json, _) = audit_json(&v, &[]);
+    assert_eq!(
+        found(&json, "exposed"),
+        [vec!["team/api2"], vec!["team/db"]]
+    );
+    // A new value ends it.
+    v.insert("team/db", "Gm4(tW7)eQ2_zX9+cV5\n");
+    let (json, _) = audit_json(&v, &[]);
+    assert_eq!(found(&json, "exposed"), [vec!["team/api2"]]);
+    let info = stdout(&v.run(&["info", "team/db"]));
+    assert!(info.contains("Exposure:   none recorded"), "{info}");
+}

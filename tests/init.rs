@@ -50,8 +50,29 @@ fn init_with_passphrase_fd_protects_the_identity() {
     assert!(id.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"), "{id}");
     assert!(!id.contains("AGE-SECRET-KEY"));
     assert!(age_header(&id).contains(" 18\n"), "scrypt work factor 18");
-    // Encrypting needs no passphrase; decrypting without a terminal fails at once, cleanly.
+    // Encrypting needs no passphrase (the public half is kept beside the identity), and the
+    // lockout guard still knows who you are.
+    let public = std::fs::read_to_string(v.identities().with_extension("pub")).unwrap();
+    assert!(public.starts_with("age1"), "{public}");
     v.insert("x", "value\n");
+    let stranger = age::x25519::Identity::generate().to_public().to_string();
+    v.cmd()
+        .args(["init", "-p", "theirs", &stranger])
+        .assert()
+        .success();
+    let locked_out = v
+        .cmd()
+        .args(["insert", "-m", "theirs/y"])
+        .write_stdin("z")
+        .output()
+        .unwrap();
+    assert_eq!(locked_out.status.code(), Some(1));
+    assert!(
+        stderr(&locked_out).contains("none of your identities"),
+        "{}",
+        stderr(&locked_out)
+    );
+    // Decrypting without a terminal fails at once, cleanly.
     common::require_tool("setsid");
     let out = v
         .tool("setsid")
@@ -61,7 +82,11 @@ fn init_with_passphrase_fd_protects_the_identity() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("passphrase"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the vault is locked; run coffer unlock"),
+        "{}",
+        stderr(&out)
+    );
     assert!(out.stdout.is_empty());
     // The real age CLI opens the identity file with the passphrase (checked in interop.rs
     // through a terminal); here, a wrong passphrase on an empty fd is refused.

@@ -246,6 +246,8 @@ fn shared_logs_of_two_devices_merge_after_a_sync() {
         .output()
         .unwrap();
     assert!(clone.status.success(), "{}", stderr(&clone));
+    // B's own (replaced) store had other recipients: B approves the team's.
+    ok(&b, &["recipients", "accept"]);
     ok(&b, &["show", "team/db"]);
     b.insert("team/from-b", "Gm4(tW7)eQ2_zX9+cV5\n");
     ok(&b, &["git", "push", "-q"]);
@@ -287,4 +289,19 @@ fn shared_logs_of_two_devices_merge_after_a_sync() {
         .output()
         .unwrap();
     assert!(stdout(&conflicts).is_empty());
+
+    // `coffer sync` carries each device's latest records (its log is never left behind as an
+    // uncommitted change that would stop the sync).
+    ok(&a, &["show", "team/from-b"]);
+    ok(&a, &["sync"]);
+    ok(&b, &["sync"]);
+    let seen_by_b = log_json(&b, &["team/from-b"]);
+    assert!(
+        seen_by_b
+            .iter()
+            .any(|r| r["op"] == "show" && r["device"] != seen_by_b[0]["device"]),
+        "B sees A's read after a sync: {seen_by_b:#?}"
+    );
+    let verify = b.run(&["log", "--verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
 }

@@ -128,6 +128,15 @@ fn reencrypt_follows_changed_recipients() {
     let other = age::x25519::Identity::generate();
     let line = format!("{}\n{}\n", v.recipient(), other.to_public());
     std::fs::write(v.store().join(".age-recipients"), line).unwrap();
+    // A recipients file changed behind coffer's back is not trusted until accepted.
+    let refused = v.run(&["reencrypt", "-p", "f"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("recipients accept"),
+        "{}",
+        stderr(&refused)
+    );
+    v.cmd().args(["recipients", "accept"]).assert().success();
     v.cmd().args(["reencrypt", "-p", "f"]).assert().success();
     for i in 0..20 {
         let ct = std::fs::read(v.path(&format!("f/s{i}"))).unwrap();

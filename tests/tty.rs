@@ -126,7 +126,9 @@ fn a_protected_identity_is_created_and_unlocked_on_the_terminal() {
     p.exp_string("protected").unwrap();
     assert_eq!(exit_code(&mut p), 0);
 
-    // A wrong passphrase: exit 1, clear message, no plaintext.
+    // A wrong passphrase: exit 1, clear message, no plaintext. (The agent keeps the identity
+    // unlocked after the first show; lock it so the passphrase is asked again.)
+    v.cmd().arg("lock").assert().success();
     let mut p = spawn(&v, &["show", "s"]);
     p.exp_string("Passphrase for ").unwrap();
     p.send_line("wrong").unwrap();

@@ -61,7 +61,8 @@ pub struct GenerateArgs {
     /// Replace only line 1 of an existing secret and keep the rest
     #[arg(short = 'i', long = "in-place", conflicts_with = "force")]
     pub in_place: bool,
-    /// Overwrite an existing secret without asking
+    /// Overwrite an existing secret without asking; with -q, also draw the QR code when
+    /// standard output is not a terminal
     #[arg(short = 'f', long = "force")]
     pub force: bool,
     /// A diceware passphrase of N words from the EFF list instead of characters
@@ -85,7 +86,7 @@ fn check_overwrite(vault: &Vault, name: &SecretName, force: bool) -> Result<()> 
 pub fn insert(args: &InsertArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(&args.name)?;
     let vault = ctx.vault()?;
-    vault.recipients_for(&name.parent())?;
+    vault.check_can_encrypt(&name.parent())?;
     check_overwrite(&vault, &name, args.force)?;
     let content = if args.multiline {
         if ui::stdin_is_tty() {
@@ -124,11 +125,14 @@ fn line_content(line: &str) -> Plaintext {
 
 pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(&args.name)?;
-    if args.clip {
-        bail!("copying to the clipboard is not available yet in this version");
-    }
-    if args.qrcode {
-        bail!("QR codes are not available yet in this version");
+    // Checked before anything is generated or stored.
+    let clip_settings = if args.clip {
+        Some(super::clip::Settings::from_env()?)
+    } else {
+        None
+    };
+    if args.qrcode && !args.clip {
+        super::qr::check_terminal(args.force)?;
     }
     let password = if let Some(words) = args.words {
         generate::passphrase(words, &args.separator)?
@@ -148,7 +152,7 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
         generate::password(length, &set)?
     };
     let vault = ctx.vault()?;
-    vault.recipients_for(&name.parent())?;
+    vault.check_can_encrypt(&name.parent())?;
     let exists = vault.store().entry(&name)?.secret;
     if !args.in_place {
         check_overwrite(&vault, &name, args.force)?;
@@ -168,6 +172,16 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
     };
     vault.write(&lock, &name, &content)?;
     vault.commit(&[vault.store().path_of(&name)], &message)?;
+    drop(lock);
+    if let Some(settings) = clip_settings {
+        super::clip::copy(&settings, password.as_bytes(), name.as_str())
+            .with_context(|| format!("the password was stored in {name}"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.qrcode {
+        super::qr::show(password.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut out = std::io::stdout().lock();
     if ui::color_stdout() {
         write!(
@@ -213,7 +227,7 @@ fn character_set(no_symbols: bool) -> String {
 pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(&args.name)?;
     let vault = ctx.vault()?;
-    vault.recipients_for(&name.parent())?;
+    vault.check_can_encrypt(&name.parent())?;
     let before = match vault.store().read(&name) {
         Ok(ciphertext) => Some(ciphertext),
         Err(coffer::store::StoreError::NotFound(_)) => None,

@@ -18,10 +18,13 @@ pub enum ImportSource {
     /// Import a .env file, one secret per variable
     Dotenv(import_dotenv::DotenvArgs),
     /// Import a pass (GPG) store
+    #[command(long_about = import_pass::PASS_ABOUT)]
     Pass(import_pass::PassArgs),
     /// Import a passage (age) store
+    #[command(long_about = import_pass::PASSAGE_ABOUT)]
     Passage(import_pass::PassageArgs),
     /// Import a password manager's CSV export
+    #[command(long_about = import_csv::CSV_ABOUT)]
     Csv(import_csv::CsvArgs),
 }
 

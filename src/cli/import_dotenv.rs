@@ -1,18 +1,234 @@
-//! `coffer import dotenv`: not yet implemented (issue 6).
+//! `coffer import dotenv FILE --prefix SUB`: moves the values of a `.env` file into the vault.
+//!
+//! Each `KEY=VALUE` becomes the secret `SUB/KEY` (the value on line 1). Values that are
+//! already references, empty values and multi-line values (which a one-line reference cannot
+//! reproduce) are left in the file and reported. Nothing is written unless every secret can
+//! be (no overwrite without `-f`); the secrets are stored before `--rewrite` replaces the
+//! file's values with references, so a failure never loses a value.
 
-use std::process::ExitCode;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
+use rayon::prelude::*;
+use zeroize::Zeroizing;
 
-use super::Context;
+use coffer::reference::Reference;
+use coffer::{Plaintext, SecretName};
+
+use super::{Context, parse_folder, parse_name};
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Example:
+  coffer import dotenv .env --prefix app/dev --rewrite
+  coffer run --env-file .env -- npm start
+
+Quotes, `export`, comments and multi-line values are read as dotenv does. With --rewrite, \
+each imported value in FILE is replaced by its reference (API_KEY=coffer:app/dev/API_KEY) and \
+everything else in the file is kept.")]
 pub struct DotenvArgs {
     /// The .env file to import
-    pub file: std::path::PathBuf,
+    pub file: PathBuf,
+    /// The folder to store the variables in: KEY becomes SUB/KEY
+    #[arg(short = 'p', long, value_name = "SUB", required = true)]
+    pub prefix: String,
+    /// Replace the values in FILE with coffer: references, so that it is safe to commit
+    #[arg(long)]
+    pub rewrite: bool,
+    /// Overwrite secrets that already exist
+    #[arg(short = 'f', long)]
+    pub force: bool,
 }
 
-pub fn run(_args: &DotenvArgs, _ctx: &Context) -> Result<ExitCode> {
-    bail!("import dotenv is not available yet in this version")
+pub fn run(args: &DotenvArgs, ctx: &Context) -> Result<ExitCode> {
+    let folder = parse_folder(&args.prefix)?;
+    let file = &args.file;
+    let bytes = Zeroizing::new(
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?,
+    );
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| anyhow!("{}: not a UTF-8 text file", file.display()))?;
+    let entries = coffer::dotenv::parse(text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+
+    // The last assignment of a key wins, as when a shell sources the file.
+    let mut chosen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut left = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        if Reference::is_reference(&entry.value) {
+            continue;
+        }
+        if entry.value.is_empty() {
+            left.push(format!("{} (line {}): empty", entry.key, entry.line));
+            continue;
+        }
+        if entry.is_multiline() {
+            left.push(format!(
+                "{} (line {}): multi-line values cannot be referenced (a reference is one line); \
+store it with `coffer insert -m` and keep it out of this file by hand",
+                entry.key, entry.line
+            ));
+            continue;
+        }
+        chosen.insert(entry.key.clone(), i);
+    }
+    let mut plan: Vec<(SecretName, &coffer::dotenv::Entry)> = Vec::with_capacity(chosen.len());
+    for (key, &i) in &chosen {
+        let leaf = parse_name(key)?;
+        plan.push((folder.join(&leaf), &entries[i]));
+    }
+    for note in &left {
+        eprintln!("coffer: left in {}: {note}", file.display());
+    }
+    if plan.is_empty() {
+        println!("Nothing to import from {}.", file.display());
+        warn_if_tracked(file);
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let vault = ctx.vault()?;
+    if !args.force {
+        let existing: Vec<&SecretName> = plan
+            .iter()
+            .map(|(name, _)| name)
+            .filter(|name| vault.store().entry(name).is_ok_and(|e| e.secret))
+            .collect();
+        if let Some(first) = existing.first() {
+            let more = match existing.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            bail!("{first} already exists{more}; nothing was imported. Use -f to overwrite");
+        }
+    }
+    vault.recipients_for(&folder)?;
+    let encrypted: Vec<(SecretName, Vec<u8>)> = plan
+        .par_iter()
+        .map(|(name, entry)| {
+            let mut content = Vec::with_capacity(entry.value.len() + 1);
+            content.extend_from_slice(entry.value.as_bytes());
+            content.push(b'\n');
+            let plaintext = Plaintext::new(content);
+            Ok((name.clone(), vault.encrypt_for(name, &plaintext)?))
+        })
+        .collect::<Result<_, coffer::Error>>()?;
+    let lock = vault.lock()?;
+    vault.store().write_batch(&lock, &encrypted)?;
+    let paths: Vec<PathBuf> = plan
+        .iter()
+        .map(|(name, _)| vault.store().path_of(name))
+        .collect();
+    let file_name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    vault.commit(
+        &paths,
+        &format!("Import {} secrets from {file_name}.", plan.len()),
+    )?;
+    drop(lock);
+    let keys: Vec<&str> = plan.iter().map(|(_, e)| e.key.as_str()).collect();
+    let shown_folder = if folder.is_root() {
+        "the store".to_owned()
+    } else {
+        folder.to_string()
+    };
+    println!(
+        "Imported {} secret{} into {shown_folder}: {}",
+        plan.len(),
+        if plan.len() == 1 { "" } else { "s" },
+        keys.join(", ")
+    );
+
+    if args.rewrite {
+        let references: BTreeMap<&str, String> = plan
+            .iter()
+            .map(|(name, e)| {
+                Ok((
+                    e.key.as_str(),
+                    Reference::new(name.clone(), None)?.to_string(),
+                ))
+            })
+            .collect::<Result<_, coffer::reference::ReferenceError>>()?;
+        let rewritten = Zeroizing::new(coffer::dotenv::rewrite(text, &entries, |e| {
+            let value_is_plain = !Reference::is_reference(&e.value) && !e.is_multiline();
+            references
+                .get(e.key.as_str())
+                .filter(|_| value_is_plain && !e.value.is_empty())
+                .cloned()
+        }));
+        replace_file(file, rewritten.as_bytes())?;
+        println!(
+            "Rewrote {}: its values are now coffer: references.",
+            file.display()
+        );
+    } else {
+        eprintln!(
+            "coffer: {} still holds the values; delete it, or import again with --rewrite",
+            file.display()
+        );
+    }
+    warn_if_tracked(file);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Replaces `path` atomically, keeping its permissions.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let target =
+        std::fs::canonicalize(path).with_context(|| format!("cannot find {}", path.display()))?;
+    let dir = target
+        .parent()
+        .ok_or_else(|| anyhow!("{} has no folder", path.display()))?;
+    let mode = std::fs::metadata(&target)
+        .map(|m| m.permissions().mode())
+        .unwrap_or(0o600);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".coffer-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| {
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
+        })
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(&target)
+        .map_err(|e| anyhow!("cannot replace {}: {}", path.display(), e.error))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Warns when git tracks `file`: its old values live on in the repository's history.
+fn warn_if_tracked(file: &Path) {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Some(name) = file.file_name() else {
+        return;
+    };
+    let tracked = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["ls-files", "--error-unmatch", "--"])
+        .arg(name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if tracked {
+        eprintln!(
+            "coffer: warning: {} is tracked by git, so its old values remain in the repository's \
+history; rotate them (for example `coffer generate -i NAME`)",
+            file.display()
+        );
+    }
 }

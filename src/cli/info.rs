@@ -56,7 +56,7 @@ pub fn info(args: &InfoArgs, ctx: &Context) -> Result<ExitCode> {
         }
         None => out.push_str("Rotated:    unknown\n"),
     }
-    match audit::exposure_of(&vault, &name) {
+    match audit::exposure_of(&vault, &name)? {
         Some(e) if e.removals.is_empty() => {
             out.push_str("Exposure:   exposed to a removed recipient\n");
         }

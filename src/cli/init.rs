@@ -45,7 +45,7 @@ pub fn init(args: &InitArgs, ctx: &Context) -> Result<ExitCode> {
         );
     }
     let vault = ctx.create_vault()?;
-    let generated = ensure_identity(args, ctx)?;
+    let generated = ensure_identity(ctx, args.no_passphrase, args.passphrase_fd)?;
 
     if args.git && !vault.git().is_repo() {
         super::git::init_repo(&vault)?;
@@ -140,19 +140,30 @@ fn own_recipients(vault: &Vault, generated: Option<&NewIdentity>) -> Result<Vec<
 }
 
 /// Creates an identity if there is none; returns it when it did.
-fn ensure_identity(args: &InitArgs, ctx: &Context) -> Result<Option<NewIdentity>> {
+pub(super) fn ensure_identity(
+    ctx: &Context,
+    no_passphrase: bool,
+    passphrase_fd: Option<u32>,
+) -> Result<Option<NewIdentity>> {
     let path = &ctx.paths.identities;
     if path.exists() {
         return Ok(None);
     }
     let new = NewIdentity::generate();
-    let bytes: Zeroizing<Vec<u8>> = if args.no_passphrase {
+    let bytes: Zeroizing<Vec<u8>> = if no_passphrase {
         Zeroizing::new(new.file_text().as_bytes().to_vec())
     } else {
-        let passphrase = new_passphrase(args.passphrase_fd)?;
+        let passphrase = new_passphrase(passphrase_fd)?;
         Zeroizing::new(new.protected_file(passphrase)?)
     };
     write_identity_file(path, &bytes)?;
+    if !no_passphrase {
+        // The public half, so that encrypting (and its lockout check) never needs the
+        // passphrase, as with pass.
+        let public = coffer::identity::public_file_of(path);
+        std::fs::write(&public, format!("{}\n", new.recipient()))
+            .with_context(|| format!("cannot write {}", public.display()))?;
+    }
     eprintln!(
         "Created a new identity in {}\nYour recipient: {}",
         path.display(),

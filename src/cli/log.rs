@@ -78,6 +78,15 @@ fn describe(command: &Command) -> (String, Option<SecretName>) {
         Command::Reencrypt(a) => a.path.path.as_deref(),
         Command::Audit(a) => a.subfolder.as_deref(),
         Command::Info(a) => Some(&a.name),
+        Command::Recipients(a) => a.path.path.as_deref(),
+        Command::Otp(a) => match &a.command {
+            Some(super::otp::OtpCommand::Show(c)) => c.name.as_deref(),
+            Some(super::otp::OtpCommand::Insert(i) | super::otp::OtpCommand::Append(i)) => {
+                Some(&i.name)
+            }
+            Some(super::otp::OtpCommand::Uri(u)) => Some(&u.name),
+            None => a.show.name.as_deref(),
+        },
         _ => None,
     };
     let name = raw.and_then(|r| SecretName::new(r.trim_end_matches('/')).ok());

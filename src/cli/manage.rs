@@ -64,13 +64,16 @@ pub fn rm(args: &RmArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let lock = vault.lock()?;
     if folder {
+        let gone = vault.store().list(&name.as_folder())?;
         vault.store().remove_folder(&lock, &name.as_folder())?;
+        vault.forget_exposure(&lock, &gone)?;
         vault.commit(
             &[vault.store().folder_path(&name.as_folder())],
             &format!("Remove {name} from store."),
         )?;
     } else {
         vault.store().remove(&lock, &name)?;
+        vault.forget_exposure(&lock, std::slice::from_ref(&name))?;
         vault.commit(
             &[vault.store().path_of(&name)],
             &format!("Remove {name} from store."),
@@ -151,9 +154,12 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
         Mode::Move => {
             if is_folder {
                 vault.store().remove_folder(&lock, &old.as_folder())?;
+                let moved: Vec<SecretName> = plan.iter().map(|(from, _)| from.clone()).collect();
+                vault.forget_exposure(&lock, &moved)?;
                 touched.push(vault.store().folder_path(&old.as_folder()));
             } else {
                 vault.store().remove(&lock, &old)?;
+                vault.forget_exposure(&lock, std::slice::from_ref(&old))?;
                 touched.push(vault.store().path_of(&old));
             }
             format!("Rename {} to {}.", args.old, args.new)
@@ -190,9 +196,7 @@ fn carry_recipients(
                 .unwrap_or_else(|| to.clone()),
             _ => to.clone(),
         };
-        vault
-            .store()
-            .write_meta(lock, &dest, MetaFile::Recipients, &bytes)?;
+        vault.copy_recipients_file(lock, &folder, &dest, &bytes)?;
     }
     Ok(())
 }

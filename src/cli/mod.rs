@@ -18,7 +18,9 @@ use coffer::identity::PassphrasePrompt;
 use coffer::vault::{RecipientOverride, Vault};
 use coffer::{Folder, SecretName};
 
+mod agent;
 mod audit;
+mod clip;
 mod complete;
 pub mod docs;
 mod edit;
@@ -29,9 +31,16 @@ mod import_dotenv;
 mod import_pass;
 mod info;
 mod init;
+mod inject;
 mod log;
 mod manage;
+mod otp;
+mod qr;
+mod recipients;
+mod run;
+mod scan;
 mod show;
+mod sync;
 mod ui;
 
 /// A local, age-encrypted secrets vault for the terminal, compatible with pass and passage.
@@ -58,6 +67,11 @@ pub struct Cli {
     /// Decrypt identities in this process instead of through the agent
     #[arg(long, global = true)]
     pub no_agent: bool,
+
+    /// Encrypt even to recipients none of your identities can decrypt. Give it before the
+    /// command (`coffer --force reencrypt`): after it, `-f/--force` keeps its pass meaning.
+    #[arg(long = "force")]
+    pub allow_lockout: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -97,8 +111,28 @@ pub enum Command {
     Reencrypt(init::ReencryptArgs),
     /// Run git in the store
     Git(git::GitArgs),
+    /// Show or change who can read a folder; approve others' changes
+    Recipients(recipients::RecipientsArgs),
+    /// Pull (fast-forward or rebase) and push the store's git repository
+    Sync(sync::SyncArgs),
+    /// Join a team vault: clone it, pin its recipients, print your recipient to send
+    Clone(sync::CloneArgs),
     /// Move secrets in from a .env file, pass, passage or a CSV export
     Import(import::ImportArgs),
+    /// Unlock the passphrase-protected identity in the agent, once for many commands
+    Unlock(agent::UnlockArgs),
+    /// Lock the agent: forget the unlocked identity
+    Lock,
+    /// Run the agent in the foreground, or show its status
+    Agent(agent::AgentArgs),
+    /// Run a program with secrets in its environment
+    Run(run::RunArgs),
+    /// Render a template, replacing {{ coffer:NAME#FIELD }} with secret values
+    Inject(inject::InjectArgs),
+    /// Find this vault's secret values in files or staged changes
+    Scan(scan::ScanArgs),
+    /// One-time codes (TOTP, HOTP) from a secret's otpauth:// line
+    Otp(otp::OtpArgs),
     /// Find weak, reused, stale, exposed, expiring and undecryptable secrets
     Audit(audit::AuditArgs),
     /// Show a secret's rotation date, age, exposure, size and recipients
@@ -112,6 +146,9 @@ pub enum Command {
     /// Decrypt an age file for git's diff textconv (used by `git diff`)
     #[command(hide = true)]
     Textconv { file: PathBuf },
+    /// Serve a copied secret on the clipboard, then restore it (run by coffer itself)
+    #[command(hide = true, name = "clipboard-helper")]
+    ClipboardHelper(clip::HelperArgs),
     /// Write completions/ and man/ from the command definition
     #[command(hide = true, name = "generate-docs")]
     GenerateDocs { dir: PathBuf },
@@ -127,15 +164,33 @@ pub struct UsageError(pub String);
 pub struct Context {
     pub paths: Paths,
     pub config: Config,
+    /// `--no-agent`: decrypt protected identities in this process.
+    pub no_agent: bool,
+    /// `--force`: allow encrypting to recipients none of your identities match.
+    pub force: bool,
 }
 
 impl Context {
     fn new(cli: &Cli) -> Result<Self> {
         let (paths, config) = config::resolve(cli.store.as_deref(), &Env::from_process())?;
-        Ok(Self { paths, config })
+        Ok(Self {
+            paths,
+            config,
+            no_agent: cli.no_agent,
+            force: cli.allow_lockout,
+        })
     }
 
-    fn prompt(&self) -> PassphrasePrompt {
+    /// Protected identities are unlocked in the agent (unless `--no-agent`).
+    fn with_agent(&self, mut vault: Vault) -> Vault {
+        let options = agent::client_options(self.no_agent);
+        vault.set_identity_source(Box::new(move |paths, config, prompt| {
+            coffer::agent::client::load_identities(paths, config, prompt, &options)
+        }));
+        vault
+    }
+
+    pub fn prompt(&self) -> PassphrasePrompt {
         Arc::new(|description: &str| {
             let answer = ui::ask_secret(&format!("{description}: ")).ok()?;
             Some(age::secrecy::SecretString::from(answer.as_str().to_owned()))
@@ -144,29 +199,33 @@ impl Context {
 
     /// Opens the existing store.
     pub fn vault(&self) -> Result<Vault> {
-        Vault::open(
+        let vault = Vault::open(
             self.paths.clone(),
             self.config.clone(),
             self.prompt(),
             RecipientOverride::from_env(),
         )
+        .map(|v| v.with_lockout_allowed(self.force))
         .map_err(|e| match e {
             coffer::Error::Store(coffer::store::StoreError::NoStore(p)) => anyhow::anyhow!(
                 "there is no store at {}; run `coffer init` to create one",
                 p.display()
             ),
-            e => e.into(),
-        })
+            e => anyhow::Error::from(e),
+        })?;
+        Ok(self.with_agent(vault))
     }
 
     /// Creates the store folder if needed.
     pub fn create_vault(&self) -> Result<Vault> {
-        Ok(Vault::create(
+        let vault = Vault::create(
             self.paths.clone(),
             self.config.clone(),
             self.prompt(),
             RecipientOverride::from_env(),
-        )?)
+        )?
+        .with_lockout_allowed(self.force);
+        Ok(self.with_agent(vault))
     }
 }
 
@@ -196,7 +255,7 @@ fn rewrite_args(args: Vec<OsString>) -> Vec<OsString> {
         let word = args[i].to_string_lossy();
         match word.as_ref() {
             "--store" => i += 2,
-            w if w.starts_with("--store=") || w == "--no-agent" => i += 1,
+            w if w.starts_with("--store=") || w == "--no-agent" || w == "--force" => i += 1,
             "-h" | "--help" | "-V" | "--version" => return args,
             "--" => {
                 args.insert(i, "show".into());
@@ -235,7 +294,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let usage = e.downcast_ref::<UsageError>().is_some();
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "coffer: {}", ui::one_line(&format!("{e:#}")));
+            let _ = writeln!(stderr, "coffer: {}", ui::error_line(&e));
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }
@@ -253,6 +312,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Completions(args) => return docs::completions(args),
         Command::GenerateDocs { dir } => return docs::generate_all(dir),
+        Command::ClipboardHelper(args) => return clip::helper(args),
+        // These talk to the agent only; a broken config or store must not stop them.
+        Command::Agent(args) if args.action.is_some() => return agent::agent_action(args),
+        Command::Lock => return agent::lock(),
         _ => {}
     }
     let ctx = Context::new(&cli)?;
@@ -270,14 +333,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cp(args) => manage::mv(args, &ctx, manage::Mode::Copy),
         Command::Reencrypt(args) => init::reencrypt(args, &ctx),
         Command::Git(args) => git::git(args, &ctx),
+        Command::Recipients(args) => recipients::run(args, &ctx),
+        Command::Sync(args) => sync::sync(args, &ctx),
+        Command::Clone(args) => sync::clone(args, &ctx),
         Command::Import(args) => import::run(args, &ctx),
+        Command::Run(args) => run::run(args, &ctx),
+        Command::Inject(args) => inject::inject(args, &ctx),
+        Command::Scan(args) => scan::scan(args, &ctx),
+        Command::Otp(args) => otp::run(args, &ctx),
         Command::Audit(args) => audit::audit(args, &ctx),
         Command::Info(args) => info::info(args, &ctx),
         Command::Log(args) => log::log(args, &ctx),
         Command::Textconv { file } => show::textconv(file, &ctx),
-        Command::Version | Command::Completions(_) | Command::GenerateDocs { .. } => {
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Unlock(args) => agent::unlock(args, &ctx),
+        Command::Agent(args) => agent::agent(args, &ctx),
+        Command::Version
+        | Command::Completions(_)
+        | Command::GenerateDocs { .. }
+        | Command::ClipboardHelper(_)
+        | Command::Lock => Ok(ExitCode::SUCCESS),
     };
     log::record(&ctx, command, &result);
     result
@@ -334,6 +408,19 @@ mod tests {
     #[test]
     fn command_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lockout_force_is_not_a_commands_own_force() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args);
+            assert!(cli.is_ok(), "{args:?} parses");
+            cli.is_ok_and(|cli| cli.allow_lockout)
+        };
+        assert!(!parse(&["coffer", "insert", "-f", "x"]));
+        assert!(!parse(&["coffer", "insert", "--force", "x"]));
+        assert!(parse(&["coffer", "--force", "insert", "x"]));
+        assert!(parse(&["coffer", "--force", "reencrypt"]));
     }
 
     fn rewrite(args: &[&str]) -> Vec<String> {

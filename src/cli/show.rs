@@ -39,9 +39,13 @@ pub struct ShowArgs {
     /// Show line N (default 1) as a QR code
     #[arg(short = 'q', long = "qrcode", value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "1")]
     pub qrcode: Option<usize>,
-    /// Print only the value of the field KEY (`password` is line 1)
+    /// Print only the value of the field KEY (`password` is line 1); with -c or -q, copy
+    /// or draw that value
     #[arg(long, value_name = "KEY", add = ArgValueCompleter::new(super::complete::field_names))]
     pub field: Option<String>,
+    /// Draw the QR code even when standard output is not a terminal
+    #[arg(long, requires = "qrcode")]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -109,13 +113,10 @@ pub fn show(args: &ShowArgs, ctx: &Context) -> Result<ExitCode> {
     let Some(raw) = args.name.as_deref() else {
         return print_tree(&vault, &Folder::root(), Some("Coffer"));
     };
-    if args.clip.is_some() {
-        bail!("copying to the clipboard is not available yet in this version");
-    }
-    if args.qrcode.is_some() {
-        bail!("QR codes are not available yet in this version");
-    }
     let name = parse_name(raw.trim_end_matches('/'))?;
+    if args.clip.is_some() || args.qrcode.is_some() {
+        return copy_or_draw(&vault, &name, args);
+    }
     if let Some(key) = &args.field {
         let secret = vault.read(&name)?;
         let value = secret
@@ -127,6 +128,43 @@ pub fn show(args: &ShowArgs, ctx: &Context) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     show_name(&vault, &name, raw)
+}
+
+/// `show -c[N]` / `show -q[N]`: line N (or `--field`) to the clipboard or as a QR code. As in
+/// pass, the clipboard wins when both are asked for.
+fn copy_or_draw(vault: &Vault, name: &SecretName, args: &ShowArgs) -> Result<ExitCode> {
+    let settings = match args.clip {
+        Some(_) => Some(super::clip::Settings::from_env()?),
+        None => {
+            super::qr::check_terminal(args.force)?;
+            None
+        }
+    };
+    let line = args.clip.or(args.qrcode).unwrap_or(1);
+    if line == 0 {
+        return Err(UsageError("line numbers start at 1".into()).into());
+    }
+    let secret = vault.read(name)?;
+    let value = match &args.field {
+        Some(key) => {
+            let value = secret
+                .field(key)
+                .with_context(|| format!("{name} has no field {key:?}"))?;
+            if value.is_empty() {
+                bail!("the field {key:?} of {name} is empty");
+            }
+            value
+        }
+        None => secret.line(line).unwrap_or_default(),
+    };
+    if value.is_empty() {
+        bail!("there is nothing at line {line} of {name}");
+    }
+    match settings {
+        Some(settings) => super::clip::copy(&settings, value, name.as_str())?,
+        None => super::qr::show(value)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `show NAME`: the secret if there is one (a trailing `/` prefers the folder), else the
@@ -188,7 +226,7 @@ pub fn grep(args: &GrepArgs, ctx: &Context) -> Result<ExitCode> {
                 Ok(None) => {}
                 Err(e) => {
                     failed = true;
-                    eprintln!("coffer: {}", ui::one_line(&format!("{e:#}")));
+                    eprintln!("coffer: {}", ui::error_line(&e));
                 }
             }
         }

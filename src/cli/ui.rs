@@ -63,6 +63,23 @@ pub fn read_line(prompt: &str) -> Result<Zeroizing<String>> {
     Ok(line)
 }
 
+/// The error and its causes on one line, each cause once: library errors often include their
+/// cause in their own message already, and anyhow's `{:#}` would print it twice.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if parts
+            .last()
+            .is_some_and(|previous| previous.contains(&text))
+        {
+            continue;
+        }
+        parts.push(text);
+    }
+    one_line(&parts.join(": "))
+}
+
 /// Folds an error chain onto one line: SPEC §1.5 promises one line per failure.
 pub fn one_line(message: &str) -> String {
     message
@@ -151,6 +168,15 @@ fn draw_children(out: &mut String, node: &TreeNode, prefix: &str, g: &Glyphs, co
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let io = std::io::Error::other("disk on fire");
+        let e = anyhow::Error::new(io).context("writing x: disk on fire");
+        assert_eq!(error_line(&e), "writing x: disk on fire");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_line(&e), "outer: inner");
+    }
 
     #[test]
     fn errors_fold_to_one_line() {

@@ -36,6 +36,12 @@ impl Vault {
     pub fn bare() -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        // Each vault has its own runtime folder, so agents of different tests never meet; an
+        // agent exits by itself once its socket disappears with the folder.
+        let run = dir.path().join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
         Self { dir }
     }
 
@@ -54,6 +60,11 @@ impl Vault {
             .assert()
             .success();
         v
+    }
+
+    /// The agent's socket for this vault.
+    pub fn agent_socket(&self) -> PathBuf {
+        self.dir.path().join("run/coffer/agent.sock")
     }
 
     pub fn home(&self) -> PathBuf {
@@ -92,6 +103,10 @@ impl Vault {
                 "XDG_CONFIG_HOME".into(),
                 home.join(".config").display().to_string(),
             ),
+            (
+                "XDG_RUNTIME_DIR".into(),
+                self.dir.path().join("run").display().to_string(),
+            ),
             ("LANG".into(), "C".into()),
             ("GIT_AUTHOR_NAME".into(), "Test".into()),
             ("GIT_AUTHOR_EMAIL".into(), "test@example.invalid".into()),
@@ -127,6 +142,15 @@ impl Vault {
             .write_stdin(content.as_ref().to_vec())
             .assert()
             .success();
+    }
+
+    /// `insert -m NAME` with `content` on stdin, whatever the outcome.
+    pub fn try_insert(&self, name: &str, content: impl AsRef<[u8]>) -> Output {
+        self.cmd()
+            .args(["insert", "-m", name])
+            .write_stdin(content.as_ref().to_vec())
+            .output()
+            .unwrap()
     }
 
     /// The decrypted content of `name`.

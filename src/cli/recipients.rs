@@ -1,0 +1,449 @@
+//! `recipients [ls|add|rm|accept]`: who can read a folder, changing that, and approving a
+//! change someone else made (trust pinning).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+
+use coffer::recipients::{Recipient, Recipients};
+use coffer::store::{RECIPIENTS_FILE, StoreError, StoreLock};
+use coffer::trust::describe;
+use coffer::vault::RecipientOverride;
+use coffer::{Folder, SecretName, Vault};
+
+use super::{Context, PathArg, UsageError, ui};
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RecipientsArgs {
+    #[command(subcommand)]
+    pub action: Option<Action>,
+    #[command(flatten)]
+    pub path: PathArg,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Action {
+    /// Show who can read a folder, where that is set, and what is not approved or exposed
+    Ls(PathArg),
+    /// Add recipients to a folder and re-encrypt what its recipients file governs
+    Add(AddArgs),
+    /// Remove recipients, re-encrypt, and mark what they could read as exposed
+    #[command(visible_alias = "remove")]
+    Rm(RemoveArgs),
+    /// Approve the recipients as they are now (after someone else changed them)
+    Accept(PathArg),
+}
+
+#[derive(Args, Debug)]
+pub struct AddArgs {
+    #[command(flatten)]
+    pub path: PathArg,
+    /// A name for the recipient, kept as a comment above its key
+    #[arg(long, value_name = "L")]
+    pub label: Option<String>,
+    /// Public keys: age1…, "ssh-ed25519 …", "ssh-rsa …"
+    #[arg(required = true, value_name = "RECIPIENT")]
+    pub recipients: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RemoveArgs {
+    #[command(flatten)]
+    pub path: PathArg,
+    /// Public keys or labels of the recipients to remove
+    #[arg(required = true, value_name = "RECIPIENT|LABEL")]
+    pub who: Vec<String>,
+    /// Remove even your own key (you will no longer be able to read these secrets)
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(args: &RecipientsArgs, ctx: &Context) -> Result<ExitCode> {
+    match &args.action {
+        None => ls(&args.path, ctx),
+        Some(Action::Ls(path)) => ls(path, ctx),
+        Some(Action::Add(add_args)) => add(add_args, ctx),
+        Some(Action::Rm(rm_args)) => remove(rm_args, ctx),
+        Some(Action::Accept(path)) => accept(path, ctx),
+    }
+}
+
+/// A path inside the store, shown relative to it.
+fn relative(vault: &Vault, path: &Path) -> String {
+    path.strip_prefix(vault.store().root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn listed(r: &Recipient) -> String {
+    match r.label() {
+        Some(label) => format!("{}  ({label})", r.key()),
+        None => r.key().to_owned(),
+    }
+}
+
+fn ls(path: &PathArg, ctx: &Context) -> Result<ExitCode> {
+    let folder = path.folder()?;
+    let vault = ctx.vault()?;
+    let what = describe(&folder);
+    let recipients = vault.recipients_for(&folder)?;
+    let source = match vault.recipient_override() {
+        RecipientOverride::None => relative(&vault, recipients.source()),
+        RecipientOverride::List(_) => "$COFFER_RECIPIENTS, overriding the store".to_owned(),
+        RecipientOverride::File(f) => {
+            format!(
+                "$COFFER_RECIPIENTS_FILE={}, overriding the store",
+                f.display()
+            )
+        }
+    };
+    println!("Recipients of {what} (from {source}):");
+    for r in recipients.iter() {
+        println!("  {}", listed(r));
+    }
+    if matches!(vault.recipient_override(), RecipientOverride::None) {
+        let changes = vault.trust_changes_below(&folder)?;
+        for change in &changes {
+            println!(
+                "Not approved on this device, for {}: {}; run `coffer recipients accept{}` if that is expected.",
+                change.what(),
+                change.summary(),
+                change.accept_flag()
+            );
+        }
+    }
+    let exposed = vault.exposed_below(&folder)?;
+    if !exposed.is_empty() {
+        println!(
+            "Exposed (readable by a removed recipient and not changed since; change them to clear):"
+        );
+        for e in exposed {
+            let by: Vec<String> = e.removals.iter().map(ToString::to_string).collect();
+            if by.is_empty() {
+                println!("  {}", e.name);
+            } else {
+                println!("  {}  (by {})", e.name, by.join("; "));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `recipients add/rm` edit the store's files; an environment override would make what they
+/// show and what they change differ.
+fn refuse_override(vault: &Vault) -> Result<()> {
+    if !matches!(vault.recipient_override(), RecipientOverride::None) {
+        bail!(
+            "$COFFER_RECIPIENTS or $COFFER_RECIPIENTS_FILE is set and overrides the store's recipients; unset it to change them"
+        );
+    }
+    Ok(())
+}
+
+/// Changing a file this device has not approved would approve someone else's change
+/// without anyone looking at it.
+fn refuse_unapproved(vault: &Vault, folder: &Folder) -> Result<()> {
+    if let Some(change) = vault.trust_change(folder)? {
+        bail!(
+            "the recipients of {} are not the ones this device approved ({}); review that first and run `coffer recipients accept{}`",
+            change.what(),
+            change.summary(),
+            change.accept_flag()
+        );
+    }
+    Ok(())
+}
+
+fn add(args: &AddArgs, ctx: &Context) -> Result<ExitCode> {
+    let folder = args.path.folder()?;
+    if args.label.is_some() && args.recipients.len() > 1 {
+        return Err(
+            UsageError("--label names one recipient; add them one at a time".into()).into(),
+        );
+    }
+    let mut new = Vec::new();
+    for raw in &args.recipients {
+        let r = Recipient::parse(raw).map_err(|e| UsageError(e.to_string()))?;
+        let label = args
+            .label
+            .clone()
+            .or_else(|| ssh_comment(raw))
+            .map(|l| ui::one_line(&l))
+            .filter(|l| !l.is_empty());
+        new.push(r.with_label(label));
+    }
+    let vault = ctx.vault()?;
+    refuse_override(&vault)?;
+    let lock = vault.lock()?;
+    refuse_unapproved(&vault, &folder)?;
+    let what = describe(&folder);
+    let (mut list, inherited) = current(&vault, &folder)?;
+    let mut added = Vec::new();
+    for r in new {
+        if list.contains(&r) {
+            eprintln!("{} is already a recipient of {what}.", r.key());
+        } else {
+            list.push(r.clone());
+            added.push(r);
+        }
+    }
+    if added.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let file = vault.store().folder_path(&folder).join(RECIPIENTS_FILE);
+    let governed = governed_names(&vault, &folder)?;
+    vault.set_recipients(&lock, &folder, Some(&Recipients::new(list, file.clone())))?;
+    note_new_file(&folder, inherited.as_ref());
+    reencrypt(&vault, &lock, &governed)?;
+    let who = names_of(&added);
+    let plural = if added.len() == 1 { "" } else { "s" };
+    vault.commit(
+        &[file, vault.store().folder_path(&folder)],
+        &coffer::rotation::unchanged_message(
+            &format!("Add recipient{plural} {who} to {what}."),
+            &[],
+        ),
+    )?;
+    println!(
+        "Added {who} to {what}; re-encrypted {} secret(s).",
+        governed.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remove(args: &RemoveArgs, ctx: &Context) -> Result<ExitCode> {
+    let folder = args.path.folder()?;
+    let vault = ctx.vault()?.with_lockout_allowed(ctx.force || args.force);
+    refuse_override(&vault)?;
+    let lock = vault.lock()?;
+    refuse_unapproved(&vault, &folder)?;
+    let what = describe(&folder);
+    let (list, inherited) = current(&vault, &folder)?;
+    if list.is_empty() {
+        bail!("{what} has no recipients; run `coffer init` to set them");
+    }
+    let mut removed: Vec<Recipient> = Vec::new();
+    for arg in &args.who {
+        let as_key = Recipient::parse(arg).ok();
+        let matching: Vec<&Recipient> = list
+            .iter()
+            .filter(|r| Some(*r) == as_key.as_ref() || r.label() == Some(arg.trim()))
+            .collect();
+        if matching.is_empty() {
+            bail!(
+                "{arg:?} is not a recipient of {what}; `coffer recipients{}` lists them",
+                path_flag(&folder)
+            );
+        }
+        for r in matching {
+            if !removed.contains(r) {
+                removed.push(r.clone());
+            }
+        }
+    }
+    let remaining: Vec<Recipient> = list.into_iter().filter(|r| !removed.contains(r)).collect();
+    if remaining.is_empty() {
+        bail!(
+            "that would leave {what} with no recipients; add the new ones first{}",
+            if folder.is_root() {
+                String::new()
+            } else {
+                format!(", or run `coffer init -p {folder} ''` so the parent's apply again")
+            }
+        );
+    }
+    let file = vault.store().folder_path(&folder).join(RECIPIENTS_FILE);
+    let governed = governed_names(&vault, &folder)?;
+    vault.set_recipients(
+        &lock,
+        &folder,
+        Some(&Recipients::new(remaining, file.clone())),
+    )?;
+    note_new_file(&folder, inherited.as_ref());
+    reencrypt(&vault, &lock, &governed)?;
+    vault.mark_exposed(&lock, &governed, &removed)?;
+    let who = names_of(&removed);
+    let plural = if removed.len() == 1 { "" } else { "s" };
+    vault.commit(
+        &[file, vault.store().folder_path(&folder)],
+        &coffer::rotation::unchanged_message(
+            &format!("Remove recipient{plural} {who} from {what}."),
+            &[],
+        ),
+    )?;
+    println!(
+        "Removed {who} from {what}; re-encrypted {} secret(s).",
+        governed.len()
+    );
+    if governed.is_empty() {
+        println!("{who} could read no secret here.");
+    } else {
+        println!(
+            "{who} could read these {} secret(s), and may have kept them; they are marked exposed until their value changes:",
+            governed.len()
+        );
+        for name in &governed {
+            println!("  {name}");
+        }
+    }
+    warn_still_listed_below(&vault, &folder, &removed)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn accept(path: &PathArg, ctx: &Context) -> Result<ExitCode> {
+    let folder = path.folder()?;
+    let vault = ctx.vault()?;
+    let what = describe(&folder);
+    let pending = vault.trust_changes_below(&folder)?;
+    if pending.is_empty() {
+        let lock = vault.lock()?;
+        vault.accept(&lock, &folder)?;
+        println!("The recipients of {what} are already approved on this device.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for change in &pending {
+        eprintln!("{}: {}", change.what(), change.summary());
+    }
+    ui::confirm_or_stop("Approve these recipients for this device?")?;
+    let lock = vault.lock()?;
+    let approved = vault.accept(&lock, &folder)?;
+    for change in &approved {
+        println!("Approved for {}: {}", change.what(), change.summary());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The recipients that apply to `folder` now, and the folder they are inherited from when
+/// it has no file of its own.
+fn current(vault: &Vault, folder: &Folder) -> Result<(Vec<Recipient>, Option<Folder>)> {
+    Ok(match vault.file_recipients(folder)? {
+        Some((at, r)) => {
+            let inherited = (at != *folder).then_some(at);
+            (r.iter().cloned().collect(), inherited)
+        }
+        None => (Vec::new(), None),
+    })
+}
+
+fn note_new_file(folder: &Folder, inherited: Option<&Folder>) {
+    if let Some(parent) = inherited {
+        eprintln!(
+            "{folder} now has its own {RECIPIENTS_FILE}, starting from the recipients of {}.",
+            describe(parent)
+        );
+    }
+}
+
+/// The secrets whose recipients are `folder`'s file: those below it, except below a deeper
+/// recipients file.
+fn governed_names(vault: &Vault, folder: &Folder) -> Result<Vec<SecretName>> {
+    let names = match vault.store().list(folder) {
+        Ok(names) => names,
+        Err(StoreError::Io { reason, .. }) if reason.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let deeper: Vec<Folder> = vault
+        .store()
+        .recipients_files_below(folder)?
+        .into_iter()
+        .filter(|f| f != folder)
+        .collect();
+    Ok(names
+        .into_iter()
+        .filter(|n| !deeper.iter().any(|d| d.contains(n)))
+        .collect())
+}
+
+fn reencrypt(vault: &Vault, lock: &StoreLock, names: &[SecretName]) -> Result<()> {
+    let plan: Vec<(SecretName, SecretName)> =
+        names.iter().map(|n| (n.clone(), n.clone())).collect();
+    vault.transfer(lock, &plan, true)?;
+    Ok(())
+}
+
+/// A removed key may still be listed in a deeper folder's file: say so.
+fn warn_still_listed_below(vault: &Vault, folder: &Folder, removed: &[Recipient]) -> Result<()> {
+    for below in vault.store().recipients_files_below(folder)? {
+        if below == *folder {
+            continue;
+        }
+        let Some((_, r)) = vault.file_recipients(&below).ok().flatten() else {
+            continue;
+        };
+        for gone in removed {
+            if r.iter().any(|k| k == gone) {
+                eprintln!(
+                    "coffer: {} can still read {below}: it is listed in {below}/{RECIPIENTS_FILE}; run `coffer recipients rm -p {below} {}` too",
+                    display_name(gone),
+                    gone.label().unwrap_or(gone.key())
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn display_name(r: &Recipient) -> &str {
+    r.label().unwrap_or(r.key())
+}
+
+fn names_of(list: &[Recipient]) -> String {
+    list.iter().map(display_name).collect::<Vec<_>>().join(", ")
+}
+
+fn path_flag(folder: &Folder) -> String {
+    if folder.is_root() {
+        String::new()
+    } else {
+        format!(" -p {folder}")
+    }
+}
+
+/// The comment of an SSH public key line (`ssh-ed25519 AAAA… bob@laptop`), as a label.
+fn ssh_comment(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    if !raw.starts_with("ssh-") {
+        return None;
+    }
+    let comment: Vec<&str> = raw.split_whitespace().skip(2).collect();
+    (!comment.is_empty()).then(|| comment.join(" "))
+}
+
+/// Where clone and sync say which recipients were pinned.
+pub fn print_pins(vault: &Vault) -> Result<()> {
+    let Some(pins) = vault.pins()? else {
+        return Ok(());
+    };
+    if pins.is_empty() {
+        eprintln!("The store has no recipients yet.");
+        return Ok(());
+    }
+    for (folder, keys) in pins.iter() {
+        eprintln!("  {}:", describe(folder));
+        for key in keys {
+            eprintln!("    {key}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_comments_become_labels() {
+        assert_eq!(
+            ssh_comment("ssh-ed25519 AAAAC3Nz bob@laptop").as_deref(),
+            Some("bob@laptop")
+        );
+        assert_eq!(ssh_comment("ssh-ed25519 AAAAC3Nz"), None);
+        assert_eq!(ssh_comment("age1xyz"), None);
+    }
+}

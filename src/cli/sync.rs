@@ -1,0 +1,220 @@
+//! `clone URL [DIR]` (join a team vault) and `sync [--resolve NAME --ours|--theirs]`.
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+
+use coffer::config::Paths;
+use coffer::git::Git;
+use coffer::store::MetaFile;
+use coffer::sync::Side;
+use coffer::{Folder, Vault};
+
+use super::{Context, init, parse_name, recipients};
+
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// Finish a stopped sync by keeping one version of the secret NAME
+    #[arg(long, value_name = "NAME", requires = "side")]
+    pub resolve: Option<String>,
+    /// With --resolve: keep this device's version
+    #[arg(long, group = "side", requires = "resolve")]
+    pub ours: bool,
+    /// With --resolve: keep the remote's version
+    #[arg(long, group = "side", requires = "resolve")]
+    pub theirs: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CloneArgs {
+    /// The git URL of the team's vault
+    pub url: String,
+    /// Where to put the store (default: where coffer looks for it)
+    pub dir: Option<PathBuf>,
+    /// If an identity is created, write it without a passphrase
+    #[arg(long, conflicts_with = "passphrase_fd")]
+    pub no_passphrase: bool,
+    /// If an identity is created, read its passphrase from file descriptor N
+    #[arg(long, value_name = "N")]
+    pub passphrase_fd: Option<u32>,
+}
+
+pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
+    let vault = ctx.vault()?;
+    if !vault.git().is_repo() {
+        return Err(coffer::sync::SyncError::NotARepo.into());
+    }
+    if let Some(raw) = &args.resolve {
+        let name = parse_name(raw)?;
+        let side = if args.ours { Side::Ours } else { Side::Theirs };
+        let other = coffer::sync::resolve(vault.git(), &name.relative_path(), side)?;
+        let (kept, dropped) = match side {
+            Side::Ours => ("this device's", "the remote's"),
+            Side::Theirs => ("the remote's", "this device's"),
+        };
+        match other {
+            Some(commit) => eprintln!(
+                "Kept {kept} version of {name}; {dropped} stays in git history, in commit {commit}."
+            ),
+            None => eprintln!("Kept {kept} version of {name}."),
+        }
+    } else if coffer::sync::is_pending(vault.git())? {
+        // Re-running `sync` while it waits: say again what it waits for (or carry on).
+        let left = coffer::sync::conflicts(vault.git())?;
+        if !left.is_empty() {
+            return Err(coffer::sync::sync(vault.git()).err().map_or_else(
+                || anyhow::anyhow!("a sync is waiting to be resolved"),
+                Into::into,
+            ));
+        }
+    }
+    // What this device approves is what it had before the pull, not what the pull brings.
+    if vault.ensure_pinned()?.is_some() {
+        eprintln!("First sync of this store on this device: approved the recipients it has now:");
+        recipients::print_pins(&vault)?;
+    }
+    // With log.shared, this device's access log travels with the sync (and a sync refuses
+    // uncommitted changes).
+    if ctx.config.log.shared && !coffer::sync::is_pending(vault.git())? {
+        vault.git().commit(
+            &[coffer::log::shared_log_dir(vault.store())],
+            &coffer::rotation::unchanged_message("Update the access log.", &[]),
+        )?;
+    }
+    let synced = coffer::sync::sync(vault.git())?;
+    let upstream = &synced.upstream;
+    match (synced.pulled, synced.pushed) {
+        (0, 0) => eprintln!("Already up to date with {upstream}."),
+        (pulled, 0) => eprintln!("Pulled {pulled} commit(s) from {upstream}."),
+        (0, pushed) => eprintln!("Pushed {pushed} commit(s) to {upstream}."),
+        (pulled, pushed) => {
+            eprintln!("Pulled {pulled} commit(s) from {upstream} and pushed {pushed}.")
+        }
+    }
+    warn_unapproved(&vault);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// After a pull: recipients someone else changed are listed, and nothing is re-encrypted.
+fn warn_unapproved(vault: &Vault) {
+    match vault.trust_changes_below(&Folder::root()) {
+        Ok(changes) => {
+            for change in changes {
+                eprintln!(
+                    "coffer: the recipients of {} changed ({}); coffer will not encrypt there until you check and run `coffer recipients accept{}`",
+                    change.what(),
+                    change.summary(),
+                    change.accept_flag()
+                );
+            }
+        }
+        Err(e) => eprintln!("coffer: cannot check the store's recipients after the sync: {e}"),
+    }
+}
+
+pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
+    let dest = std::path::absolute(args.dir.as_ref().unwrap_or(&ctx.paths.store))
+        .context("cannot work out where to clone")?;
+    if dest.exists()
+        && std::fs::read_dir(&dest)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "{} already exists and is not empty; give another DIR",
+            dest.display()
+        );
+    }
+    if ctx.paths.identities.starts_with(&dest) {
+        bail!(
+            "the identities file {} would be inside the store; identities never live in the store",
+            ctx.paths.identities.display()
+        );
+    }
+    // An identity first: without one, the clone would be of no use.
+    let generated = init::ensure_identity(ctx, args.no_passphrase, args.passphrase_fd)?;
+    let parent = dest
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let dest_arg = dest.as_os_str().to_owned();
+    Git::new(&parent).run([
+        "clone".as_ref(),
+        "--quiet".as_ref(),
+        "--".as_ref(),
+        std::ffi::OsStr::new(&args.url),
+        dest_arg.as_os_str(),
+    ])?;
+    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict {}", dest.display()))?;
+    let exe = std::env::current_exe().context("cannot find the coffer executable")?;
+    Git::new(&dest).configure(&exe)?;
+
+    let here = Context {
+        paths: Paths {
+            store: dest.clone(),
+            ..ctx.paths.clone()
+        },
+        config: ctx.config.clone(),
+        no_agent: ctx.no_agent,
+        force: ctx.force,
+    };
+    let vault = here.vault()?;
+    if vault
+        .store()
+        .read_meta(&Folder::root(), MetaFile::GitAttributes)?
+        .is_none()
+    {
+        let lock = vault.lock()?;
+        vault.store().write_meta(
+            &lock,
+            &Folder::root(),
+            MetaFile::GitAttributes,
+            coffer::git::GITATTRIBUTES.as_bytes(),
+        )?;
+        vault.commit(
+            &[dest.join(".gitattributes")],
+            "Configure git repository for age file diff.",
+        )?;
+    }
+    eprintln!("Cloned {} into {}.", args.url, dest.display());
+    vault.ensure_pinned()?;
+    eprintln!(
+        "Approved the recipients the store has now (coffer will refuse to encrypt to anyone added later until you accept them):"
+    );
+    recipients::print_pins(&vault)?;
+    if dest != ctx.paths.store {
+        eprintln!(
+            "This is not your default store: use `coffer --store {}` or set COFFER_DIR.",
+            dest.display()
+        );
+    }
+    let mine = match &generated {
+        Some(new) => Some(new.recipient()),
+        None => vault
+            .identities()?
+            .recipients()
+            .first()
+            .map(|r| r.key().to_owned()),
+    };
+    match mine {
+        Some(key) => {
+            eprintln!(
+                "Send this line to a member of the team, who adds you with `coffer recipients add --label YOUR-NAME LINE`:"
+            );
+            println!("{key}");
+        }
+        None => eprintln!(
+            "coffer: cannot work out your public key from your identities; send a member of the team your recipient"
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,696 @@
+//! Recipient trust pinning and the self-lockout guard.
+//!
+//! A pull can bring a `.age-recipients` file that someone else edited. passage and prs would
+//! encrypt the next secret to whoever is listed; coffer remembers, per store and folder, the
+//! recipients this device approved and refuses to encrypt where the effective recipients
+//! differ, until the user runs `coffer recipients accept`. Decryption is never blocked.
+//!
+//! The pins live outside the store (an attacker who can push to the store cannot edit them),
+//! in `<data dir>/trust/<hash of the store's canonical path>.toml`. A pin holds the approved
+//! keys of one folder; it applies to that folder and to everything below it down to the next
+//! pinned folder, just as a recipients file does.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::name::Folder;
+use crate::recipients::{Recipient, Recipients};
+use crate::store::{MetaFile, RECIPIENTS_FILE, Store, StoreLock};
+use crate::vault::{RecipientOverride, Result, Vault};
+
+/// Why encryption was refused, or the pins could not be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error(
+        "the recipients of {} are not the ones this device approved ({}); if that change is expected, run `coffer recipients accept{}`",
+        .0.what(),
+        .0.summary(),
+        .0.accept_flag()
+    )]
+    Unapproved(Box<Change>),
+    #[error(
+        "none of your identities could decrypt what would be written to {what}: its recipients do not include you; add yourself with `coffer recipients add`, or rerun as `coffer --force …` to write it anyway"
+    )]
+    Lockout { what: String },
+    #[error("cannot keep the approved recipients in {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the approved recipients in {path} are damaged ({message}); remove the file and run `coffer recipients accept`"
+    )]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// One recipient as shown to the user: its key and, if the file had one, its label.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Listed {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+impl From<&Recipient> for Listed {
+    fn from(r: &Recipient) -> Self {
+        Self {
+            key: r.key().to_owned(),
+            label: r.label().map(str::to_owned),
+        }
+    }
+}
+
+impl fmt::Display for Listed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.label {
+            Some(label) => write!(f, "{} ({label})", self.key),
+            None => f.write_str(&self.key),
+        }
+    }
+}
+
+/// How the effective recipients of a folder differ from what this device approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The folder whose recipients were compared.
+    pub folder: Folder,
+    /// The folder whose `.age-recipients` now governs it (`None`: no file at all).
+    pub governed_by: Option<Folder>,
+    pub added: Vec<Listed>,
+    pub removed: Vec<Listed>,
+}
+
+impl Change {
+    /// "the store" or the folder, for messages.
+    pub fn what(&self) -> String {
+        describe(&self.folder)
+    }
+
+    /// `added: K (label), …; removed: …` on one line.
+    pub fn summary(&self) -> String {
+        let list = |v: &[Listed]| {
+            if v.is_empty() {
+                "none".to_owned()
+            } else {
+                v.iter()
+                    .map(Listed::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        format!(
+            "added: {}; removed: {}",
+            list(&self.added),
+            list(&self.removed)
+        )
+    }
+
+    /// The ` -p SUB` that `accept` needs to approve this change (empty for the root).
+    pub fn accept_flag(&self) -> String {
+        let at = self.governed_by.as_ref().unwrap_or(&self.folder);
+        if at.is_root() {
+            String::new()
+        } else {
+            format!(" -p {at}")
+        }
+    }
+}
+
+/// "the store" for the root, else the folder's name.
+pub fn describe(folder: &Folder) -> String {
+    if folder.is_root() {
+        "the store".to_owned()
+    } else {
+        folder.to_string()
+    }
+}
+
+/// The pins of one store: approved keys per folder.
+#[derive(Debug, Clone)]
+pub struct Pins {
+    file: PathBuf,
+    store: PathBuf,
+    folders: BTreeMap<Folder, Vec<Listed>>,
+}
+
+/// The on-disk form (TOML), readable by a curious user.
+#[derive(Serialize, Deserialize)]
+struct PinFile {
+    /// The canonical path of the store these pins belong to.
+    store: PathBuf,
+    /// Folder (`""` for the root) → approved recipients.
+    #[serde(default)]
+    folders: BTreeMap<String, Vec<Listed>>,
+}
+
+impl Pins {
+    /// Where the pins of the store at `store_root` live under `data_dir`.
+    pub fn location(data_dir: &Path, store_root: &Path) -> Result<(PathBuf, PathBuf), TrustError> {
+        let canonical = std::fs::canonicalize(store_root).map_err(|source| TrustError::Io {
+            path: store_root.to_owned(),
+            source,
+        })?;
+        let digest = Sha256::digest(canonical.as_os_str().as_encoded_bytes());
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        Ok((
+            data_dir.join("trust").join(format!("{hex}.toml")),
+            canonical,
+        ))
+    }
+
+    /// Loads the pins of a store; `None` if this device never pinned it.
+    pub fn load(data_dir: &Path, store_root: &Path) -> Result<Option<Self>, TrustError> {
+        let (file, store) = Self::location(data_dir, store_root)?;
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(TrustError::Io { path: file, source }),
+        };
+        let invalid = |message: String| TrustError::Invalid {
+            path: file.clone(),
+            message,
+        };
+        let parsed: PinFile = toml::from_str(&text).map_err(|e| invalid(e.message().to_owned()))?;
+        if parsed.store != store {
+            return Err(invalid(format!(
+                "it belongs to {}, not {}",
+                parsed.store.display(),
+                store.display()
+            )));
+        }
+        let mut folders = BTreeMap::new();
+        for (folder, keys) in parsed.folders {
+            let folder = Folder::new(&folder).map_err(|e| invalid(e.to_string()))?;
+            folders.insert(folder, keys);
+        }
+        Ok(Some(Self {
+            file,
+            store,
+            folders,
+        }))
+    }
+
+    /// Pins everything as it is now: every recipients file in the store that parses. (One
+    /// that does not parse stays unpinned; encryption there fails on the file anyway.)
+    pub fn snapshot(data_dir: &Path, store: &Store) -> Result<Self> {
+        let (file, canonical) = Self::location(data_dir, store.root())?;
+        let mut pins = Self {
+            file,
+            store: canonical,
+            folders: BTreeMap::new(),
+        };
+        for folder in store.recipients_files_below(&Folder::root())? {
+            if let Some(r) = own_recipients(store, &folder).ok().flatten() {
+                pins.folders
+                    .insert(folder, r.iter().map(Listed::from).collect());
+            }
+        }
+        Ok(pins)
+    }
+
+    /// Writes the pins atomically (`0600` in a `0700` folder).
+    pub fn save(&self) -> Result<(), TrustError> {
+        let io = |source| TrustError::Io {
+            path: self.file.clone(),
+            source,
+        };
+        let dir = self.file.parent().unwrap_or(Path::new("."));
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io)?;
+        let file = PinFile {
+            store: self.store.clone(),
+            folders: self
+                .folders
+                .iter()
+                .map(|(f, keys)| (f.to_string(), keys.clone()))
+                .collect(),
+        };
+        let body = toml::to_string(&file).map_err(|e| TrustError::Invalid {
+            path: self.file.clone(),
+            message: e.to_string(),
+        })?;
+        let text = format!(
+            "# Recipients this device approved for the coffer store at {}.\n\
+             # Change them with `coffer recipients accept`, not by hand.\n{body}",
+            self.store.display()
+        );
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        tmp.write_all(text.as_bytes()).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(&self.file).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+
+    /// Where the pins are kept.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// How many folders are pinned.
+    pub fn len(&self) -> usize {
+        self.folders.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.folders.is_empty()
+    }
+
+    /// The pinned folders and their keys.
+    pub fn iter(&self) -> impl Iterator<Item = (&Folder, &[Listed])> {
+        self.folders.iter().map(|(f, k)| (f, k.as_slice()))
+    }
+
+    /// The approved keys that apply to `folder`: those of the nearest pinned folder at or
+    /// above it (none at all if nothing above is pinned).
+    pub fn approved_for(&self, folder: &Folder) -> &[Listed] {
+        folder
+            .ancestors()
+            .find_map(|f| self.folders.get(&f))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Compares the effective recipients of `folder` with the approved ones.
+    pub fn compare(
+        &self,
+        folder: &Folder,
+        effective: Option<&(Folder, Recipients)>,
+    ) -> Option<Change> {
+        let approved = self.approved_for(folder);
+        let approved_keys: BTreeSet<&str> = approved.iter().map(|l| l.key.as_str()).collect();
+        let current: Vec<Listed> = effective
+            .map(|(_, r)| r.iter().map(Listed::from).collect())
+            .unwrap_or_default();
+        let current_keys: BTreeSet<&str> = current.iter().map(|l| l.key.as_str()).collect();
+        let added: Vec<Listed> = current
+            .iter()
+            .filter(|l| !approved_keys.contains(l.key.as_str()))
+            .cloned()
+            .collect();
+        let removed: Vec<Listed> = approved
+            .iter()
+            .filter(|l| !current_keys.contains(l.key.as_str()))
+            .cloned()
+            .collect();
+        if added.is_empty() && removed.is_empty() {
+            return None;
+        }
+        Some(Change {
+            folder: folder.clone(),
+            governed_by: effective.map(|(f, _)| f.clone()),
+            added,
+            removed,
+        })
+    }
+
+    /// Approves `keys` for `folder`. Pins below it that only inherited from this folder's
+    /// file are dropped: they now inherit the new pin.
+    fn set(&mut self, store: &Store, folder: &Folder, keys: Vec<Listed>) -> Result<()> {
+        self.drop_inheriting_below(store, folder, false)?;
+        self.folders.insert(folder.clone(), keys);
+        Ok(())
+    }
+
+    /// Drops the pins strictly below `folder` (and at it, if `including`) whose folder has no
+    /// recipients file of its own between it and `folder`.
+    fn drop_inheriting_below(
+        &mut self,
+        store: &Store,
+        folder: &Folder,
+        including: bool,
+    ) -> Result<()> {
+        let below: Vec<Folder> = self
+            .folders
+            .keys()
+            .filter(|f| folder.contains_folder(f) && (including || *f != folder))
+            .cloned()
+            .collect();
+        for f in below {
+            let own = match store.nearest_recipients(&f)? {
+                Some((at, _)) => folder.contains_folder(&at) && (including || at != *folder),
+                None => false,
+            };
+            if !own {
+                self.folders.remove(&f);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The recipients file of `folder` itself, parsed (ignoring environment overrides).
+fn own_recipients(store: &Store, folder: &Folder) -> Result<Option<Recipients>> {
+    match store.read_meta(folder, MetaFile::Recipients)? {
+        Some(bytes) => {
+            let path = store.folder_path(folder).join(RECIPIENTS_FILE);
+            Ok(Some(Recipients::parse(&bytes, &path)?))
+        }
+        None => Ok(None),
+    }
+}
+
+impl Vault {
+    /// This store's pins, if this device pinned it. Pins of folders that no longer exist are
+    /// left out: the folder went away with its file (`rm -r`, `mv`), and a folder made later
+    /// under the same name starts afresh. (A folder that exists but lost its file keeps its
+    /// pin, so a deleted recipients file still shows as a change.)
+    pub fn pins(&self) -> Result<Option<Pins>> {
+        let Some(mut pins) = Pins::load(&self.paths().data_dir, self.store().root())? else {
+            return Ok(None);
+        };
+        let mut vanished = Vec::new();
+        for folder in pins.folders.keys() {
+            if let Some(name) = folder.as_name()
+                && !self.store().entry(&name)?.folder
+            {
+                vanished.push(folder.clone());
+            }
+        }
+        for folder in vanished {
+            pins.folders.remove(&folder);
+        }
+        Ok(Some(pins))
+    }
+
+    /// Pins the store as it is if this device never did (trust on first use). Returns the
+    /// new pins when it did, so the command line can say so.
+    pub fn ensure_pinned(&self) -> Result<Option<Pins>> {
+        if self.pins()?.is_some() {
+            return Ok(None);
+        }
+        let pins = Pins::snapshot(&self.paths().data_dir, self.store())?;
+        pins.save()?;
+        Ok(Some(pins))
+    }
+
+    fn pins_or_snapshot(&self) -> Result<Pins> {
+        match self.pins()? {
+            Some(p) => Ok(p),
+            None => Pins::snapshot(&self.paths().data_dir, self.store()),
+        }
+    }
+
+    /// The recipients the store's files give `folder` — the nearest `.age-recipients` and
+    /// where it is — ignoring `$COFFER_RECIPIENTS*`.
+    pub fn file_recipients(&self, folder: &Folder) -> Result<Option<(Folder, Recipients)>> {
+        match self.store().nearest_recipients(folder)? {
+            Some((at, bytes)) => {
+                let path = self.store().folder_path(&at).join(RECIPIENTS_FILE);
+                let r = Recipients::parse(&bytes, &path)?;
+                Ok(Some((at, r)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// How the recipients of `folder` differ from what this device approved, if they do.
+    pub fn trust_change(&self, folder: &Folder) -> Result<Option<Change>> {
+        let pins = self.pins_or_snapshot()?;
+        let effective = self.file_recipients(folder)?;
+        Ok(pins.compare(folder, effective.as_ref()))
+    }
+
+    /// Every unapproved change at or below `folder`.
+    pub fn trust_changes_below(&self, folder: &Folder) -> Result<Vec<Change>> {
+        let pins = self.pins_or_snapshot()?;
+        changes_below(self, &pins, folder)
+    }
+
+    /// Approves the current recipients of `folder` and of every folder below it.
+    /// Returns what changed compared with the previous approval.
+    pub fn accept(&self, _lock: &StoreLock, folder: &Folder) -> Result<Vec<Change>> {
+        let mut pins = self.pins_or_snapshot()?;
+        let changes = changes_below(self, &pins, folder)?;
+        pins.folders.retain(|f, _| !folder.contains_folder(f));
+        let effective = self
+            .file_recipients(folder)?
+            .map(|(_, r)| r.iter().map(Listed::from).collect())
+            .unwrap_or_default();
+        pins.folders.insert(folder.clone(), effective);
+        for below in self.store().recipients_files_below(folder)? {
+            if below == *folder {
+                continue;
+            }
+            if let Some(r) = own_recipients(self.store(), &below)? {
+                pins.folders
+                    .insert(below, r.iter().map(Listed::from).collect());
+            }
+        }
+        pins.save()?;
+        Ok(changes)
+    }
+
+    /// Records a recipients file this device wrote (`Some`) or removed (`None`) as approved.
+    pub(crate) fn approve_written(
+        &self,
+        folder: &Folder,
+        written: Option<&Recipients>,
+    ) -> Result<()> {
+        let mut pins = self.pins_or_snapshot()?;
+        match written {
+            Some(r) => pins.set(self.store(), folder, r.iter().map(Listed::from).collect())?,
+            None => pins.drop_inheriting_below(self.store(), folder, true)?,
+        }
+        pins.save()?;
+        Ok(())
+    }
+
+    /// Copies a recipients file to another folder (`mv`/`cp` of a folder carry it along).
+    /// The copy is approved only as far as the original was: a file this device has not
+    /// approved is refused before anything is written.
+    pub fn copy_recipients_file(
+        &self,
+        lock: &StoreLock,
+        from: &Folder,
+        to: &Folder,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let mut pins = self.pins_or_snapshot()?;
+        let effective = self.file_recipients(from)?;
+        if matches!(self.recipient_override(), RecipientOverride::None)
+            && let Some(change) = pins.compare(from, effective.as_ref())
+        {
+            return Err(TrustError::Unapproved(Box::new(change)).into());
+        }
+        let approved = pins.approved_for(from).to_vec();
+        self.store()
+            .write_meta(lock, to, MetaFile::Recipients, bytes)?;
+        pins.set(self.store(), to, approved)?;
+        pins.save()?;
+        Ok(())
+    }
+
+    /// Refuses to encrypt into any of `folders` whose recipients this device has not
+    /// approved. Recipients given in the environment are the user's own choice: no check.
+    pub(crate) fn check_approved<'a>(
+        &self,
+        folders: impl IntoIterator<Item = &'a Folder>,
+    ) -> Result<()> {
+        if !matches!(self.recipient_override(), RecipientOverride::None) {
+            return Ok(());
+        }
+        let pins = match self.pins()? {
+            Some(p) => p,
+            None => {
+                // First encryption on this device: pin what is there.
+                let p = Pins::snapshot(&self.paths().data_dir, self.store())?;
+                p.save()?;
+                p
+            }
+        };
+        for folder in folders {
+            let effective = self.file_recipients(folder)?;
+            if let Some(change) = pins.compare(folder, effective.as_ref()) {
+                return Err(TrustError::Unapproved(Box::new(change)).into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses recipients that none of this device's identities could decrypt for, unless
+    /// `--force`. When an identity's public key cannot be known without unlocking it (a
+    /// plugin, an SSH key without its `.pub`, a protected file without `identities.pub`),
+    /// there is no telling, and nothing is refused.
+    pub fn check_lockout(&self, folder: &Folder, recipients: &Recipients) -> Result<()> {
+        if self.lockout_allowed() {
+            return Ok(());
+        }
+        // Encrypting never needs the private keys: use what is known without unlocking.
+        let own = match self.loaded_identities() {
+            Some(ids) if ids.recipients().len() == ids.len() => ids.recipients().to_vec(),
+            Some(_) => return Ok(()),
+            None => {
+                match crate::identity::public_keys_without_unlocking(&self.paths().identities) {
+                    Some(keys) => keys,
+                    None => return Ok(()),
+                }
+            }
+        };
+        if recipients.iter().any(|r| own.contains(r)) {
+            return Ok(());
+        }
+        Err(TrustError::Lockout {
+            what: describe(folder),
+        }
+        .into())
+    }
+
+    /// Everything encryption into `folder` needs, checked up front: recipients, approval,
+    /// and that you would still be able to read the result.
+    pub fn check_can_encrypt(&self, folder: &Folder) -> Result<Recipients> {
+        let recipients = self.recipients_for(folder)?;
+        self.check_approved([folder])?;
+        self.check_lockout(folder, &recipients)?;
+        Ok(recipients)
+    }
+}
+
+fn changes_below(vault: &Vault, pins: &Pins, folder: &Folder) -> Result<Vec<Change>> {
+    let mut candidates: BTreeSet<Folder> = BTreeSet::new();
+    candidates.insert(folder.clone());
+    candidates.extend(vault.store().recipients_files_below(folder)?);
+    candidates.extend(
+        pins.folders
+            .keys()
+            .filter(|f| folder.contains_folder(f))
+            .cloned(),
+    );
+    let mut changes = Vec::new();
+    for f in candidates {
+        let effective = vault.file_recipients(&f)?;
+        if let Some(change) = pins.compare(&f, effective.as_ref()) {
+            // A folder without its own file repeats its parent's change: report it once.
+            let repeated = changes.iter().any(|c: &Change| {
+                c.governed_by == change.governed_by
+                    && c.added == change.added
+                    && c.removed == change.removed
+            });
+            if !repeated {
+                changes.push(change);
+            }
+        }
+    }
+    Ok(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key(label: Option<&str>) -> Recipient {
+        Recipient::parse(&age::x25519::Identity::generate().to_public().to_string())
+            .unwrap()
+            .with_label(label.map(str::to_owned))
+    }
+
+    fn folder(s: &str) -> Folder {
+        Folder::new(s).unwrap()
+    }
+
+    fn pins(entries: &[(&str, &[&Recipient])]) -> Pins {
+        Pins {
+            file: PathBuf::from("x"),
+            store: PathBuf::from("/s"),
+            folders: entries
+                .iter()
+                .map(|(f, keys)| (folder(f), keys.iter().map(|r| Listed::from(*r)).collect()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn nearest_pin_applies_and_changes_list_labels() {
+        let (alice, bob, mallory) = (key(Some("alice")), key(None), key(Some("mallory")));
+        let p = pins(&[("", &[&alice]), ("team", &[&alice, &bob])]);
+        assert_eq!(p.approved_for(&folder("other/x")).len(), 1);
+        assert_eq!(p.approved_for(&folder("team/db")).len(), 2);
+        let same = (
+            folder(""),
+            Recipients::new(vec![alice.clone()], PathBuf::new()),
+        );
+        assert_eq!(p.compare(&folder("web"), Some(&same)), None);
+        let grown = (
+            folder(""),
+            Recipients::new(vec![alice.clone(), mallory.clone()], PathBuf::new()),
+        );
+        let change = p.compare(&folder("web"), Some(&grown)).unwrap();
+        assert_eq!(change.added, [Listed::from(&mallory)]);
+        assert!(change.removed.is_empty());
+        assert!(
+            change.summary().contains("(mallory)"),
+            "{}",
+            change.summary()
+        );
+        assert_eq!(change.accept_flag(), "");
+        // team's own file vanished: the root's recipients apply there now, bob is gone.
+        let change = p.compare(&folder("team/db"), Some(&same)).unwrap();
+        assert_eq!(change.removed, [Listed::from(&bob)]);
+        // Nothing pinned and nothing there: no change; something appeared: a change.
+        let empty = pins(&[]);
+        assert_eq!(empty.compare(&folder("a"), None), None);
+        assert!(empty.compare(&folder("a"), Some(&same)).is_some());
+    }
+
+    #[test]
+    fn labels_do_not_count_as_a_change() {
+        let alice = key(Some("alice"));
+        let p = pins(&[("", &[&alice])]);
+        let relabelled = alice.clone().with_label(Some("someone else".into()));
+        let now = (
+            folder(""),
+            Recipients::new(vec![relabelled], PathBuf::new()),
+        );
+        assert_eq!(p.compare(&folder(""), Some(&now)), None);
+    }
+
+    #[test]
+    fn pin_file_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(&dir.path().join("store")).unwrap();
+        let lock = store.lock().unwrap();
+        let (a, b) = (key(Some("alice")), key(None));
+        let root = Recipients::new(vec![a.clone()], PathBuf::new());
+        let team = Recipients::new(vec![a, b], PathBuf::new());
+        store
+            .write_meta(
+                &lock,
+                &Folder::root(),
+                MetaFile::Recipients,
+                root.to_file_text().as_bytes(),
+            )
+            .unwrap();
+        store
+            .write_meta(
+                &lock,
+                &folder("team"),
+                MetaFile::Recipients,
+                team.to_file_text().as_bytes(),
+            )
+            .unwrap();
+        store
+            .write_meta(&lock, &folder("bad"), MetaFile::Recipients, b"nonsense\n")
+            .unwrap();
+        let data = dir.path().join("data");
+        let snap = Pins::snapshot(&data, &store).unwrap();
+        assert_eq!(snap.len(), 2, "the unparseable file stays unpinned");
+        snap.save().unwrap();
+        let loaded = Pins::load(&data, store.root()).unwrap().unwrap();
+        assert_eq!(loaded.folders, snap.folders);
+        assert_eq!(
+            loaded.approved_for(&folder("team/x"))[0].label.as_deref(),
+            Some("alice")
+        );
+        // Another store's pins are elsewhere.
+        let other = Store::create(&dir.path().join("other")).unwrap();
+        assert!(Pins::load(&data, other.root()).unwrap().is_none());
+    }
+}
