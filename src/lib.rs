@@ -5,6 +5,7 @@
 //! binary's `cli` module on top.
 
 pub mod agent;
+pub mod audit;
 pub mod config;
 pub mod crypto;
 pub mod dotenv;
@@ -14,10 +15,12 @@ pub mod git;
 pub mod identity;
 pub mod import;
 pub mod leak;
+pub mod log;
 pub mod name;
 pub mod otp;
 pub mod recipients;
 pub mod reference;
+pub mod rotation;
 pub mod secret;
 pub mod store;
 pub mod sync;

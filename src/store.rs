@@ -86,6 +86,22 @@ impl MetaFile {
     }
 }
 
+/// Folders under `.coffer/` that hold coffer's own files (an allow-list, like [`MetaFile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaDir {
+    /// `.coffer/log/`: the shared access logs, one file per device.
+    Log,
+}
+
+impl MetaDir {
+    /// The folder's path components below the store root.
+    pub fn components(self) -> [&'static str; 2] {
+        match self {
+            MetaDir::Log => [META_DIR, "log"],
+        }
+    }
+}
+
 /// Per-secret marks the team shares in `.coffer/`: a tree beside the secrets, one small text
 /// file per marked secret (`.coffer/exposed/team/db.exposed` marks `team/db`). One file per
 /// secret, not one list, so two people marking or clearing different secrets never conflict
@@ -345,6 +361,34 @@ impl Store {
         Ok(StoreLock { _file: file })
     }
 
+    /// Opens (creating if asked, `0700`) one of coffer's metadata folders, refusing links as
+    /// everywhere else; returns its handle and path.
+    pub fn meta_dir(&self, dir: MetaDir, create: bool) -> Result<(OwnedFd, PathBuf)> {
+        let parts = dir.components();
+        let fd = self.open_dir(parts, create)?;
+        Ok((fd, parts.iter().fold(self.root.clone(), |p, c| p.join(c))))
+    }
+
+    /// When a secret's file was last modified (its rotation date in a store without git).
+    pub fn modified(&self, name: &SecretName) -> Result<std::time::SystemTime> {
+        let dir = self.open_folder(&name.parent(), false)?;
+        let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
+        let st = rustix::fs::statat(&dir, file_name.as_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(
+            |e| match e {
+                Errno::NOENT => StoreError::NotFound(name.to_string()),
+                e => io_error(&self.path_of(name), e),
+            },
+        )?;
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
+            return Err(StoreError::Symlink(self.path_of(name)));
+        }
+        let since_epoch = Duration::new(
+            u64::try_from(st.st_mtime).unwrap_or(0),
+            u32::try_from(st.st_mtime_nsec).unwrap_or(0),
+        );
+        Ok(std::time::UNIX_EPOCH + since_epoch)
+    }
+
     /// Writes one secret atomically and durably.
     pub fn write(&self, _lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()> {
         let dir = self.open_folder(&name.parent(), true)?;
@@ -383,7 +427,19 @@ impl Store {
     /// Writes many secrets, crash-safe but with one filesystem sync instead of one per file:
     /// write every temporary file, sync once, rename them all, sync again. A crash at any
     /// point leaves each secret old or new.
-    pub fn write_batch(&self, _lock: &StoreLock, items: &[(SecretName, Vec<u8>)]) -> Result<()> {
+    pub fn write_batch(&self, lock: &StoreLock, items: &[(SecretName, Vec<u8>)]) -> Result<()> {
+        self.write_batch_keeping_times(lock, items, &[])
+    }
+
+    /// [`Store::write_batch`], giving each file the modification time at the same index of
+    /// `times` (when there is one): re-encrypting, moving or copying a secret does not change
+    /// its value, so its rotation date in a store without git stays.
+    pub fn write_batch_keeping_times(
+        &self,
+        _lock: &StoreLock,
+        items: &[(SecretName, Vec<u8>)],
+        times: &[Option<std::time::SystemTime>],
+    ) -> Result<()> {
         let mut dirs: BTreeMap<Folder, OwnedFd> = BTreeMap::new();
         let mut staged: Vec<(&SecretName, String)> = Vec::with_capacity(items.len());
         let result = (|| {
@@ -395,8 +451,12 @@ impl Store {
                 }
                 let dir = &dirs[&folder];
                 let path = self.path_of(name);
-                let tmp = write_temp(dir, name.leaf(), ciphertext, &path, false)?;
+                let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
+                let tmp = write_temp(dir, &file_name, ciphertext, &path, false)?;
                 staged.push((name, tmp));
+                if let Some(Some(time)) = times.get(staged.len() - 1) {
+                    set_modified(dir, &staged[staged.len() - 1].1, *time, &path)?;
+                }
             }
             rustix::fs::syncfs(&self.root_fd).map_err(|e| io_error(&self.root, e))?;
             Ok(())
@@ -559,9 +619,7 @@ impl Store {
         for entry in walker.flatten() {
             let name = entry.file_name().to_string_lossy();
             if entry.file_type().is_file()
-                && name.starts_with('.')
-                && name.ends_with(".tmp")
-                && name.contains(".age.")
+                && is_temporary(&name)
                 && std::fs::remove_file(entry.path()).is_ok()
             {
                 removed += 1;
@@ -730,6 +788,25 @@ fn names_below(base: &Path, relative_to: &Path, suffix: &str) -> Result<Vec<Secr
     Ok(names)
 }
 
+/// Whether `file_name` is one of [`write_temp`]'s files: `.NAME.PID.RANDOM.tmp`.
+fn is_temporary(file_name: &str) -> bool {
+    let Some(rest) = file_name
+        .strip_prefix('.')
+        .and_then(|r| r.strip_suffix(".tmp"))
+    else {
+        return false;
+    };
+    let mut parts = rest.rsplitn(3, '.');
+    let random = parts.next().unwrap_or_default();
+    let pid = parts.next().unwrap_or_default();
+    let original = parts.next().unwrap_or_default();
+    random.len() == 16
+        && random.bytes().all(|b| b.is_ascii_hexdigit())
+        && !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && !original.is_empty()
+}
+
 /// A missing file or folder on the way to `name` means the secret is not in the store.
 fn not_found_as(name: &SecretName, e: StoreError) -> StoreError {
     match e {
@@ -847,6 +924,32 @@ fn write_temp(
         });
     }
     Ok(tmp)
+}
+
+/// Sets a file's modification time (access time now).
+fn set_modified(
+    dir: &OwnedFd,
+    file_name: &str,
+    time: std::time::SystemTime,
+    path: &Path,
+) -> Result<()> {
+    let since = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let stamp = rustix::fs::Timespec {
+        tv_sec: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        tv_nsec: i64::from(since.subsec_nanos()),
+    };
+    let now = rustix::fs::Timespec {
+        tv_sec: 0,
+        tv_nsec: rustix::fs::UTIME_NOW,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: now,
+        last_modification: stamp,
+    };
+    rustix::fs::utimensat(dir, file_name, &times, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| io_error(path, e))
 }
 
 /// temp file → fsync → rename → fsync the folder.
@@ -1002,7 +1105,13 @@ mod tests {
         s.write(&lock, &name("d/x"), b"x").unwrap();
         let stale = s.root().join("d/.x.age.999.0123456789abcdef.tmp");
         std::fs::write(&stale, b"partial").unwrap();
+        let keep = s.root().join("d/.notes.tmp");
+        std::fs::write(&keep, b"not ours").unwrap();
         assert_eq!(s.sweep_temps(&lock, &Folder::root()).unwrap(), 1);
+        assert!(keep.exists(), "only coffer's own temporaries are swept");
+        assert!(is_temporary(".x.age.12.0123456789abcdef.tmp"));
+        assert!(is_temporary("..age-recipients.12.0123456789abcdef.tmp"));
+        assert!(!is_temporary(".x.age.tmp"));
         assert!(!stale.exists());
         assert_eq!(s.read(&name("d/x")).unwrap(), b"x");
     }

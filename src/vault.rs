@@ -342,15 +342,17 @@ impl Vault {
         for chunk in plan.chunks(BATCH) {
             let sources: Vec<SecretName> = chunk.iter().map(|(from, _)| from.clone()).collect();
             let ciphertexts = self.store.read_many(&sources);
-            let written: Vec<(SecretName, Vec<u8>)> = chunk
+            let written = chunk
                 .par_iter()
                 .zip(ciphertexts)
                 .map(|((from, to), ciphertext)| {
+                    // The value does not change: without git, the file time is its rotation date.
+                    let modified = self.store.modified(from).ok();
                     let ciphertext = ciphertext?;
                     let src = &by_folder[&from.parent()];
                     let dst = &by_folder[&to.parent()];
                     if !force_reencrypt && src.same_keys(dst) {
-                        return Ok((to.clone(), ciphertext));
+                        return Ok(((to.clone(), ciphertext), modified));
                     }
                     let plaintext = self.decrypt(from, &ciphertext)?;
                     let out = crypto::encrypt(plaintext.as_bytes(), dst).map_err(|reason| {
@@ -359,10 +361,12 @@ impl Vault {
                             reason,
                         }
                     })?;
-                    Ok((to.clone(), out))
+                    Ok(((to.clone(), out), modified))
                 })
-                .collect::<Result<_>>()?;
-            self.store.write_batch(lock, &written)?;
+                .collect::<Result<Vec<_>>>()?;
+            let (written, times): (Vec<_>, Vec<_>) = written.into_iter().unzip();
+            self.store
+                .write_batch_keeping_times(lock, &written, &times)?;
             // The values did not change: exposure travels with them.
             for (from, to) in chunk.iter().filter(|(from, to)| from != to) {
                 self.carry_exposure(lock, from, to)?;
@@ -408,7 +412,8 @@ impl Vault {
     }
 
     /// Commits `paths` (relative to the store or absolute inside it), and the metadata this
-    /// command changed on the side, if the store uses git. With `git.autosync`, then syncs.
+    /// command changed on the side, if the store uses git. With `log.shared`, this device's
+    /// access log rides along. With `git.autosync`, then syncs.
     pub fn commit(&self, paths: &[PathBuf], message: &str) -> Result<()> {
         let mut all = paths.to_vec();
         all.append(
@@ -417,6 +422,9 @@ impl Vault {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
+        if self.config.log.shared {
+            all.push(crate::log::shared_log_dir(&self.store));
+        }
         self.git.commit(&all, message)?;
         if self.config.git.autosync && self.git.is_repo() {
             crate::sync::sync(&self.git).map_err(Error::AutoSync)?;

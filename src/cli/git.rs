@@ -47,7 +47,8 @@ pub fn init_repo(vault: &Vault) -> Result<()> {
     vault.git().init(&exe)?;
     vault.commit(
         &[vault.store().root().to_owned()],
-        "Add current contents of password store.",
+        // Existing secrets keep their file times as rotation dates.
+        &coffer::rotation::unchanged_message("Add current contents of password store.", &[]),
     )?;
     let lock = vault.lock()?;
     vault.store().write_meta(

@@ -76,7 +76,10 @@ pub fn init(args: &InitArgs, ctx: &Context) -> Result<ExitCode> {
         reencrypt_below(&vault, &lock, &folder)?;
         vault.commit(
             &[recipients_path, vault.store().folder_path(&folder)],
-            &format!("Deinitialize {}.", recipients_path_rel(&folder)),
+            &coffer::rotation::unchanged_message(
+                &format!("Deinitialize {}.", recipients_path_rel(&folder)),
+                &[],
+            ),
         )?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -101,7 +104,10 @@ pub fn init(args: &InitArgs, ctx: &Context) -> Result<ExitCode> {
     reencrypt_below(&vault, &lock, &folder)?;
     vault.commit(
         &[recipients_path, vault.store().folder_path(&folder)],
-        &format!("Set age recipients to {}{suffix}.", listed.join(", ")),
+        &coffer::rotation::unchanged_message(
+            &format!("Set age recipients to {}{suffix}.", listed.join(", ")),
+            &[],
+        ),
     )?;
     Ok(ExitCode::SUCCESS)
 }
@@ -224,7 +230,7 @@ pub fn reencrypt(args: &ReencryptArgs, ctx: &Context) -> Result<ExitCode> {
     };
     vault.commit(
         &[vault.store().folder_path(&folder)],
-        &format!("Reencrypt {what}."),
+        &coffer::rotation::unchanged_message(&format!("Reencrypt {what}."), &[]),
     )?;
     eprintln!("Re-encrypted {} secret(s).", names.len());
     Ok(ExitCode::SUCCESS)

@@ -166,6 +166,13 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
         }
         Mode::Copy => format!("Copy {} to {}.", args.old, args.new),
     };
+    // The values do not change: say where they came from, so rotation dates follow them.
+    let copies = if is_folder {
+        vec![(format!("{old}/"), format!("{new}/"))]
+    } else {
+        vec![(old.to_string(), new.to_string())]
+    };
+    let message = coffer::rotation::unchanged_message(&message, &copies);
     vault.commit(&touched, &message)?;
     Ok(ExitCode::SUCCESS)
 }

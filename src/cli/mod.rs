@@ -19,6 +19,7 @@ use coffer::vault::{RecipientOverride, Vault};
 use coffer::{Folder, SecretName};
 
 mod agent;
+mod audit;
 mod clip;
 mod complete;
 pub mod docs;
@@ -28,8 +29,10 @@ mod import;
 mod import_csv;
 mod import_dotenv;
 mod import_pass;
+mod info;
 mod init;
 mod inject;
+mod log;
 mod manage;
 mod otp;
 mod qr;
@@ -130,6 +133,12 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// One-time codes (TOTP, HOTP) from a secret's otpauth:// line
     Otp(otp::OtpArgs),
+    /// Find weak, reused, stale, exposed, expiring and undecryptable secrets
+    Audit(audit::AuditArgs),
+    /// Show a secret's rotation date, age, exposure, size and recipients
+    Info(info::InfoArgs),
+    /// Show or verify the access log
+    Log(log::LogArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -310,7 +319,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let ctx = Context::new(&cli)?;
-    match command {
+    let result = match command {
         Command::Init(args) => init::init(args, &ctx),
         Command::Ls(args) => show::ls(args, &ctx),
         Command::Find(args) => show::find(args, &ctx),
@@ -332,6 +341,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inject(args) => inject::inject(args, &ctx),
         Command::Scan(args) => scan::scan(args, &ctx),
         Command::Otp(args) => otp::run(args, &ctx),
+        Command::Audit(args) => audit::audit(args, &ctx),
+        Command::Info(args) => info::info(args, &ctx),
+        Command::Log(args) => log::log(args, &ctx),
         Command::Textconv { file } => show::textconv(file, &ctx),
         Command::Unlock(args) => agent::unlock(args, &ctx),
         Command::Agent(args) => agent::agent(args, &ctx),
@@ -340,7 +352,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         | Command::GenerateDocs { .. }
         | Command::ClipboardHelper(_)
         | Command::Lock => Ok(ExitCode::SUCCESS),
-    }
+    };
+    log::record(&ctx, command, &result);
+    result
 }
 
 /// `rewrite_args` always supplies a command; this keeps `run` total without a panic.

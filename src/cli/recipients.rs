@@ -203,7 +203,10 @@ fn add(args: &AddArgs, ctx: &Context) -> Result<ExitCode> {
     let plural = if added.len() == 1 { "" } else { "s" };
     vault.commit(
         &[file, vault.store().folder_path(&folder)],
-        &format!("Add recipient{plural} {who} to {what}."),
+        &coffer::rotation::unchanged_message(
+            &format!("Add recipient{plural} {who} to {what}."),
+            &[],
+        ),
     )?;
     println!(
         "Added {who} to {what}; re-encrypted {} secret(s).",
@@ -267,7 +270,10 @@ fn remove(args: &RemoveArgs, ctx: &Context) -> Result<ExitCode> {
     let plural = if removed.len() == 1 { "" } else { "s" };
     vault.commit(
         &[file, vault.store().folder_path(&folder)],
-        &format!("Remove recipient{plural} {who} from {what}."),
+        &coffer::rotation::unchanged_message(
+            &format!("Remove recipient{plural} {who} from {what}."),
+            &[],
+        ),
     )?;
     println!(
         "Removed {who} from {what}; re-encrypted {} secret(s).",

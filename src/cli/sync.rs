@@ -76,6 +76,14 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
         eprintln!("First sync of this store on this device: approved the recipients it has now:");
         recipients::print_pins(&vault)?;
     }
+    // With log.shared, this device's access log travels with the sync (and a sync refuses
+    // uncommitted changes).
+    if ctx.config.log.shared && !coffer::sync::is_pending(vault.git())? {
+        vault.git().commit(
+            &[coffer::log::shared_log_dir(vault.store())],
+            &coffer::rotation::unchanged_message("Update the access log.", &[]),
+        )?;
+    }
     let synced = coffer::sync::sync(vault.git())?;
     let upstream = &synced.upstream;
     match (synced.pulled, synced.pushed) {

@@ -1,0 +1,275 @@
+//! `log`: read and verify the access log; and [`record`], the one hook in `run` that appends a
+//! record for every command.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use clap_complete::ArgValueCompleter;
+
+use coffer::SecretName;
+use coffer::log::{DeviceId, Event, LogFile, Outcome, Record};
+use coffer::store::Store;
+
+use super::{Command, Context, UsageError, parse_name};
+
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// Only records about this secret, or about the secrets below this folder
+    #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
+    pub name: Option<String>,
+    /// Only records from this day (YYYY-MM-DD, local time) or moment (RFC 3339) on
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Print the records as a JSON array
+    #[arg(long)]
+    pub json: bool,
+    /// Check that no record was edited, removed, reordered or inserted; exit 1 naming the first
+    /// bad record if one was
+    #[arg(long, conflicts_with_all = ["name", "since", "json"])]
+    pub verify: bool,
+}
+
+/// Appends the record of one command to this device's log. Called once, from `run`, after the
+/// command: it knows the outcome. A log that cannot be written is a warning, not a failure of
+/// a command that has already happened.
+pub fn record(ctx: &Context, command: &Command, result: &Result<ExitCode>) {
+    if matches!(command, Command::Log(_)) {
+        return;
+    }
+    let (op, name) = describe(command);
+    // A command that ran to its end is ok even when its exit code reports something (audit
+    // findings, git's own status); one that stopped with an error failed.
+    let outcome = match result {
+        Ok(_) => Outcome::Ok,
+        Err(_) => Outcome::Failed,
+    };
+    let event = Event {
+        op: &op,
+        name: name.as_ref().map(SecretName::as_str),
+        outcome,
+    };
+    let written = own_log(ctx).and_then(|log| match log {
+        Some((log, device)) => Ok(log.append(&device, &event).map(drop)?),
+        None => Ok(()),
+    });
+    if let Err(e) = written {
+        let _ = writeln!(
+            std::io::stderr(),
+            "coffer: warning: the access log was not written: {}",
+            super::ui::one_line(&format!("{e:#}"))
+        );
+    }
+}
+
+/// The subcommand's name and the secret (or folder) it is about, if any. Only names that
+/// validate are recorded; nothing else from the command line is.
+fn describe(command: &Command) -> (String, Option<SecretName>) {
+    let raw: Option<&str> = match command {
+        Command::Show(a) => a.name.as_deref(),
+        Command::Insert(a) => Some(&a.name),
+        Command::Edit(a) => Some(&a.name),
+        Command::Generate(a) => Some(&a.name),
+        Command::Rm(a) => Some(&a.name),
+        Command::Mv(a) | Command::Cp(a) => Some(&a.old),
+        Command::Ls(a) => a.subfolder.as_deref(),
+        Command::Init(a) => a.path.path.as_deref(),
+        Command::Reencrypt(a) => a.path.path.as_deref(),
+        Command::Audit(a) => a.subfolder.as_deref(),
+        Command::Info(a) => Some(&a.name),
+        Command::Recipients(a) => a.path.path.as_deref(),
+        Command::Otp(a) => match &a.command {
+            Some(super::otp::OtpCommand::Show(c)) => c.name.as_deref(),
+            Some(super::otp::OtpCommand::Insert(i) | super::otp::OtpCommand::Append(i)) => {
+                Some(&i.name)
+            }
+            Some(super::otp::OtpCommand::Uri(u)) => Some(&u.name),
+            None => a.show.name.as_deref(),
+        },
+        _ => None,
+    };
+    let name = raw.and_then(|r| SecretName::new(r.trim_end_matches('/')).ok());
+    (op_name(command), name)
+}
+
+/// The subcommand's name as typed (`generate-docs` for `GenerateDocs`), from the variant's
+/// name, so a new command is logged without being listed here.
+fn op_name(command: &Command) -> String {
+    let debug = format!("{command:?}");
+    let variant: String = debug
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    let mut op = String::with_capacity(variant.len() + 2);
+    for (i, c) in variant.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            op.push('-');
+        }
+        op.push(c.to_ascii_lowercase());
+    }
+    op
+}
+
+/// This device's log: `<data dir>/access.log`, or with `log.shared` its file in the store
+/// (`None` when there is no store to keep it in).
+fn own_log(ctx: &Context) -> Result<Option<(LogFile, DeviceId)>> {
+    let device = DeviceId::load_or_create(&ctx.paths.data_dir)?;
+    if !ctx.config.log.shared {
+        return Ok(Some((LogFile::local(&ctx.paths.data_dir)?, device)));
+    }
+    match Store::open(&ctx.paths.store) {
+        Ok(store) => Ok(Some((LogFile::shared(&store, &device)?, device))),
+        Err(coffer::store::StoreError::NoStore(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every log to read: this device's, or in shared mode every device's in the store.
+fn all_logs(ctx: &Context) -> Result<Vec<LogFile>> {
+    if !ctx.config.log.shared {
+        return Ok(vec![LogFile::local(&ctx.paths.data_dir)?]);
+    }
+    let store = ctx.vault()?;
+    Ok(LogFile::shared_all(store.store())?
+        .into_iter()
+        .map(|(_, log)| log)
+        .collect())
+}
+
+pub fn log(args: &LogArgs, ctx: &Context) -> Result<ExitCode> {
+    let logs = all_logs(ctx)?;
+    if args.verify {
+        return verify(&logs);
+    }
+    let name = args
+        .name
+        .as_deref()
+        .map(|raw| parse_name(raw.trim_end_matches('/')))
+        .transpose()?;
+    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let mut records: Vec<(jiff::Timestamp, Record)> = Vec::new();
+    for log in &logs {
+        for record in log.records()? {
+            let Some(at) = record.timestamp() else {
+                continue;
+            };
+            if since.is_some_and(|s| at < s) {
+                continue;
+            }
+            if let Some(name) = &name {
+                let about = record.name.as_deref().unwrap_or("");
+                let below = about
+                    .strip_prefix(name.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+                if !below {
+                    continue;
+                }
+            }
+            records.push((at, record));
+        }
+    }
+    // All devices' records in one timeline; a device's own order breaks ties.
+    records.sort_by(|(a, ra), (b, rb)| (a, &ra.device, ra.seq).cmp(&(b, &rb.device, rb.seq)));
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let list: Vec<&Record> = records.iter().map(|(_, r)| r).collect();
+        serde_json::to_writer_pretty(&mut out, &list)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let tz = jiff::tz::TimeZone::system();
+    let shared = ctx.config.log.shared;
+    for (at, r) in &records {
+        let when = at.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S");
+        let who = format!("{}@{}", r.user, r.host);
+        let device = if shared {
+            format!("  {}", r.device)
+        } else {
+            String::new()
+        };
+        let line = format!(
+            "{when}  {who}{device}  {:<10} {:<6} {}",
+            r.op,
+            r.outcome,
+            r.name.as_deref().unwrap_or("")
+        );
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(logs: &[LogFile]) -> Result<ExitCode> {
+    if logs.is_empty() {
+        println!("There is no access log yet.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut bad = false;
+    for log in logs {
+        let verdict = log.verify()?;
+        let path = log.path();
+        match verdict.problem {
+            None => println!(
+                "{}: {} record{}, intact",
+                path.display(),
+                verdict.records,
+                if verdict.records == 1 { "" } else { "s" }
+            ),
+            Some(problem) => {
+                bad = true;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "coffer: access log {}: {problem}",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(if bad {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `YYYY-MM-DD` (the start of that day, local time) or an RFC 3339 moment.
+fn parse_since(raw: &str) -> Result<jiff::Timestamp> {
+    if let Ok(at) = raw.parse::<jiff::Timestamp>() {
+        return Ok(at);
+    }
+    let day: jiff::civil::Date = raw.parse().map_err(|_| {
+        UsageError(format!(
+            "--since {raw:?}: expected a date (YYYY-MM-DD) or a time (RFC 3339)"
+        ))
+    })?;
+    Ok(day
+        .to_zoned(jiff::tz::TimeZone::system())
+        .with_context(|| format!("--since {raw:?}"))?
+        .timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn op_names_are_the_subcommand_names() {
+        assert_eq!(op_name(&Command::Version), "version");
+        assert_eq!(
+            op_name(&Command::GenerateDocs { dir: "x".into() }),
+            "generate-docs"
+        );
+        assert_eq!(op_name(&Command::Textconv { file: "x".into() }), "textconv");
+    }
+
+    #[test]
+    fn since_accepts_days_and_moments() {
+        assert!(parse_since("2024-01-02").is_ok());
+        assert_eq!(
+            parse_since("2024-01-02T03:04:05Z").unwrap().as_second(),
+            1_704_164_645
+        );
+        assert!(parse_since("yesterday").is_err());
+    }
+}

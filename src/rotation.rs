@@ -1,0 +1,380 @@
+//! Rotation dates: when each secret's value last changed.
+//!
+//! `insert`, `edit`, `generate`, HOTP counter updates and imports change a value;
+//! re-encryption, `mv`, `cp` and recipient changes do not. In a git store the date comes from
+//! one pass over `git log`: commits that change no value carry the trailer
+//! [`VALUE_UNCHANGED`], and those that move or copy secrets say where each value came from
+//! with `Coffer-Copy: OLD -> NEW` trailers (a folder as `OLD/ -> NEW/`), so a moved secret keeps
+//! its source's date. An exact rename made with plain `git mv` counts the same way (identical
+//! ciphertext is an identical value). Without git (or for a file git does not know), the
+//! date is the file's modification time, which re-encryption, `mv` and `cp` preserve.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+
+use crate::git::Git;
+use crate::name::SecretName;
+use crate::store::{AGE_SUFFIX, Store, StoreError};
+
+/// The trailer that marks a commit as changing no secret's value.
+pub const VALUE_UNCHANGED: &str = "Coffer-Value: unchanged";
+/// The trailer key that says where a moved or copied value came from.
+pub const COPY_KEY: &str = "Coffer-Copy";
+
+/// A commit message for a change that leaves every value as it was (re-encryption, recipient
+/// changes, `mv`, `cp`): pass's subject, then trailers. `copies` are `(from, to)` names; a
+/// folder is given with a trailing `/`.
+pub fn unchanged_message(subject: &str, copies: &[(String, String)]) -> String {
+    let mut message = format!("{subject}\n\n{VALUE_UNCHANGED}\n");
+    for (from, to) in copies {
+        message.push_str(&format!("{COPY_KEY}: {from} -> {to}\n"));
+    }
+    message
+}
+
+/// Where a rotation date comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The author date of the last commit that changed the value.
+    Git,
+    /// The file's modification time.
+    FileTime,
+}
+
+impl Source {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::Git => "git history",
+            Source::FileTime => "file time",
+        }
+    }
+}
+
+/// When a secret's value last changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    pub when: Timestamp,
+    pub source: Source,
+}
+
+/// The rotation date of each of `names` (those whose file cannot be read are left out).
+pub fn rotation_dates(
+    store: &Store,
+    git: &Git,
+    names: &[SecretName],
+) -> Result<HashMap<SecretName, Rotation>, StoreError> {
+    let mut dates = HashMap::with_capacity(names.len());
+    if git.is_repo()
+        && let Some(log) = git_log(git)
+    {
+        for (index, when) in dates_from_history(&log, names) {
+            dates.insert(
+                names[index].clone(),
+                Rotation {
+                    when,
+                    source: Source::Git,
+                },
+            );
+        }
+    }
+    for name in names {
+        if dates.contains_key(name) {
+            continue;
+        }
+        let modified = match store.modified(name) {
+            Ok(t) => t,
+            Err(StoreError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        if let Ok(when) = Timestamp::try_from(modified) {
+            dates.insert(
+                name.clone(),
+                Rotation {
+                    when,
+                    source: Source::FileTime,
+                },
+            );
+        }
+    }
+    Ok(dates)
+}
+
+/// The whole history of `.age` files in one `git log`; `None` when there is none yet.
+fn git_log(git: &Git) -> Option<Vec<u8>> {
+    git.run([
+        "-c",
+        "log.showSignature=false",
+        "log",
+        "--date-order",
+        "-z",
+        "--format=%x1e%H%x1f%at%x1f%B%x1f",
+        "--name-status",
+        "-M100%",
+        "--",
+        "*.age",
+    ])
+    .ok()
+    .map(|out| out.stdout)
+}
+
+/// One file change in a commit.
+#[derive(Debug, PartialEq, Eq)]
+enum Change<'a> {
+    /// Added or modified (a new value, unless the commit says otherwise).
+    Written(&'a str),
+    /// An exact rename: the same ciphertext under a new name.
+    Renamed {
+        from: &'a str,
+        to: &'a str,
+    },
+    Other,
+}
+
+#[derive(Debug)]
+struct Commit<'a> {
+    author_time: i64,
+    unchanged: bool,
+    copies: Vec<(&'a str, &'a str)>,
+    changes: Vec<Change<'a>>,
+}
+
+/// Parses `git_log`'s output, newest commit first.
+fn parse_log(bytes: &[u8]) -> Vec<Commit<'_>> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        // Names are UTF-8, but a foreign commit message may not be: go through it lossily
+        // per commit below instead of giving up on the whole history.
+        return parse_log_lossy(bytes);
+    };
+    text.split('\u{1e}').filter_map(parse_commit).collect()
+}
+
+fn parse_log_lossy(bytes: &[u8]) -> Vec<Commit<'_>> {
+    bytes
+        .split(|&b| b == 0x1e)
+        .filter_map(|chunk| std::str::from_utf8(chunk).ok())
+        .filter_map(parse_commit)
+        .collect()
+}
+
+fn parse_commit(chunk: &str) -> Option<Commit<'_>> {
+    let mut parts = chunk.splitn(4, '\u{1f}');
+    let _hash = parts.next()?;
+    let author_time = parts.next()?.trim().parse().ok()?;
+    let body = parts.next()?;
+    let files = parts.next().unwrap_or("");
+    let mut unchanged = false;
+    let mut copies = Vec::new();
+    for line in body.lines() {
+        let line = line.trim();
+        if line.eq_ignore_ascii_case(VALUE_UNCHANGED) {
+            unchanged = true;
+        } else if let Some((key, value)) = line.split_once(':')
+            && key.trim().eq_ignore_ascii_case(COPY_KEY)
+            && let Some((from, to)) = value.trim().split_once(" -> ")
+            && !to.contains(" -> ")
+        {
+            copies.push((from.trim(), to.trim()));
+        }
+    }
+    let mut tokens = files
+        .trim_start_matches(['\0', '\n'])
+        .split('\0')
+        .filter(|t| !t.is_empty());
+    let mut changes = Vec::new();
+    while let Some(status) = tokens.next() {
+        let status = status.trim();
+        let change = match status.chars().next() {
+            Some('A' | 'M' | 'T') => Change::Written(strip_age(tokens.next()?)?),
+            Some('R') => {
+                let from = tokens.next()?;
+                let to = tokens.next()?;
+                match (strip_age(from), strip_age(to)) {
+                    (Some(from), Some(to)) => Change::Renamed { from, to },
+                    _ => Change::Other,
+                }
+            }
+            Some('C') => {
+                tokens.next()?;
+                tokens.next()?;
+                Change::Other
+            }
+            _ => {
+                tokens.next()?;
+                Change::Other
+            }
+        };
+        changes.push(change);
+    }
+    Some(Commit {
+        author_time,
+        unchanged,
+        copies,
+        changes,
+    })
+}
+
+fn strip_age(path: &str) -> Option<&str> {
+    path.strip_suffix(AGE_SUFFIX)
+}
+
+/// Walks the history newest first, following each current name back through moves and copies
+/// to the last commit that wrote a new value. Returns `(index into names, date)`.
+fn dates_from_history(log: &[u8], names: &[SecretName]) -> Vec<(usize, Timestamp)> {
+    // Where each current secret's value is found at the point of history being looked at.
+    let mut pending: HashMap<String, Vec<usize>> = HashMap::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        pending.entry(name.as_str().to_owned()).or_default().push(i);
+    }
+    let mut found = Vec::with_capacity(names.len());
+    for commit in parse_log(log) {
+        if pending.is_empty() {
+            break;
+        }
+        let mut follow = |from: &str, to: &str| {
+            if let Some(from_folder) = from.strip_suffix('/') {
+                let to_folder = to.trim_end_matches('/');
+                if to_folder.is_empty() {
+                    return;
+                }
+                let prefix = format!("{to_folder}/");
+                let moved: Vec<String> = pending
+                    .keys()
+                    .filter(|k| k.starts_with(&prefix))
+                    .cloned()
+                    .collect();
+                for key in moved {
+                    let rest = &key[prefix.len()..];
+                    let source = if from_folder.is_empty() {
+                        rest.to_owned()
+                    } else {
+                        format!("{from_folder}/{rest}")
+                    };
+                    if let Some(waiting) = pending.remove(&key) {
+                        pending.entry(source).or_default().extend(waiting);
+                    }
+                }
+            } else if let Some(waiting) = pending.remove(to) {
+                pending.entry(from.to_owned()).or_default().extend(waiting);
+            }
+        };
+        for change in &commit.changes {
+            if let Change::Renamed { from, to } = change {
+                follow(from, to);
+            }
+        }
+        if commit.unchanged {
+            for (from, to) in &commit.copies {
+                follow(from, to);
+            }
+            continue;
+        }
+        let when = Timestamp::from_second(commit.author_time).unwrap_or(Timestamp::UNIX_EPOCH);
+        for change in &commit.changes {
+            if let Change::Written(path) = change
+                && let Some(waiting) = pending.remove(*path)
+            {
+                found.extend(waiting.into_iter().map(|i| (i, when)));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn commit(at: i64, body: &str, files: &[&str]) -> String {
+        let mut out = format!("\u{1e}0123abcd\u{1f}{at}\u{1f}{body}\u{1f}\0\n");
+        for f in files {
+            out.push_str(f);
+            out.push('\0');
+        }
+        out
+    }
+
+    fn names(list: &[&str]) -> Vec<SecretName> {
+        list.iter().map(|n| SecretName::new(n).unwrap()).collect()
+    }
+
+    fn dates(log: &str, list: &[&str]) -> HashMap<String, i64> {
+        let names = names(list);
+        dates_from_history(log.as_bytes(), &names)
+            .into_iter()
+            .map(|(i, t)| (names[i].to_string(), t.as_second()))
+            .collect()
+    }
+
+    #[test]
+    fn the_last_value_change_wins_and_unchanged_commits_are_skipped() {
+        let log = [
+            commit(
+                300,
+                &unchanged_message("Reencrypt password store.", &[]),
+                &["M", "a.age", "M", "b.age"],
+            ),
+            commit(200, "Edit password for a using vi.\n", &["M", "a.age"]),
+            commit(
+                100,
+                "Add given password for a to store.\n",
+                &["A", "a.age", "A", "b.age"],
+            ),
+        ]
+        .concat();
+        let d = dates(&log, &["a", "b", "never"]);
+        assert_eq!(d["a"], 200);
+        assert_eq!(d["b"], 100);
+        assert!(!d.contains_key("never"));
+    }
+
+    #[test]
+    fn moves_and_copies_keep_the_source_date() {
+        let log = [
+            commit(
+                400,
+                &unchanged_message("Rename team to crew.", &[("team/".into(), "crew/".into())]),
+                &["D", "team/db.age", "A", "crew/db.age"],
+            ),
+            commit(
+                300,
+                &unchanged_message("Copy a to c d.", &[("a".into(), "c d".into())]),
+                &["A", "c d.age"],
+            ),
+            commit(250, "by hand\n", &["R100", "old.age", "x/new.age"]),
+            commit(200, "Add\n", &["A", "team/db.age", "A", "old.age"]),
+            commit(100, "Add\n", &["A", "a.age"]),
+        ]
+        .concat();
+        let d = dates(&log, &["a", "c d", "crew/db", "x/new"]);
+        assert_eq!(d["a"], 100);
+        assert_eq!(d["c d"], 100);
+        assert_eq!(d["crew/db"], 200);
+        assert_eq!(d["x/new"], 200);
+    }
+
+    #[test]
+    fn folder_moves_and_odd_bodies_parse() {
+        let log = [
+            commit(400, "Add\n\nCoffer-Copy: nonsense", &["A", "f/t.age"]),
+            commit(
+                300,
+                &unchanged_message("Rename x/f to f.", &[("x/f/".into(), "f/".into())]),
+                &["A", "f/s.age"],
+            ),
+            commit(100, "Add\n", &["A", "x/f/s.age"]),
+        ]
+        .concat();
+        let d = dates(&log, &["f/s", "f/t"]);
+        assert_eq!((d["f/s"], d["f/t"]), (100, 400));
+        assert!(parse_log(b"garbage without separators").is_empty());
+    }
+
+    #[test]
+    fn messages_keep_pass_subjects() {
+        let m = unchanged_message("Copy a to b.", &[("a".into(), "b".into())]);
+        assert_eq!(m.lines().next(), Some("Copy a to b."));
+        assert!(m.contains("\n\nCoffer-Value: unchanged\nCoffer-Copy: a -> b\n"));
+    }
+}

@@ -1,0 +1,307 @@
+//! The access log: every command leaves a record (never a value), `log` reads and filters
+//! them, `log --verify` names the first bad record for each kind of tampering, concurrent
+//! appends stay chained, and shared logs of two devices merge after a sync.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+use common::{Vault, stderr, stdout};
+
+fn log_json(v: &Vault, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["log", "--json"];
+    all.extend_from_slice(args);
+    let out = v.run(&all);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .unwrap_or_else(|e| panic!("log --json is not JSON ({e}): {}", stdout(&out)))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn field(records: &[serde_json::Value], key: &str) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| r[key].as_str().unwrap_or("-").to_owned())
+        .collect()
+}
+
+fn local_log(v: &Vault) -> std::path::PathBuf {
+    v.data_dir().join("access.log")
+}
+
+#[test]
+fn every_command_is_recorded_without_values() {
+    let v = Vault::new();
+    v.insert("email/work", "s3cr3t-value-do-not-log\n");
+    assert!(v.run(&["show", "email/work"]).status.success());
+    assert_eq!(v.run(&["show", "missing"]).status.code(), Some(1));
+    assert!(v.run(&["ls"]).status.success());
+    assert!(v.run(&["mv", "email/work", "email/home"]).status.success());
+    let records = log_json(&v, &[]);
+    assert_eq!(
+        field(&records, "op"),
+        ["init", "insert", "show", "show", "ls", "mv"]
+    );
+    assert_eq!(
+        field(&records, "name"),
+        [
+            "-",
+            "email/work",
+            "email/work",
+            "missing",
+            "-",
+            "email/work"
+        ]
+    );
+    assert_eq!(
+        field(&records, "outcome"),
+        ["ok", "ok", "ok", "failed", "ok", "ok"]
+    );
+    let first = &records[0];
+    for key in ["time", "user", "host", "device", "prev"] {
+        assert!(
+            first[key].as_str().is_some_and(|s| !s.is_empty()),
+            "{key}: {first}"
+        );
+    }
+    assert_eq!(first["seq"], 1);
+    let raw = std::fs::read_to_string(local_log(&v)).unwrap();
+    assert!(!raw.contains("s3cr3t"), "a value reached the log");
+    assert_eq!(raw.lines().count(), 6, "`log` itself is not recorded");
+
+    let text = stdout(&v.run(&["log"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(
+        lines[3].contains(" show ") && lines[3].ends_with("failed missing"),
+        "{text}"
+    );
+
+    // Filters: a name (or folder), and a date.
+    assert_eq!(log_json(&v, &["email/work"]).len(), 3);
+    assert_eq!(log_json(&v, &["email"]).len(), 3);
+    assert_eq!(log_json(&v, &["--since", "2000-01-01"]).len(), 6);
+    assert!(log_json(&v, &["--since", "2999-01-01"]).is_empty());
+    let bad = v.run(&["log", "--since", "last tuesday"]);
+    assert_eq!(bad.status.code(), Some(2));
+
+    let verify = v.run(&["log", "--verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    assert!(stdout(&verify).ends_with("access.log: 6 records, intact\n"));
+}
+
+/// A vault whose log holds 6 records; returns the log's lines.
+fn vault_with_six_records() -> (Vault, Vec<String>) {
+    let v = Vault::new();
+    for _ in 0..5 {
+        assert!(v.run(&["ls"]).status.success());
+    }
+    let lines: Vec<String> = std::fs::read_to_string(local_log(&v))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 6);
+    (v, lines)
+}
+
+fn write_lines(v: &Vault, lines: &[String]) {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(local_log(v), text).unwrap();
+}
+
+#[test]
+fn each_kind_of_tampering_is_detected_and_the_first_bad_record_named() {
+    type Tamper = fn(&mut Vec<String>);
+    let cases: [(&str, Tamper, &str); 6] = [
+        (
+            "edit",
+            |l| l[2] = l[2].replace("\"op\":\"ls\"", "\"op\":\"rm\""),
+            "record 3: was edited",
+        ),
+        (
+            "removal",
+            |l| drop(l.remove(3)),
+            "record 4: does not follow record 3",
+        ),
+        ("reorder", |l| l.swap(1, 2), "record 2: is out of order"),
+        (
+            "insertion",
+            |l| {
+                let copy = l[1].clone();
+                l.insert(4, copy)
+            },
+            "record 5: was inserted",
+        ),
+        ("truncation", |l| l.truncate(4), "record 5: is missing"),
+        (
+            "edit of the last record",
+            |l| l[5] = l[5].replace("\"outcome\":\"ok\"", "\"outcome\":\"failed\""),
+            "record 6: was edited",
+        ),
+    ];
+    for (what, tamper, expected) in cases {
+        let (v, mut lines) = vault_with_six_records();
+        tamper(&mut lines);
+        write_lines(&v, &lines);
+        let out = v.run(&["log", "--verify"]);
+        assert_eq!(out.status.code(), Some(1), "{what} went unnoticed");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("coffer: access log ") && err.contains(expected),
+            "{what}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{what}: {err}");
+    }
+}
+
+#[test]
+fn a_cut_stays_visible_after_later_appends() {
+    let (v, mut lines) = vault_with_six_records();
+    lines.truncate(3);
+    write_lines(&v, &lines);
+    assert!(v.run(&["ls"]).status.success());
+    let out = v.run(&["log", "--verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("record 4: does not follow record 3: 3 record(s) between them were removed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn concurrent_commands_append_one_unbroken_chain() {
+    let v = Vault::new();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            let mut cmd = std::process::Command::new(common::coffer_bin());
+            cmd.env_clear().envs(v.envs()).current_dir(v.dir.path());
+            cmd.args(["ls"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let out = v.run(&["log", "--verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("9 records, intact"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+fn enable_shared_log(v: &Vault) {
+    let dir = v.home().join(".config/coffer");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), "[log]\nshared = true\n").unwrap();
+}
+
+fn ok(v: &Vault, args: &[&str]) {
+    let out = v.run(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+}
+
+#[test]
+fn shared_logs_of_two_devices_merge_after_a_sync() {
+    common::require_tool("git");
+    let remote_dir = tempfile::tempdir().unwrap();
+    let remote = remote_dir.path().join("vault.git");
+    let a = Vault::with_git();
+    let b = Vault::new();
+    let init = a
+        .tool("git")
+        .args(["init", "-q", "--bare"])
+        .arg(&remote)
+        .status()
+        .unwrap();
+    assert!(init.success());
+    enable_shared_log(&a);
+    enable_shared_log(&b);
+
+    // Device A: both can read the team's secrets; A works and pushes.
+    ok(&a, &["init", &a.recipient(), &b.recipient()]);
+    a.insert("team/db", "Vq7#mZ2!pL9@xR4$wT6\n");
+    ok(&a, &["show", "team/db"]);
+    a.insert("team/api", "Kd3%nB8^sF1&yH5*qJ0\n");
+    ok(
+        &a,
+        &["git", "remote", "add", "origin", remote.to_str().unwrap()],
+    );
+    ok(&a, &["git", "push", "-q", "-u", "origin", "HEAD"]);
+
+    // Device B: a plain clone of the same store.
+    std::fs::remove_dir_all(b.store()).unwrap();
+    let clone = b
+        .tool("git")
+        .args(["clone", "-q"])
+        .arg(&remote)
+        .arg(b.store())
+        .output()
+        .unwrap();
+    assert!(clone.status.success(), "{}", stderr(&clone));
+    // B's own (replaced) store had other recipients: B approves the team's.
+    ok(&b, &["recipients", "accept"]);
+    ok(&b, &["show", "team/db"]);
+    b.insert("team/from-b", "Gm4(tW7)eQ2_zX9+cV5\n");
+    ok(&b, &["git", "push", "-q"]);
+
+    // A syncs and sees both devices' records in one timeline.
+    ok(&a, &["git", "pull", "-q", "--no-rebase"]);
+    let records = log_json(&a, &[]);
+    let devices: std::collections::BTreeSet<String> =
+        field(&records, "device").into_iter().collect();
+    assert_eq!(devices.len(), 2, "{records:#?}");
+    let times = field(&records, "time");
+    let mut sorted = times.clone();
+    sorted.sort_by_key(|t| t.parse::<jiff::Timestamp>().unwrap());
+    assert_eq!(times, sorted, "merged by time");
+    let b_reads: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["op"] == "show" && r["name"] == "team/db")
+        .collect();
+    assert_eq!(b_reads.len(), 2, "A's read and B's read: {records:#?}");
+    assert_ne!(b_reads[0]["device"], b_reads[1]["device"]);
+    let text = stdout(&a.run(&["log", "team/db"]));
+    assert_eq!(
+        text.lines().count(),
+        3,
+        "A's insert and read, B's read: {text}"
+    );
+
+    let verify = a.run(&["log", "--verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    let report = stdout(&verify);
+    assert_eq!(report.matches("intact").count(), 2, "{report}");
+    assert!(report.contains(".coffer/log/"), "{report}");
+    // Each device writes only its own file, so git never had anything to merge in them.
+    let conflicts = a
+        .tool("git")
+        .arg("-C")
+        .arg(a.store())
+        .args(["diff", "--name-only", "--diff-filter=U"])
+        .output()
+        .unwrap();
+    assert!(stdout(&conflicts).is_empty());
+
+    // `coffer sync` carries each device's latest records (its log is never left behind as an
+    // uncommitted change that would stop the sync).
+    ok(&a, &["show", "team/from-b"]);
+    ok(&a, &["sync"]);
+    ok(&b, &["sync"]);
+    let seen_by_b = log_json(&b, &["team/from-b"]);
+    assert!(
+        seen_by_b
+            .iter()
+            .any(|r| r["op"] == "show" && r["device"] != seen_by_b[0]["device"]),
+        "B sees A's read after a sync: {seen_by_b:#?}"
+    );
+    let verify = b.run(&["log", "--verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+}
