@@ -124,14 +124,7 @@ fn code(args: &CodeArgs, ctx: &Context) -> Result<ExitCode> {
         .as_deref()
         .ok_or_else(|| UsageError("otp needs the name of a secret".into()))?;
     let name = parse_name(raw)?;
-    let settings = if args.clip {
-        Some(clip::Settings::from_env()?)
-    } else {
-        None
-    };
-    if args.qrcode {
-        qr::check_terminal(args.force)?;
-    }
+    let settings = check_outputs(args.clip, args.qrcode, args.force)?;
     let vault = ctx.vault()?;
     if args.qrcode {
         let uri = stored_uri(&vault, &name)?;
@@ -236,16 +229,23 @@ fn read_uri(name: &SecretName, echo: bool) -> Result<Zeroizing<String>> {
     Ok(Zeroizing::new(uri.trim().to_owned()))
 }
 
-fn uri(args: &UriArgs, ctx: &Context) -> Result<ExitCode> {
-    let name = parse_name(&args.name)?;
-    let settings = if args.clip {
+/// Checks the requested outputs before anything is decrypted: the clipboard's settings, and
+/// that a QR code may be drawn here.
+fn check_outputs(clip: bool, qrcode: bool, force: bool) -> Result<Option<clip::Settings>> {
+    let settings = if clip {
         Some(clip::Settings::from_env()?)
     } else {
         None
     };
-    if args.qrcode {
-        qr::check_terminal(args.force)?;
+    if qrcode {
+        qr::check_terminal(force)?;
     }
+    Ok(settings)
+}
+
+fn uri(args: &UriArgs, ctx: &Context) -> Result<ExitCode> {
+    let name = parse_name(&args.name)?;
+    let settings = check_outputs(args.clip, args.qrcode, args.force)?;
     let vault = ctx.vault()?;
     let uri = stored_uri(&vault, &name)?;
     if let Some(settings) = settings {
