@@ -127,37 +127,37 @@ fn editor(v: &Vault, body: &str) -> String {
 }
 
 /// A tmpfs folder for `edit`'s plaintext, so tests can check it is left empty.
-fn runtime_dir(v: &Vault) -> std::path::PathBuf {
+fn runtime_dir() -> std::path::PathBuf {
     let shm = std::path::Path::new("/dev/shm");
     assert!(shm.is_dir(), "edit tests need /dev/shm (tmpfs)");
-    let dir = tempfile::Builder::new()
+    tempfile::Builder::new()
         .prefix("coffer-test-")
         .tempdir_in(shm)
         .unwrap()
-        .keep();
-    let _ = v;
-    dir
+        .keep()
+}
+
+/// `coffer edit NAME` with `editor` and `runtime` as its RAM-backed folder.
+fn edit(v: &Vault, editor: &str, runtime: &std::path::Path, name: &str) -> std::process::Output {
+    v.cmd()
+        .env("EDITOR", editor)
+        .env("XDG_RUNTIME_DIR", runtime)
+        .args(["edit", name])
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn edit_changes_creates_and_leaves_no_plaintext() {
     let v = Vault::with_git();
     v.insert("e", "before\n");
-    let rt = runtime_dir(&v);
+    let rt = runtime_dir();
     let ed = editor(&v, r#"printf 'after\nuser: x\n' > "$1""#);
-    v.cmd()
-        .env("EDITOR", &ed)
-        .env("XDG_RUNTIME_DIR", &rt)
-        .args(["edit", "e"])
-        .assert()
-        .success();
+    let out = edit(&v, &ed, &rt, "e");
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(v.show("e"), b"after\nuser: x\n");
-    v.cmd()
-        .env("EDITOR", &ed)
-        .env("XDG_RUNTIME_DIR", &rt)
-        .args(["edit", "new/one"])
-        .assert()
-        .success();
+    let out = edit(&v, &ed, &rt, "new/one");
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(v.show("new/one"), b"after\nuser: x\n");
     assert!(
         files_below(&rt).is_empty(),
@@ -176,19 +176,13 @@ fn edit_changes_creates_and_leaves_no_plaintext() {
 fn edit_with_a_failing_or_killed_editor_changes_nothing() {
     let v = Vault::new();
     v.insert("e", "before\n");
-    let rt = runtime_dir(&v);
+    let rt = runtime_dir();
     for body in [
         r#"printf 'half-written' > "$1"; exit 3"#,
         r#"printf 'half-written' > "$1"; kill -TERM $PPID; sleep 0.2; kill -KILL $$"#,
     ] {
         let ed = editor(&v, body);
-        let out = v
-            .cmd()
-            .env("EDITOR", &ed)
-            .env("XDG_RUNTIME_DIR", &rt)
-            .args(["edit", "e"])
-            .output()
-            .unwrap();
+        let out = edit(&v, &ed, &rt, "e");
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         assert!(
             stderr(&out).contains("e was not changed"),
@@ -209,7 +203,7 @@ fn edit_with_a_failing_or_killed_editor_changes_nothing() {
 fn edit_refuses_to_clobber_a_concurrent_change() {
     let v = Vault::new();
     v.insert("e", "before\n");
-    let rt = runtime_dir(&v);
+    let rt = runtime_dir();
     // While "the user" edits, another process changes the secret.
     let bin = common::coffer_bin();
     let ed = editor(
@@ -219,13 +213,7 @@ fn edit_refuses_to_clobber_a_concurrent_change() {
             bin.display()
         ),
     );
-    let out = v
-        .cmd()
-        .env("EDITOR", &ed)
-        .env("XDG_RUNTIME_DIR", &rt)
-        .args(["edit", "e"])
-        .output()
-        .unwrap();
+    let out = edit(&v, &ed, &rt, "e");
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("changed on disk"), "{err}");
