@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use age::secrecy::ExposeSecret;
 use coffer::config::{Config, Paths};
-use coffer::identity::{Identities, PassphrasePrompt};
-use coffer::recipients::{Recipient, Recipients};
+use coffer::crypto::identity::{Identities, PassphrasePrompt};
+use coffer::crypto::recipients::{Recipient, Recipients};
 use coffer::store::StoreError;
 use coffer::vault::{Error, RecipientOverride, Vault};
 use coffer::{Folder, Plaintext, SecretName};

@@ -5,7 +5,7 @@
 mod common;
 
 use coffer::Plaintext;
-use coffer::otp::{self, FixedClock, OtpUri};
+use coffer::formats::otp::{self, FixedClock, OtpUri};
 use common::{Vault, files_below, stderr, stdout};
 
 /// The RFC test secrets: ASCII "1234567890" repeated to the hash's length.

@@ -19,8 +19,8 @@ use age_core::format::{FileKey, Stanza};
 use super::protocol::{self, ErrorKind, Request, Response, SecretBytes, Status, VERSION};
 use super::{AgentError, check_private_dir};
 use crate::config::{Config, Paths};
-use crate::identity::{self, Identities, IdentityError, PassphrasePrompt};
-use crate::recipients::Recipient;
+use crate::crypto::identity::{self, Identities, IdentityError, PassphrasePrompt};
+use crate::crypto::recipients::Recipient;
 
 /// Starts an agent and returns once it is ready for connections (the command line re-runs
 /// itself as `coffer agent --daemon`).

@@ -19,7 +19,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 
 use super::protocol::{self, ErrorKind, Request, Response, SecretBytes, Status};
 use super::{AgentError, prepare_socket_dir};
-use crate::identity::{Identities, IdentityError, PassphrasePrompt};
+use crate::crypto::identity::{Identities, IdentityError, PassphrasePrompt};
 
 /// Receives the agent's log lines (never secrets: only events, sizes, tags and errors).
 pub type Log = Arc<dyn Fn(&str) + Send + Sync>;

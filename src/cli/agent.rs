@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use coffer::agent::client::{self, ClientOptions, Connection, Launcher};
 use coffer::agent::server::{self, Log, Outcome};
 use coffer::agent::{self as agent_lib, protocol};
-use coffer::identity;
+use coffer::crypto::identity;
 
 use super::{Context, UsageError};
 

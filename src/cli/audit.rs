@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use clap_complete::ArgValueCompleter;
 
-use coffer::audit::{self, Finding, Kind, Options, Report, Severity};
+use coffer::tools::audit::{self, Finding, Kind, Options, Report, Severity};
 
 use super::{Context, parse_folder};
 

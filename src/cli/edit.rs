@@ -11,7 +11,7 @@ use clap::Args;
 use clap_complete::ArgValueCompleter;
 use zeroize::Zeroizing;
 
-use coffer::generate;
+use coffer::formats::generate;
 use coffer::{Plaintext, SecretName, Vault};
 
 use super::{Context, UsageError, parse_name, ui};

@@ -48,14 +48,14 @@ pub fn init_repo(vault: &Vault) -> Result<()> {
     vault.commit(
         &[vault.store().root().to_owned()],
         // Existing secrets keep their file times as rotation dates.
-        &coffer::rotation::unchanged_message("Add current contents of password store.", &[]),
+        &coffer::team::rotation::unchanged_message("Add current contents of password store.", &[]),
     )?;
     let lock = vault.lock()?;
     vault.store().write_meta(
         &lock,
         &coffer::Folder::root(),
         MetaFile::GitAttributes,
-        coffer::git::GITATTRIBUTES.as_bytes(),
+        coffer::team::git::GITATTRIBUTES.as_bytes(),
     )?;
     vault.commit(
         &[vault.store().root().join(".gitattributes")],

@@ -1,6 +1,6 @@
 //! `coffer import csv`: moving in from a password manager's CSV export.
 //!
-//! The mapping from rows to pass-format secrets lives in `coffer::import::csv`; this module
+//! The mapping from rows to pass-format secrets lives in `coffer::tools::import::csv`; this module
 //! reads the file (into zeroizing memory, never changing it), reports and writes.
 
 use std::io::Read;
@@ -12,8 +12,8 @@ use clap::{Args, ValueEnum};
 use zeroize::Zeroizing;
 
 use coffer::Plaintext;
-use coffer::import::csv::{self, CsvFormat};
-use coffer::import::{self, Failure};
+use coffer::tools::import::csv::{self, CsvFormat};
+use coffer::tools::import::{self, Failure};
 
 use super::Context;
 use super::import_pass::{ImportFlags, Report, progress_bar};

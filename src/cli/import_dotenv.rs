@@ -17,7 +17,7 @@ use clap::Args;
 use rayon::prelude::*;
 use zeroize::Zeroizing;
 
-use coffer::reference::Reference;
+use coffer::formats::reference::Reference;
 use coffer::{Plaintext, SecretName};
 
 use super::{Context, parse_folder, parse_name};
@@ -53,7 +53,8 @@ pub fn run(args: &DotenvArgs, ctx: &Context) -> Result<ExitCode> {
     );
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| anyhow!("{}: not a UTF-8 text file", file.display()))?;
-    let entries = coffer::dotenv::parse(text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let entries =
+        coffer::formats::dotenv::parse(text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
 
     // The last assignment of a key wins, as when a shell sources the file.
     let mut chosen: BTreeMap<String, usize> = BTreeMap::new();
@@ -76,7 +77,8 @@ store it with `coffer insert -m` and keep it out of this file by hand",
         }
         chosen.insert(entry.key.clone(), i);
     }
-    let mut plan: Vec<(SecretName, &coffer::dotenv::Entry)> = Vec::with_capacity(chosen.len());
+    let mut plan: Vec<(SecretName, &coffer::formats::dotenv::Entry)> =
+        Vec::with_capacity(chosen.len());
     for (key, &i) in &chosen {
         let leaf = parse_name(key)?;
         plan.push((folder.join(&leaf), &entries[i]));
@@ -153,8 +155,8 @@ store it with `coffer insert -m` and keep it out of this file by hand",
                     Reference::new(name.clone(), None)?.to_string(),
                 ))
             })
-            .collect::<Result<_, coffer::reference::ReferenceError>>()?;
-        let rewritten = Zeroizing::new(coffer::dotenv::rewrite(text, &entries, |e| {
+            .collect::<Result<_, coffer::formats::reference::ReferenceError>>()?;
+        let rewritten = Zeroizing::new(coffer::formats::dotenv::rewrite(text, &entries, |e| {
             let value_is_plain = !Reference::is_reference(&e.value) && !e.is_multiline();
             references
                 .get(e.key.as_str())

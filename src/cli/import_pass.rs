@@ -1,6 +1,6 @@
 //! `coffer import pass` and `coffer import passage`: moving in from another store.
 //!
-//! The source is walked without following links (`coffer::import::source`); pass's files are
+//! The source is walked without following links (`coffer::tools::import::source`); pass's files are
 //! decrypted by the user's `gpg` through their agent, passage's in this process with the given
 //! identities. Each secret keeps its name (below `-p SUB`), is encrypted to coffer's
 //! recipients for its folder, and the whole import is one commit.
@@ -14,10 +14,10 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use coffer::crypto;
-use coffer::identity::{Identities, PassphrasePrompt};
-use coffer::import::gpg::Gpg;
-use coffer::import::source::{self, Found};
-use coffer::import::{self, Failure};
+use coffer::crypto::identity::{Identities, PassphrasePrompt};
+use coffer::tools::import::gpg::Gpg;
+use coffer::tools::import::source::{self, Found};
+use coffer::tools::import::{self, Failure};
 use coffer::{Folder, Plaintext, SecretName};
 
 use super::{Context, parse_folder, ui};

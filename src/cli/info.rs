@@ -7,7 +7,8 @@ use anyhow::{Result, bail};
 use clap::Args;
 use clap_complete::ArgValueCompleter;
 
-use coffer::{audit, rotation};
+use coffer::team::rotation;
+use coffer::tools::audit;
 
 use super::{Context, parse_name};
 

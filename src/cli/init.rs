@@ -7,8 +7,8 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use age::secrecy::SecretString;
-use coffer::identity::NewIdentity;
-use coffer::recipients::{Recipient, Recipients};
+use coffer::crypto::identity::NewIdentity;
+use coffer::crypto::recipients::{Recipient, Recipients};
 use coffer::{Folder, Vault};
 
 use super::{Context, PathArg, UsageError, ui};
@@ -76,7 +76,7 @@ pub fn init(args: &InitArgs, ctx: &Context) -> Result<ExitCode> {
         reencrypt_below(&vault, &lock, &folder)?;
         vault.commit(
             &[recipients_path, vault.store().folder_path(&folder)],
-            &coffer::rotation::unchanged_message(
+            &coffer::team::rotation::unchanged_message(
                 &format!("Deinitialize {}.", recipients_path_rel(&folder)),
                 &[],
             ),
@@ -104,7 +104,7 @@ pub fn init(args: &InitArgs, ctx: &Context) -> Result<ExitCode> {
     reencrypt_below(&vault, &lock, &folder)?;
     vault.commit(
         &[recipients_path, vault.store().folder_path(&folder)],
-        &coffer::rotation::unchanged_message(
+        &coffer::team::rotation::unchanged_message(
             &format!("Set age recipients to {}{suffix}.", listed.join(", ")),
             &[],
         ),
@@ -160,7 +160,7 @@ pub(super) fn ensure_identity(
     if !no_passphrase {
         // The public half, so that encrypting (and its lockout check) never needs the
         // passphrase, as with pass.
-        let public = coffer::identity::public_file_of(path);
+        let public = coffer::crypto::identity::public_file_of(path);
         std::fs::write(&public, format!("{}\n", new.recipient()))
             .with_context(|| format!("cannot write {}", public.display()))?;
     }
@@ -230,7 +230,7 @@ pub fn reencrypt(args: &ReencryptArgs, ctx: &Context) -> Result<ExitCode> {
     };
     vault.commit(
         &[vault.store().folder_path(&folder)],
-        &coffer::rotation::unchanged_message(&format!("Reencrypt {what}."), &[]),
+        &coffer::team::rotation::unchanged_message(&format!("Reencrypt {what}."), &[]),
     )?;
     eprintln!("Re-encrypted {} secret(s).", names.len());
     Ok(ExitCode::SUCCESS)

@@ -14,7 +14,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
 use zeroize::Zeroizing;
 
-use coffer::reference::{self, Reference};
+use coffer::formats::reference::{self, Reference};
 
 use super::{Context, UsageError};
 
@@ -78,7 +78,7 @@ fn parse_template(text: &[u8]) -> Result<Template> {
             .iter()
             .take_while(|b| b.is_ascii_whitespace() && **b != b'\n')
             .count();
-        if !body[skip..].starts_with(coffer::reference::SCHEME.as_bytes()) {
+        if !body[skip..].starts_with(coffer::formats::reference::SCHEME.as_bytes()) {
             at = inner_start;
             continue;
         }

@@ -9,8 +9,8 @@ use clap::Args;
 use clap_complete::ArgValueCompleter;
 
 use coffer::SecretName;
-use coffer::log::{DeviceId, Event, LogFile, Outcome, Record};
 use coffer::store::Store;
+use coffer::team::log::{DeviceId, Event, LogFile, Outcome, Record};
 
 use super::{Command, Context, UsageError, parse_name};
 

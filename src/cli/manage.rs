@@ -172,7 +172,7 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
     } else {
         vec![(old.to_string(), new.to_string())]
     };
-    let message = coffer::rotation::unchanged_message(&message, &copies);
+    let message = coffer::team::rotation::unchanged_message(&message, &copies);
     vault.commit(&touched, &message)?;
     Ok(ExitCode::SUCCESS)
 }

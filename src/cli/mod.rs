@@ -14,7 +14,7 @@ use clap_complete::ArgValueCompleter;
 use clap_complete::engine::SubcommandCandidates;
 
 use coffer::config::{self, Config, Env, Paths};
-use coffer::identity::PassphrasePrompt;
+use coffer::crypto::identity::PassphrasePrompt;
 use coffer::vault::{RecipientOverride, Vault};
 use coffer::{Folder, SecretName};
 

@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use clap_complete::ArgValueCompleter;
 use zeroize::Zeroizing;
 
-use coffer::otp::{self, OtpError, OtpUri, SystemClock};
+use coffer::formats::otp::{self, OtpError, OtpUri, SystemClock};
 use coffer::{Plaintext, SecretName, Vault};
 
 use super::{Context, UsageError, clip, parse_name, qr, ui};

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 
-use coffer::recipients::{Recipient, Recipients};
+use coffer::crypto::recipients::{Recipient, Recipients};
 use coffer::store::{RECIPIENTS_FILE, StoreError, StoreLock};
-use coffer::trust::describe;
+use coffer::team::trust::describe;
 use coffer::vault::RecipientOverride;
 use coffer::{Folder, SecretName, Vault};
 
@@ -203,7 +203,7 @@ fn add(args: &AddArgs, ctx: &Context) -> Result<ExitCode> {
     let plural = if added.len() == 1 { "" } else { "s" };
     vault.commit(
         &[file, vault.store().folder_path(&folder)],
-        &coffer::rotation::unchanged_message(
+        &coffer::team::rotation::unchanged_message(
             &format!("Add recipient{plural} {who} to {what}."),
             &[],
         ),
@@ -270,7 +270,7 @@ fn remove(args: &RemoveArgs, ctx: &Context) -> Result<ExitCode> {
     let plural = if removed.len() == 1 { "" } else { "s" };
     vault.commit(
         &[file, vault.store().folder_path(&folder)],
-        &coffer::rotation::unchanged_message(
+        &coffer::team::rotation::unchanged_message(
             &format!("Remove recipient{plural} {who} from {what}."),
             &[],
         ),

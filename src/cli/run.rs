@@ -22,7 +22,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
 use zeroize::Zeroizing;
 
-use coffer::reference::{self, Reference};
+use coffer::formats::reference::{self, Reference};
 use coffer::{Folder, Plaintext, Vault};
 
 use super::{Context, UsageError, parse_folder};
@@ -128,7 +128,7 @@ fn run_program(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
         let text = std::str::from_utf8(&text)
             .map_err(|_| anyhow!("{}: not a UTF-8 text file", file.display()))?;
         let entries =
-            coffer::dotenv::parse(text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            coffer::formats::dotenv::parse(text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
         for entry in entries {
             let origin = format!("{} ({}, line {})", entry.key, file.display(), entry.line);
             let value = if Reference::is_reference(&entry.value) {

@@ -1,7 +1,7 @@
 //! `coffer scan`: finds this vault's secret values in files, in staged changes or in git
 //! history, and installs itself as a git pre-commit hook.
 //!
-//! The values come from [`coffer::leak`] (one Aho–Corasick automaton for every value and its
+//! The values come from [`coffer::formats::leak`] (one Aho–Corasick automaton for every value and its
 //! encoded forms). Files are searched in parallel by the `ignore` crate's walker, which
 //! honours `.gitignore` like ripgrep; binary files (a NUL in the first 8 KiB, git's rule) and
 //! files over the size cap are skipped. A finding prints as `path:line:column: secret NAME
@@ -18,7 +18,7 @@ use clap::Args;
 use rayon::prelude::*;
 
 use coffer::Folder;
-use coffer::leak::{Matcher, Owner, PatternsBuilder};
+use coffer::formats::leak::{Matcher, Owner, PatternsBuilder};
 
 use super::{Context, UsageError};
 
@@ -64,7 +64,7 @@ pub struct ScanArgs {
     #[arg(long)]
     pub json: bool,
     /// Skip values shorter than N characters
-    #[arg(long, value_name = "N", default_value_t = coffer::leak::DEFAULT_MIN_LENGTH,
+    #[arg(long, value_name = "N", default_value_t = coffer::formats::leak::DEFAULT_MIN_LENGTH,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub min_length: usize,
     /// Skip files larger than this many bytes

@@ -8,9 +8,9 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 
 use coffer::config::Paths;
-use coffer::git::Git;
 use coffer::store::MetaFile;
-use coffer::sync::Side;
+use coffer::team::git::Git;
+use coffer::team::sync::Side;
 use coffer::{Folder, Vault};
 
 use super::{Context, init, parse_name, recipients};
@@ -45,12 +45,12 @@ pub struct CloneArgs {
 pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
     let vault = ctx.vault()?;
     if !vault.git().is_repo() {
-        return Err(coffer::sync::SyncError::NotARepo.into());
+        return Err(coffer::team::sync::SyncError::NotARepo.into());
     }
     if let Some(raw) = &args.resolve {
         let name = parse_name(raw)?;
         let side = if args.ours { Side::Ours } else { Side::Theirs };
-        let other = coffer::sync::resolve(vault.git(), &name.relative_path(), side)?;
+        let other = coffer::team::sync::resolve(vault.git(), &name.relative_path(), side)?;
         let (kept, dropped) = match side {
             Side::Ours => ("this device's", "the remote's"),
             Side::Theirs => ("the remote's", "this device's"),
@@ -61,11 +61,11 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
             ),
             None => eprintln!("Kept {kept} version of {name}."),
         }
-    } else if coffer::sync::is_pending(vault.git())? {
+    } else if coffer::team::sync::is_pending(vault.git())? {
         // Re-running `sync` while it waits: say again what it waits for (or carry on).
-        let left = coffer::sync::conflicts(vault.git())?;
+        let left = coffer::team::sync::conflicts(vault.git())?;
         if !left.is_empty() {
-            return Err(coffer::sync::sync(vault.git()).err().map_or_else(
+            return Err(coffer::team::sync::sync(vault.git()).err().map_or_else(
                 || anyhow::anyhow!("a sync is waiting to be resolved"),
                 Into::into,
             ));
@@ -78,13 +78,13 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
     }
     // With log.shared, this device's access log travels with the sync (and a sync refuses
     // uncommitted changes).
-    if ctx.config.log.shared && !coffer::sync::is_pending(vault.git())? {
+    if ctx.config.log.shared && !coffer::team::sync::is_pending(vault.git())? {
         vault.git().commit(
-            &[coffer::log::shared_log_dir(vault.store())],
-            &coffer::rotation::unchanged_message("Update the access log.", &[]),
+            &[coffer::team::log::shared_log_dir(vault.store())],
+            &coffer::team::rotation::unchanged_message("Update the access log.", &[]),
         )?;
     }
-    let synced = coffer::sync::sync(vault.git())?;
+    let synced = coffer::team::sync::sync(vault.git())?;
     let upstream = &synced.upstream;
     match (synced.pulled, synced.pushed) {
         (0, 0) => eprintln!("Already up to date with {upstream}."),
@@ -178,7 +178,7 @@ pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
             &lock,
             &Folder::root(),
             MetaFile::GitAttributes,
-            coffer::git::GITATTRIBUTES.as_bytes(),
+            coffer::team::git::GITATTRIBUTES.as_bytes(),
         )?;
         vault.commit(
             &[dest.join(".gitattributes")],

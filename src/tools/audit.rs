@@ -18,9 +18,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::name::{Folder, SecretName};
-use crate::rotation::{self, Rotation};
-use crate::secret::Plaintext;
+use crate::crypto::secret::Plaintext;
+use crate::store::name::{Folder, SecretName};
+use crate::team::rotation::{self, Rotation};
 use crate::vault::{Result, Vault};
 
 /// The default `audit.max_age`, in days.
@@ -116,12 +116,12 @@ pub struct Exposure {
 }
 
 /// The exposure mark of a secret, if any: the one place the audit reads the marks that
-/// `recipients rm` writes (see [`crate::exposure`]).
+/// `recipients rm` writes (see [`crate::team::exposure`]).
 pub fn exposure_of(vault: &Vault, name: &SecretName) -> Result<Option<Exposure>> {
     Ok(vault.exposure(name)?.map(|e| summarize(&e)))
 }
 
-fn summarize(exposure: &crate::exposure::Exposure) -> Exposure {
+fn summarize(exposure: &crate::team::exposure::Exposure) -> Exposure {
     Exposure {
         removals: exposure.removals.iter().map(ToString::to_string).collect(),
         since: exposure

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use crate::git::{Git, GitError};
+use crate::team::git::{Git, GitError};
 
 /// How many times a push that lost a race is retried (fetch, rebase, push again).
 const PUSH_ATTEMPTS: usize = 3;

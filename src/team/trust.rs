@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::name::Folder;
-use crate::recipients::{Recipient, Recipients};
+use crate::crypto::recipients::{Recipient, Recipients};
+use crate::store::name::Folder;
 use crate::store::{MetaFile, RECIPIENTS_FILE, Store, StoreLock};
 use crate::vault::{RecipientOverride, Result, Vault};
 
@@ -528,7 +528,9 @@ impl Vault {
             Some(ids) if ids.recipients().len() == ids.len() => ids.recipients().to_vec(),
             Some(_) => return Ok(()),
             None => {
-                match crate::identity::public_keys_without_unlocking(&self.paths().identities) {
+                match crate::crypto::identity::public_keys_without_unlocking(
+                    &self.paths().identities,
+                ) {
                     Some(keys) => keys,
                     None => return Ok(()),
                 }

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use zeroize::Zeroizing;
 
-use crate::secret::Plaintext;
+use crate::crypto::secret::Plaintext;
 
 /// What a bad `otpauth://` URI gets told. Messages name what is wrong and never echo the
 /// secret parameter.

@@ -15,8 +15,8 @@ use csv_core::{ReadRecordResult, Reader};
 use zeroize::Zeroizing;
 
 use super::names::{NameAllocator, name_from_parts};
-use crate::name::SecretName;
-use crate::secret::Plaintext;
+use crate::crypto::secret::Plaintext;
+use crate::store::name::SecretName;
 
 /// The exports coffer understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

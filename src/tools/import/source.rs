@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::name::SecretName;
+use crate::store::name::SecretName;
 
 /// Folders nested deeper than this are reported rather than walked.
 const MAX_DEPTH: usize = 64;

@@ -3,13 +3,17 @@
 //! Decryption reads and authenticates the *entire* payload before returning anything, so a
 //! truncated or tampered file yields an error and not one byte of plaintext.
 
+pub mod identity;
+pub mod recipients;
+pub mod secret;
+
 use std::io::{Read, Write};
 
 use age::armor::ArmoredReader;
 
-use crate::identity::Identities;
-use crate::recipients::Recipients;
-use crate::secret::Plaintext;
+use crate::crypto::identity::Identities;
+use crate::crypto::recipients::Recipients;
+use crate::crypto::secret::Plaintext;
 
 /// Why a file could not be decrypted. The two cases users must tell apart are kept apart:
 /// "not for you" and "damaged".
@@ -133,7 +137,7 @@ fn map_error(e: age::DecryptError) -> DecryptError {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::recipients::Recipient;
+    use crate::crypto::recipients::Recipient;
     use age::secrecy::ExposeSecret;
     use std::path::PathBuf;
 

@@ -17,10 +17,10 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::crypto;
-use crate::name::{Folder, SecretName};
-use crate::recipients::Recipients;
-use crate::secret::Plaintext;
+use crate::crypto::recipients::Recipients;
+use crate::crypto::secret::Plaintext;
 use crate::store::StoreLock;
+use crate::store::name::{Folder, SecretName};
 use crate::vault::{Error, Result, Vault};
 
 /// How many secrets are encrypted and written per batch (one filesystem sync each).

@@ -11,15 +11,15 @@ use std::sync::{Mutex, OnceLock};
 use rayon::prelude::*;
 
 use crate::config::{Config, Paths};
+use crate::crypto::identity::{Identities, IdentityError, PassphrasePrompt};
+use crate::crypto::recipients::{Recipient, RecipientError, Recipients};
+use crate::crypto::secret::Plaintext;
 use crate::crypto::{self, DecryptError, EncryptError};
-use crate::git::{Git, GitError};
-use crate::identity::{Identities, IdentityError, PassphrasePrompt};
-use crate::name::{Folder, NameError, SecretName};
-use crate::recipients::{Recipient, RecipientError, Recipients};
-use crate::secret::Plaintext;
+use crate::store::name::{Folder, NameError, SecretName};
 use crate::store::{MetaFile, Store, StoreError, StoreLock};
-use crate::sync::SyncError;
-use crate::trust::TrustError;
+use crate::team::git::{Git, GitError};
+use crate::team::sync::SyncError;
+use crate::team::trust::TrustError;
 
 /// How many secrets a bulk operation holds in memory at once.
 const BATCH: usize = 1024;
@@ -423,11 +423,11 @@ impl Vault {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
         if self.config.log.shared {
-            all.push(crate::log::shared_log_dir(&self.store));
+            all.push(crate::team::log::shared_log_dir(&self.store));
         }
         self.git.commit(&all, message)?;
         if self.config.git.autosync && self.git.is_repo() {
-            crate::sync::sync(&self.git).map_err(Error::AutoSync)?;
+            crate::team::sync::sync(&self.git).map_err(Error::AutoSync)?;
         }
         Ok(())
     }

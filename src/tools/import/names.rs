@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use crate::name::{NameError, SecretName};
+use crate::store::name::{NameError, SecretName};
 
 /// The longest component we produce, in bytes. File names are limited to 255 bytes, and the
 /// storage layer needs room for `.age` and its temporary-file decoration.

@@ -18,7 +18,7 @@ use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use walkdir::WalkDir;
 
-use crate::name::{Folder, SecretName};
+use crate::store::name::{Folder, SecretName};
 
 /// The suffix of every secret file.
 pub const AGE_SUFFIX: &str = ".age";

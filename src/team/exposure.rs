@@ -9,8 +9,8 @@
 
 use std::fmt;
 
-use crate::name::{Folder, SecretName};
-use crate::recipients::Recipient;
+use crate::crypto::recipients::Recipient;
+use crate::store::name::{Folder, SecretName};
 use crate::store::{MarkKind, StoreLock};
 use crate::vault::{Result, Vault};
 

@@ -13,9 +13,9 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
-use crate::git::Git;
-use crate::name::SecretName;
+use crate::store::name::SecretName;
 use crate::store::{AGE_SUFFIX, Store, StoreError};
+use crate::team::git::Git;
 
 /// The trailer that marks a commit as changing no secret's value.
 pub const VALUE_UNCHANGED: &str = "Coffer-Value: unchanged";

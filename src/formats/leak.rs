@@ -13,8 +13,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use zeroize::Zeroizing;
 
-use crate::name::SecretName;
-use crate::secret::Plaintext;
+use crate::crypto::secret::Plaintext;
+use crate::store::name::SecretName;
 
 /// The default shortest value worth looking for.
 pub const DEFAULT_MIN_LENGTH: usize = 8;

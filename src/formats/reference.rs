@@ -12,8 +12,8 @@ use std::fmt;
 
 use rayon::prelude::*;
 
-use crate::name::{NameError, SecretName};
-use crate::secret::Plaintext;
+use crate::crypto::secret::Plaintext;
+use crate::store::name::{NameError, SecretName};
 use crate::vault::{self, Vault};
 
 /// What every reference starts with.
@@ -205,7 +205,7 @@ pub enum ResolveKind {
     #[error("{0} has no field {1:?}")]
     NoField(SecretName, String),
     #[error("{0}")]
-    Otp(crate::otp::OtpError),
+    Otp(crate::formats::otp::OtpError),
     #[error(
         "an HOTP code would advance the stored counter; use `coffer otp NAME` for HOTP (#otp works for TOTP)"
     )]
@@ -224,7 +224,8 @@ pub struct ResolveError {
 /// The current TOTP code of a secret's `otpauth://` line. HOTP is refused: resolving a
 /// reference must not change the store.
 fn current_otp(secret: &Plaintext) -> Result<Plaintext, ResolveKind> {
-    let next = crate::otp::next_code(secret, &crate::otp::SystemClock).map_err(ResolveKind::Otp)?;
+    let next = crate::formats::otp::next_code(secret, &crate::formats::otp::SystemClock)
+        .map_err(ResolveKind::Otp)?;
     if next.updated.is_some() {
         return Err(ResolveKind::HotpInReference);
     }
@@ -347,7 +348,7 @@ mod tests {
         ));
         assert!(matches!(
             pick("coffer:x#otp"),
-            Err(ResolveKind::Otp(crate::otp::OtpError::NoUri))
+            Err(ResolveKind::Otp(crate::formats::otp::OtpError::NoUri))
         ));
         let totp = Plaintext::new(
             b"pw\notpauth://totp/x?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&digits=8\n".to_vec(),

@@ -12,7 +12,7 @@ use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use age::secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::recipients::Recipient;
+use crate::crypto::recipients::Recipient;
 
 /// The scrypt work factor for passphrase-protected identities (2^18, as the issue asks).
 pub const SCRYPT_WORK_FACTOR: u8 = 18;

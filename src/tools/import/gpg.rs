@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use zeroize::Zeroizing;
 
-use crate::secret::Plaintext;
+use crate::crypto::secret::Plaintext;
 
 /// The program that decrypts: `gpg`, as pass calls it, unless the caller says otherwise.
 #[derive(Debug, Clone)]

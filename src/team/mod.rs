@@ -1,0 +1,9 @@
+//! Team features: git, sync, recipient trust pinning, exposure marks, rotation dates and the
+//! access log.
+
+pub mod exposure;
+pub mod git;
+pub mod log;
+pub mod rotation;
+pub mod sync;
+pub mod trust;

@@ -1,0 +1,4 @@
+//! Whole-vault tools built on the vault: the audit and the importers.
+
+pub mod audit;
+pub mod import;
