@@ -59,7 +59,7 @@ fn write_read_and_typed_errors() {
         v.read(&name("a/c")),
         Err(Error::Store(StoreError::NotFound(_)))
     ));
-    std::fs::write(v.store().path_of(&name("bad")), b"junk").unwrap();
+    std::fs::write(v.path_of(&name("bad")), b"junk").unwrap();
     match v.read(&name("bad")) {
         Err(Error::Decrypt { name, .. }) => assert_eq!(name, "bad"),
         other => panic!("{:?}", other.err()),
@@ -79,7 +79,6 @@ fn transfer_and_reencrypt_in_bulk() {
         .unwrap();
     }
     let plan: Vec<_> = v
-        .store()
         .list(&Folder::new("f3").unwrap())
         .unwrap()
         .into_iter()
@@ -96,7 +95,7 @@ fn transfer_and_reencrypt_in_bulk() {
     }
     let names = v.reencrypt(&lock, &Folder::root()).unwrap();
     assert_eq!(names.len(), 300 + plan.len());
-    let ct = v.store().read(&name("f0/s0")).unwrap();
+    let ct = v.ciphertext(&name("f0/s0")).unwrap();
     assert_eq!(age::decrypt(&id, &ct).unwrap(), b"v0\n");
 }
 
@@ -109,5 +108,5 @@ fn no_recipients_is_a_typed_error() {
         .write(&lock, &name("x"), &Plaintext::new(b"y".to_vec()))
         .unwrap_err();
     assert!(matches!(err, Error::NoRecipients(_)), "{err}");
-    assert!(!v.store().path_of(&name("x")).exists());
+    assert!(!v.path_of(&name("x")).exists());
 }

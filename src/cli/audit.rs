@@ -73,7 +73,7 @@ pub fn audit(args: &AuditArgs, ctx: &Context) -> Result<ExitCode> {
             .unwrap_or(audit::DEFAULT_MAX_AGE_DAYS),
         now: jiff::Timestamp::now(),
     };
-    let total = vault.store().list(&folder)?.len();
+    let total = vault.list(&folder)?.len();
     let bar = if total >= PROGRESS_FROM && std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(total as u64);
         if let Ok(style) =

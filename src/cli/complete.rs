@@ -10,13 +10,19 @@ use clap_complete::engine::CompletionCandidate;
 
 use coffer::Folder;
 use coffer::config::{self, Env};
-use coffer::store::Store;
+use coffer::vault::{RecipientOverride, Vault};
 
 /// The store named by the environment and config (the `--store` flag of the command line
-/// being completed is not visible here).
-fn open_store() -> Option<Store> {
-    let (paths, _) = config::resolve(None, &Env::from_process()).ok()?;
-    Store::open(&paths.store).ok()
+/// being completed is not visible here). Completion never decrypts: it asks for nothing.
+fn open_store() -> Option<Vault> {
+    let (paths, config) = config::resolve(None, &Env::from_process()).ok()?;
+    Vault::open(
+        paths,
+        config,
+        std::sync::Arc::new(|_: &str| None),
+        RecipientOverride::None,
+    )
+    .ok()
 }
 
 /// Children of the folder that `current` is typed in, filtered by what was typed.

@@ -12,6 +12,7 @@ use clap_complete::ArgValueCompleter;
 use zeroize::Zeroizing;
 
 use coffer::formats::generate;
+use coffer::vault::Changed;
 use coffer::{Plaintext, SecretName, Vault};
 
 use super::{Context, UsageError, parse_name, ui};
@@ -75,7 +76,7 @@ pub struct GenerateArgs {
 
 /// Refuses to overwrite `name` unless forced or confirmed (terminal only).
 fn check_overwrite(vault: &Vault, name: &SecretName, force: bool) -> Result<()> {
-    if !force && vault.store().entry(name)?.secret {
+    if !force && vault.entry(name)?.secret {
         ui::confirm_or_stop(&format!(
             "An entry already exists for {name}. Overwrite it?"
         ))?;
@@ -109,7 +110,7 @@ pub fn insert(args: &InsertArgs, ctx: &Context) -> Result<ExitCode> {
     let lock = vault.lock()?;
     vault.write(&lock, &name, &content)?;
     vault.commit(
-        &[vault.store().path_of(&name)],
+        &[Changed::Secret(name.clone())],
         &format!("Add given password for {name} to store."),
     )?;
     Ok(ExitCode::SUCCESS)
@@ -153,7 +154,7 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
     };
     let vault = ctx.vault()?;
     vault.check_can_encrypt(&name.parent())?;
-    let exists = vault.store().entry(&name)?.secret;
+    let exists = vault.entry(&name)?.secret;
     if !args.in_place {
         check_overwrite(&vault, &name, args.force)?;
     }
@@ -171,7 +172,7 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
         )
     };
     vault.write(&lock, &name, &content)?;
-    vault.commit(&[vault.store().path_of(&name)], &message)?;
+    vault.commit(&[Changed::Secret(name.clone())], &message)?;
     drop(lock);
     if let Some(settings) = clip_settings {
         super::clip::copy(&settings, password.as_bytes(), name.as_str())
@@ -228,9 +229,9 @@ pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(&args.name)?;
     let vault = ctx.vault()?;
     vault.check_can_encrypt(&name.parent())?;
-    let before = match vault.store().read(&name) {
+    let before = match vault.ciphertext(&name) {
         Ok(ciphertext) => Some(ciphertext),
-        Err(coffer::store::StoreError::NotFound(_)) => None,
+        Err(coffer::Error::Store(coffer::store::StoreError::NotFound(_))) => None,
         Err(e) => return Err(e.into()),
     };
     let original = match &before {
@@ -266,9 +267,9 @@ pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let lock = vault.lock()?;
-    let now = match vault.store().read(&name) {
+    let now = match vault.ciphertext(&name) {
         Ok(ct) => Some(ct),
-        Err(coffer::store::StoreError::NotFound(_)) => None,
+        Err(coffer::Error::Store(coffer::store::StoreError::NotFound(_))) => None,
         Err(e) => return Err(e.into()),
     };
     if now != before {
@@ -277,7 +278,7 @@ pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
         let aside = parse_name(&format!("{name}-conflict-{stamp}"))?;
         vault.write(&lock, &aside, &edited)?;
         vault.commit(
-            &[vault.store().path_of(&aside)],
+            &[Changed::Secret(aside.clone())],
             &format!("Add given password for {aside} to store."),
         )?;
         bail!(
@@ -287,7 +288,7 @@ pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
     vault.write(&lock, &name, &edited)?;
     let editor_name = editor.split_whitespace().next().unwrap_or("editor");
     vault.commit(
-        &[vault.store().path_of(&name)],
+        &[Changed::Secret(name.clone())],
         &format!("Edit password for {name} using {editor_name}."),
     )?;
     Ok(ExitCode::SUCCESS)

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 
 use coffer::Vault;
-use coffer::store::MetaFile;
+use coffer::vault::Changed;
 
 use super::Context;
 
@@ -46,19 +46,14 @@ pub fn init_repo(vault: &Vault) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find the coffer executable")?;
     vault.git().init(&exe)?;
     vault.commit(
-        &[vault.store().root().to_owned()],
+        &[Changed::Folder(coffer::Folder::root())],
         // Existing secrets keep their file times as rotation dates.
         &coffer::team::rotation::unchanged_message("Add current contents of password store.", &[]),
     )?;
     let lock = vault.lock()?;
-    vault.store().write_meta(
-        &lock,
-        &coffer::Folder::root(),
-        MetaFile::GitAttributes,
-        coffer::team::git::GITATTRIBUTES.as_bytes(),
-    )?;
+    vault.write_gitattributes(&lock, coffer::team::git::GITATTRIBUTES.as_bytes())?;
     vault.commit(
-        &[vault.store().root().join(".gitattributes")],
+        &[Changed::GitAttributes],
         "Configure git repository for age file diff.",
     )?;
     Ok(())

@@ -14,10 +14,10 @@ use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use rayon::prelude::*;
 use zeroize::Zeroizing;
 
 use coffer::formats::reference::Reference;
+use coffer::tools::import;
 use coffer::{Plaintext, SecretName};
 
 use super::{Context, parse_folder, parse_name};
@@ -97,7 +97,7 @@ store it with `coffer insert -m` and keep it out of this file by hand",
         let existing: Vec<&SecretName> = plan
             .iter()
             .map(|(name, _)| name)
-            .filter(|name| vault.store().entry(name).is_ok_and(|e| e.secret))
+            .filter(|name| vault.entry(name).is_ok_and(|e| e.secret))
             .collect();
         if let Some(first) = existing.first() {
             let more = match existing.len() {
@@ -107,30 +107,35 @@ store it with `coffer insert -m` and keep it out of this file by hand",
             bail!("{first} already exists{more}; nothing was imported. Use -f to overwrite");
         }
     }
-    vault.recipients_for(&folder)?;
-    let encrypted: Vec<(SecretName, Vec<u8>)> = plan
-        .par_iter()
-        .map(|(name, entry)| {
+    let lock = vault.lock()?;
+    // The import module's steps: recipients checked (and approved) before anything is
+    // written, encryption in parallel, crash-safe batches, one commit.
+    let outcome = import::import(
+        &vault,
+        &lock,
+        plan.clone(),
+        |_, entry| {
             let mut content = Vec::with_capacity(entry.value.len() + 1);
             content.extend_from_slice(entry.value.as_bytes());
             content.push(b'\n');
-            let plaintext = Plaintext::new(content);
-            Ok((name.clone(), vault.encrypt_for(name, &plaintext)?))
-        })
-        .collect::<Result<_, coffer::Error>>()?;
-    let lock = vault.lock()?;
-    vault.store().write_batch(&lock, &encrypted)?;
-    let paths: Vec<PathBuf> = plan
-        .iter()
-        .map(|(name, _)| vault.store().path_of(name))
-        .collect();
+            Ok(Plaintext::new(content))
+        },
+        &|| {},
+    )?;
+    if let Some(failure) = outcome.failures.first() {
+        bail!("{}: {}", failure.what, failure.reason);
+    }
+    if let Some(stopped) = outcome.stopped {
+        return Err(stopped.into());
+    }
     let file_name = file.file_name().map_or_else(
         || file.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    vault.commit(
-        &paths,
-        &format!("Import {} secrets from {file_name}.", plan.len()),
+    import::commit(
+        &vault,
+        &outcome.imported,
+        &import::commit_message(outcome.imported.len(), &file_name),
     )?;
     drop(lock);
     let keys: Vec<&str> = plan.iter().map(|(_, e)| e.key.as_str()).collect();

@@ -7,7 +7,6 @@ use anyhow::{Result, bail};
 use clap::Args;
 use clap_complete::ArgValueCompleter;
 
-use coffer::team::rotation;
 use coffer::tools::audit;
 
 use super::{Context, parse_name};
@@ -22,12 +21,11 @@ pub struct InfoArgs {
 pub fn info(args: &InfoArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(args.name.trim_end_matches('/'))?;
     let vault = ctx.vault()?;
-    if !vault.store().entry(&name)?.secret {
+    if !vault.entry(&name)?.secret {
         bail!("{name} is not in the store.");
     }
-    let size = vault.store().read(&name)?.len();
-    let rotations =
-        rotation::rotation_dates(vault.store(), vault.git(), std::slice::from_ref(&name))?;
+    let size = vault.ciphertext(&name)?.len();
+    let rotations = vault.rotation_dates(std::slice::from_ref(&name))?;
     let tz = jiff::tz::TimeZone::system();
     let now = jiff::Timestamp::now();
 
@@ -74,7 +72,7 @@ pub fn info(args: &InfoArgs, ctx: &Context) -> Result<ExitCode> {
         Ok(r) => {
             let source = r.source();
             let shown = source
-                .strip_prefix(vault.store().root())
+                .strip_prefix(vault.root())
                 .unwrap_or(source)
                 .display();
             out.push_str(&format!(

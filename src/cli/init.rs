@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 use age::secrecy::SecretString;
 use coffer::crypto::identity::NewIdentity;
 use coffer::crypto::recipients::{Recipient, Recipients};
+use coffer::vault::Changed;
 use coffer::{Folder, Vault};
 
 use super::{Context, PathArg, UsageError, ui};
@@ -53,19 +54,12 @@ pub fn init(args: &InitArgs, ctx: &Context) -> Result<ExitCode> {
 
     let removing = args.recipients.len() == 1 && args.recipients[0].is_empty();
     let lock = vault.lock()?;
-    let recipients_path = vault
-        .store()
-        .folder_path(&folder)
-        .join(coffer::store::RECIPIENTS_FILE);
+    let recipients_path = vault.recipients_path(&folder);
     if removing {
         if folder.is_root() {
             return Err(UsageError("the store root must have recipients".into()).into());
         }
-        if vault
-            .store()
-            .read_meta(&folder, coffer::store::MetaFile::Recipients)?
-            .is_none()
-        {
+        if vault.own_recipients_file(&folder)?.is_none() {
             bail!(
                 "{} does not exist and so cannot be removed",
                 recipients_path.display()
@@ -75,7 +69,10 @@ pub fn init(args: &InitArgs, ctx: &Context) -> Result<ExitCode> {
         println!("Removed the recipients of {folder}; those of its parent apply again.");
         reencrypt_below(&vault, &lock, &folder)?;
         vault.commit(
-            &[recipients_path, vault.store().folder_path(&folder)],
+            &[
+                Changed::Recipients(folder.clone()),
+                Changed::Folder(folder.clone()),
+            ],
             &coffer::team::rotation::unchanged_message(
                 &format!("Deinitialize {}.", recipients_path_rel(&folder)),
                 &[],
@@ -103,7 +100,10 @@ pub fn init(args: &InitArgs, ctx: &Context) -> Result<ExitCode> {
     println!("Coffer store initialized for {}{suffix}", listed.join(", "));
     reencrypt_below(&vault, &lock, &folder)?;
     vault.commit(
-        &[recipients_path, vault.store().folder_path(&folder)],
+        &[
+            Changed::Recipients(folder.clone()),
+            Changed::Folder(folder.clone()),
+        ],
         &coffer::team::rotation::unchanged_message(
             &format!("Set age recipients to {}{suffix}.", listed.join(", ")),
             &[],
@@ -118,7 +118,7 @@ fn recipients_path_rel(folder: &Folder) -> String {
 
 /// Re-encrypts what lies below `folder` (only needs identities if there is something).
 fn reencrypt_below(vault: &Vault, lock: &coffer::store::StoreLock, folder: &Folder) -> Result<()> {
-    if vault.store().folder_path(folder).is_dir() {
+    if vault.has_folder(folder)? {
         let names = vault.reencrypt(lock, folder)?;
         if !names.is_empty() {
             println!("Re-encrypted {} secret(s).", names.len());
@@ -229,7 +229,7 @@ pub fn reencrypt(args: &ReencryptArgs, ctx: &Context) -> Result<ExitCode> {
         folder.to_string()
     };
     vault.commit(
-        &[vault.store().folder_path(&folder)],
+        &[Changed::Folder(folder.clone())],
         &coffer::team::rotation::unchanged_message(&format!("Reencrypt {what}."), &[]),
     )?;
     eprintln!("Re-encrypted {} secret(s).", names.len());

@@ -9,8 +9,8 @@ use clap::Args;
 use clap_complete::ArgValueCompleter;
 
 use coffer::SecretName;
-use coffer::store::Store;
 use coffer::team::log::{DeviceId, Event, LogFile, Outcome, Record};
+use coffer::vault::{RecipientOverride, Vault};
 
 use super::{Command, Context, UsageError, parse_name};
 
@@ -118,9 +118,14 @@ fn own_log(ctx: &Context) -> Result<Option<(LogFile, DeviceId)>> {
     if !ctx.config.log.shared {
         return Ok(Some((LogFile::local(&ctx.paths.data_dir)?, device)));
     }
-    match Store::open(&ctx.paths.store) {
-        Ok(store) => Ok(Some((LogFile::shared(&store, &device)?, device))),
-        Err(coffer::store::StoreError::NoStore(_)) => Ok(None),
+    match Vault::open(
+        ctx.paths.clone(),
+        ctx.config.clone(),
+        ctx.prompt(),
+        RecipientOverride::None,
+    ) {
+        Ok(vault) => Ok(Some((vault.shared_log(&device)?, device))),
+        Err(coffer::Error::Store(coffer::store::StoreError::NoStore(_))) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -130,8 +135,9 @@ fn all_logs(ctx: &Context) -> Result<Vec<LogFile>> {
     if !ctx.config.log.shared {
         return Ok(vec![LogFile::local(&ctx.paths.data_dir)?]);
     }
-    let store = ctx.vault()?;
-    Ok(LogFile::shared_all(store.store())?
+    Ok(ctx
+        .vault()?
+        .shared_logs()?
         .into_iter()
         .map(|(_, log)| log)
         .collect())

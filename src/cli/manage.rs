@@ -6,7 +6,8 @@ use anyhow::{Result, bail};
 use clap::Args;
 use clap_complete::ArgValueCompleter;
 
-use coffer::store::{Entry, MetaFile};
+use coffer::store::Entry;
+use coffer::vault::Changed;
 use coffer::{Folder, SecretName, Vault};
 
 use super::{Context, UsageError, parse_name, ui};
@@ -51,7 +52,7 @@ fn means_folder(entry: Entry, raw: &str) -> bool {
 pub fn rm(args: &RmArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(args.name.trim_end_matches('/'))?;
     let vault = ctx.vault()?;
-    let entry = vault.store().entry(&name)?;
+    let entry = vault.entry(&name)?;
     if !entry.secret && !entry.folder {
         bail!("{name} is not in the store.");
     }
@@ -64,18 +65,15 @@ pub fn rm(args: &RmArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let lock = vault.lock()?;
     if folder {
-        let gone = vault.store().list(&name.as_folder())?;
-        vault.store().remove_folder(&lock, &name.as_folder())?;
-        vault.forget_exposure(&lock, &gone)?;
+        vault.remove_folder(&lock, &name.as_folder())?;
         vault.commit(
-            &[vault.store().folder_path(&name.as_folder())],
+            &[Changed::Folder(name.as_folder())],
             &format!("Remove {name} from store."),
         )?;
     } else {
-        vault.store().remove(&lock, &name)?;
-        vault.forget_exposure(&lock, std::slice::from_ref(&name))?;
+        vault.remove(&lock, &name)?;
         vault.commit(
-            &[vault.store().path_of(&name)],
+            &[Changed::Secret(name.clone())],
             &format!("Remove {name} from store."),
         )?;
     }
@@ -89,7 +87,7 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
     }
     let new_raw = args.new.trim_end_matches('/');
     let vault = ctx.vault()?;
-    let entry = vault.store().entry(&old)?;
+    let entry = vault.entry(&old)?;
     if !entry.secret && !entry.folder {
         bail!("{old} is not in the store.");
     }
@@ -99,7 +97,7 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
         || args.new.ends_with('/')
         || SecretName::new(new_raw)
             .ok()
-            .map(|n| vault.store().entry(&n))
+            .map(|n| vault.entry(&n))
             .transpose()?
             .is_some_and(|e| e.folder);
     let new = if into {
@@ -119,7 +117,6 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
             return Err(UsageError(format!("cannot move {old} into itself")).into());
         }
         vault
-            .store()
             .list(&from)?
             .into_iter()
             .filter_map(|n| n.rebase(&from, &to).map(|dest| (n, dest)))
@@ -130,7 +127,7 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
 
     let clashes = plan
         .iter()
-        .filter(|(_, to)| vault.store().entry(to).is_ok_and(|e| e.secret))
+        .filter(|(_, to)| vault.entry(to).is_ok_and(|e| e.secret))
         .count();
     if clashes > 0 && !args.force {
         let what = if clashes == 1 && !is_folder {
@@ -147,20 +144,17 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
     }
     vault.transfer(&lock, &plan, false)?;
     let mut touched = vec![
-        vault.store().path_of(&new),
-        vault.store().folder_path(&new.as_folder()),
+        Changed::Secret(new.clone()),
+        Changed::Folder(new.as_folder()),
     ];
     let message = match mode {
         Mode::Move => {
             if is_folder {
-                vault.store().remove_folder(&lock, &old.as_folder())?;
-                let moved: Vec<SecretName> = plan.iter().map(|(from, _)| from.clone()).collect();
-                vault.forget_exposure(&lock, &moved)?;
-                touched.push(vault.store().folder_path(&old.as_folder()));
+                vault.remove_folder(&lock, &old.as_folder())?;
+                touched.push(Changed::Folder(old.as_folder()));
             } else {
-                vault.store().remove(&lock, &old)?;
-                vault.forget_exposure(&lock, std::slice::from_ref(&old))?;
-                touched.push(vault.store().path_of(&old));
+                vault.remove(&lock, &old)?;
+                touched.push(Changed::Secret(old.clone()));
             }
             format!("Rename {} to {}.", args.old, args.new)
         }
@@ -185,8 +179,8 @@ fn carry_recipients(
     from: &Folder,
     to: &Folder,
 ) -> Result<()> {
-    for folder in vault.store().recipients_files_below(from)? {
-        let Some(bytes) = vault.store().read_meta(&folder, MetaFile::Recipients)? else {
+    for folder in vault.recipients_files_below(from)? {
+        let Some(bytes) = vault.own_recipients_file(&folder)? else {
             continue;
         };
         let dest = match from.as_name().and_then(|_| folder.as_name()) {

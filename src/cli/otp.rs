@@ -14,6 +14,7 @@ use clap_complete::ArgValueCompleter;
 use zeroize::Zeroizing;
 
 use coffer::formats::otp::{self, OtpError, OtpUri, SystemClock};
+use coffer::vault::Changed;
 use coffer::{Plaintext, SecretName, Vault};
 
 use super::{Context, UsageError, clip, parse_name, qr, ui};
@@ -142,7 +143,7 @@ fn code(args: &CodeArgs, ctx: &Context) -> Result<ExitCode> {
         if let Some(updated) = &next.updated {
             vault.write(&lock, &name, updated)?;
             vault.commit(
-                &[vault.store().path_of(&name)],
+                &[Changed::Secret(name.clone())],
                 &format!("Increment HOTP counter for {name}."),
             )?;
         }
@@ -166,7 +167,7 @@ fn insert(args: &InsertArgs, append: bool, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(&args.name)?;
     let vault = ctx.vault()?;
     vault.recipients_for(&name.parent())?;
-    let existing = if vault.store().entry(&name)?.secret {
+    let existing = if vault.entry(&name)?.secret {
         Some(vault.read(&name)?)
     } else {
         None
@@ -208,7 +209,7 @@ fn insert(args: &InsertArgs, append: bool, ctx: &Context) -> Result<ExitCode> {
         }
     }
     vault.write(&lock, &name, &content)?;
-    vault.commit(&[vault.store().path_of(&name)], &message)?;
+    vault.commit(&[Changed::Secret(name.clone())], &message)?;
     Ok(ExitCode::SUCCESS)
 }
 

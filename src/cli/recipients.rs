@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use coffer::crypto::recipients::{Recipient, Recipients};
 use coffer::store::{RECIPIENTS_FILE, StoreError, StoreLock};
 use coffer::team::trust::describe;
-use coffer::vault::RecipientOverride;
+use coffer::vault::{Changed, RecipientOverride};
 use coffer::{Folder, SecretName, Vault};
 
 use super::{Context, PathArg, UsageError, ui};
@@ -73,7 +73,7 @@ pub fn run(args: &RecipientsArgs, ctx: &Context) -> Result<ExitCode> {
 
 /// A path inside the store, shown relative to it.
 fn relative(vault: &Vault, path: &Path) -> String {
-    path.strip_prefix(vault.store().root())
+    path.strip_prefix(vault.root())
         .unwrap_or(path)
         .display()
         .to_string()
@@ -194,15 +194,18 @@ fn add(args: &AddArgs, ctx: &Context) -> Result<ExitCode> {
     if added.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    let file = vault.store().folder_path(&folder).join(RECIPIENTS_FILE);
+    let file = vault.recipients_path(&folder);
     let governed = governed_names(&vault, &folder)?;
-    vault.set_recipients(&lock, &folder, Some(&Recipients::new(list, file.clone())))?;
+    vault.set_recipients(&lock, &folder, Some(&Recipients::new(list, file)))?;
     note_new_file(&folder, inherited.as_ref());
     reencrypt(&vault, &lock, &governed)?;
     let who = names_of(&added);
     let plural = if added.len() == 1 { "" } else { "s" };
     vault.commit(
-        &[file, vault.store().folder_path(&folder)],
+        &[
+            Changed::Recipients(folder.clone()),
+            Changed::Folder(folder.clone()),
+        ],
         &coffer::team::rotation::unchanged_message(
             &format!("Add recipient{plural} {who} to {what}."),
             &[],
@@ -256,20 +259,19 @@ fn remove(args: &RemoveArgs, ctx: &Context) -> Result<ExitCode> {
             }
         );
     }
-    let file = vault.store().folder_path(&folder).join(RECIPIENTS_FILE);
+    let file = vault.recipients_path(&folder);
     let governed = governed_names(&vault, &folder)?;
-    vault.set_recipients(
-        &lock,
-        &folder,
-        Some(&Recipients::new(remaining, file.clone())),
-    )?;
+    vault.set_recipients(&lock, &folder, Some(&Recipients::new(remaining, file)))?;
     note_new_file(&folder, inherited.as_ref());
     reencrypt(&vault, &lock, &governed)?;
     vault.mark_exposed(&lock, &governed, &removed)?;
     let who = names_of(&removed);
     let plural = if removed.len() == 1 { "" } else { "s" };
     vault.commit(
-        &[file, vault.store().folder_path(&folder)],
+        &[
+            Changed::Recipients(folder.clone()),
+            Changed::Folder(folder.clone()),
+        ],
         &coffer::team::rotation::unchanged_message(
             &format!("Remove recipient{plural} {who} from {what}."),
             &[],
@@ -341,15 +343,16 @@ fn note_new_file(folder: &Folder, inherited: Option<&Folder>) {
 /// The secrets whose recipients are `folder`'s file: those below it, except below a deeper
 /// recipients file.
 fn governed_names(vault: &Vault, folder: &Folder) -> Result<Vec<SecretName>> {
-    let names = match vault.store().list(folder) {
+    let names = match vault.list(folder) {
         Ok(names) => names,
-        Err(StoreError::Io { reason, .. }) if reason.kind() == std::io::ErrorKind::NotFound => {
+        Err(coffer::Error::Store(StoreError::Io { reason, .. }))
+            if reason.kind() == std::io::ErrorKind::NotFound =>
+        {
             return Ok(Vec::new());
         }
         Err(e) => return Err(e.into()),
     };
     let deeper: Vec<Folder> = vault
-        .store()
         .recipients_files_below(folder)?
         .into_iter()
         .filter(|f| f != folder)
@@ -369,7 +372,7 @@ fn reencrypt(vault: &Vault, lock: &StoreLock, names: &[SecretName]) -> Result<()
 
 /// A removed key may still be listed in a deeper folder's file: say so.
 fn warn_still_listed_below(vault: &Vault, folder: &Folder, removed: &[Recipient]) -> Result<()> {
-    for below in vault.store().recipients_files_below(folder)? {
+    for below in vault.recipients_files_below(folder)? {
         if below == *folder {
             continue;
         }

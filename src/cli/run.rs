@@ -220,7 +220,6 @@ fn vault_ref(vault: &Option<Vault>) -> Result<&Vault> {
 /// The variables `--prefix SUB` defines: one per secret directly in SUB.
 fn prefix_variables(vault: &Vault, folder: &Folder) -> Result<Vec<(String, Reference)>> {
     let names: Vec<_> = vault
-        .store()
         .list(folder)?
         .into_iter()
         .filter(|n| n.parent() == *folder)

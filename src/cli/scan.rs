@@ -131,7 +131,7 @@ Remove them (coffer run and coffer inject keep secrets out of files), then commi
 /// Decrypts the vault (in parallel, a chunk at a time) and builds the automaton.
 fn build_matcher(ctx: &Context, min_length: usize) -> Result<Option<Matcher>> {
     let vault = ctx.vault()?;
-    let names = vault.store().list(&Folder::root())?;
+    let names = vault.list(&Folder::root())?;
     if names.is_empty() {
         return Ok(None);
     }

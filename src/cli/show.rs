@@ -75,7 +75,7 @@ pub fn ls(args: &LsArgs, ctx: &Context) -> Result<ExitCode> {
 }
 
 fn print_tree(vault: &Vault, folder: &Folder, header: Option<&str>) -> Result<ExitCode> {
-    let tree = vault.store().tree(folder)?;
+    let tree = vault.tree(folder)?;
     let text = ui::render_tree(header, &tree, ui::color_stdout());
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
@@ -84,7 +84,7 @@ fn print_tree(vault: &Vault, folder: &Folder, header: Option<&str>) -> Result<Ex
 pub fn find(args: &FindArgs, ctx: &Context) -> Result<ExitCode> {
     let vault = ctx.vault()?;
     let terms: Vec<String> = args.terms.iter().map(|t| t.to_lowercase()).collect();
-    let mut tree = vault.store().tree(&Folder::root())?;
+    let mut tree = vault.tree(&Folder::root())?;
     prune(&mut tree, &terms);
     let mut out = format!("Search Terms: {}\n", args.terms.join(","));
     out.push_str(&ui::render_tree(None, &tree, ui::color_stdout()));
@@ -170,7 +170,7 @@ fn copy_or_draw(vault: &Vault, name: &SecretName, args: &ShowArgs) -> Result<Exi
 /// `show NAME`: the secret if there is one (a trailing `/` prefers the folder), else the
 /// folder's tree.
 fn show_name(vault: &Vault, name: &SecretName, raw: &str) -> Result<ExitCode> {
-    let entry = vault.store().entry(name)?;
+    let entry = vault.entry(name)?;
     let wants_folder = raw.ends_with('/');
     if entry.folder && (!entry.secret || wants_folder) {
         return print_tree(vault, &name.as_folder(), Some(name.as_str()));
@@ -204,7 +204,7 @@ const GREP_CHUNK: usize = 256;
 pub fn grep(args: &GrepArgs, ctx: &Context) -> Result<ExitCode> {
     let vault = ctx.vault()?;
     let matcher = Matcher::new(args)?;
-    let names = vault.store().list(&Folder::root())?;
+    let names = vault.list(&Folder::root())?;
     vault.identities()?;
     let color = ui::color_stdout();
     let mut stdout = std::io::stdout().lock();

@@ -8,9 +8,9 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 
 use coffer::config::Paths;
-use coffer::store::MetaFile;
 use coffer::team::git::Git;
 use coffer::team::sync::Side;
+use coffer::vault::Changed;
 use coffer::{Folder, Vault};
 
 use super::{Context, init, parse_name, recipients};
@@ -79,8 +79,8 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
     // With log.shared, this device's access log travels with the sync (and a sync refuses
     // uncommitted changes).
     if ctx.config.log.shared && !coffer::team::sync::is_pending(vault.git())? {
-        vault.git().commit(
-            &[coffer::team::log::shared_log_dir(vault.store())],
+        vault.commit(
+            &[Changed::SharedLog],
             &coffer::team::rotation::unchanged_message("Update the access log.", &[]),
         )?;
     }
@@ -168,20 +168,11 @@ pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
         force: ctx.force,
     };
     let vault = here.vault()?;
-    if vault
-        .store()
-        .read_meta(&Folder::root(), MetaFile::GitAttributes)?
-        .is_none()
-    {
+    if vault.gitattributes()?.is_none() {
         let lock = vault.lock()?;
-        vault.store().write_meta(
-            &lock,
-            &Folder::root(),
-            MetaFile::GitAttributes,
-            coffer::team::git::GITATTRIBUTES.as_bytes(),
-        )?;
+        vault.write_gitattributes(&lock, coffer::team::git::GITATTRIBUTES.as_bytes())?;
         vault.commit(
-            &[dest.join(".gitattributes")],
+            &[Changed::GitAttributes],
             "Configure git repository for age file diff.",
         )?;
     }

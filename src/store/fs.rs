@@ -18,126 +18,24 @@ use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use walkdir::WalkDir;
 
-use crate::store::name::{Folder, SecretName};
+use super::name::{Folder, SecretName};
+use super::{
+    AGE_SUFFIX, Entry, META_DIR, MarkKind, MetaDir, MetaFile, RECIPIENTS_FILE, Result, Storage,
+    StoreError, StoreLock, not_found_as,
+};
 
-/// The suffix of every secret file.
-pub const AGE_SUFFIX: &str = ".age";
-/// The recipients file of a folder.
-pub const RECIPIENTS_FILE: &str = ".age-recipients";
-/// The folder for vault metadata shared with the team.
-pub const META_DIR: &str = ".coffer";
 const LOCK_FILE: &str = "lock";
 const LOCK_WAIT: Duration = Duration::from_secs(2);
 /// How many threads rename a batch into place.
 const RENAME_THREADS: usize = 8;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("there is no store at {0}")]
-    NoStore(PathBuf),
-    #[error("{0} is not in the store.")]
-    NotFound(String),
-    #[error("{0} is a symbolic link; coffer never follows links inside the store")]
-    Symlink(PathBuf),
-    #[error("{0} is not a regular file")]
-    NotAFile(PathBuf),
-    #[error("the store is locked by another coffer process{}; try again when it has finished", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
-    Locked { pid: Option<u32> },
-    #[error("no space left on the device holding {0}; nothing was changed")]
-    NoSpace(PathBuf),
-    #[error("{path}: {reason}")]
-    Io { path: PathBuf, reason: io::Error },
-}
-
-type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-/// What lives at a name: a secret, a folder, or both (`a.age` beside `a/`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
-    pub secret: bool,
-    pub folder: bool,
-}
-
-/// A node of the listing tree used by `ls` and `find`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeNode {
-    /// The displayed name (without `.age`).
-    pub name: String,
-    pub is_folder: bool,
-    pub children: Vec<TreeNode>,
-}
-
-/// Metadata files the store may hold besides secrets. An allow-list: nothing else can be
-/// written outside of `NAME.age`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetaFile {
-    /// `.age-recipients` of a folder.
-    Recipients,
-    /// `.gitattributes` at the root.
-    GitAttributes,
-}
-
-impl MetaFile {
-    fn file_name(self) -> &'static str {
-        match self {
-            MetaFile::Recipients => RECIPIENTS_FILE,
-            MetaFile::GitAttributes => ".gitattributes",
-        }
-    }
-}
-
-/// Folders under `.coffer/` that hold coffer's own files (an allow-list, like [`MetaFile`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetaDir {
-    /// `.coffer/log/`: the shared access logs, one file per device.
-    Log,
-}
-
-impl MetaDir {
-    /// The folder's path components below the store root.
-    pub fn components(self) -> [&'static str; 2] {
-        match self {
-            MetaDir::Log => [META_DIR, "log"],
-        }
-    }
-}
-
-/// Per-secret marks the team shares in `.coffer/`: a tree beside the secrets, one small text
-/// file per marked secret (`.coffer/exposed/team/db.exposed` marks `team/db`). One file per
-/// secret, not one list, so two people marking or clearing different secrets never conflict
-/// in git. An allow-list, like [`MetaFile`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MarkKind {
-    /// Readable by a recipient who has since been removed (see `exposure`).
-    Exposed,
-}
-
-impl MarkKind {
-    fn dir_name(self) -> &'static str {
-        match self {
-            MarkKind::Exposed => "exposed",
-        }
-    }
-
-    fn suffix(self) -> &'static str {
-        match self {
-            MarkKind::Exposed => ".exposed",
-        }
-    }
-}
-
-/// Held by every writer; released on drop (or when the process dies).
-pub struct StoreLock {
-    _file: File,
-}
-
-/// An open store.
-pub struct Store {
+/// A store on disk.
+pub struct FsStore {
     root: PathBuf,
     root_fd: OwnedFd,
 }
 
-impl Store {
+impl FsStore {
     /// Opens an existing store. The root itself may be a link (a store kept in a synced
     /// folder); links *inside* it are refused.
     pub fn open(root: &Path) -> Result<Self> {
@@ -167,28 +65,6 @@ impl Store {
                 reason,
             })?;
         Self::open(root)
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// The path of a secret's file, for messages and for tools like git.
-    pub fn path_of(&self, name: &SecretName) -> PathBuf {
-        self.root.join(name.relative_path())
-    }
-
-    /// The path of a folder, for messages.
-    pub fn folder_path(&self, folder: &Folder) -> PathBuf {
-        if folder.is_root() {
-            self.root.clone()
-        } else {
-            self.root.join(folder.as_str())
-        }
-    }
-
-    fn meta_path(&self, folder: &Folder, file: MetaFile) -> PathBuf {
-        self.folder_path(folder).join(file.file_name())
     }
 
     /// Opens a folder below the root, one component at a time, refusing links.
@@ -222,8 +98,23 @@ impl Store {
         self.open_dir(folder.components(), create)
     }
 
+    /// Opens the folder of `name`'s mark, refusing links like every other walk.
+    fn open_mark_dir(&self, kind: MarkKind, name: &SecretName, create: bool) -> Result<OwnedFd> {
+        let parent = name.parent();
+        let components = [META_DIR, kind.dir_name()]
+            .into_iter()
+            .chain(parent.components());
+        self.open_dir(components, create)
+    }
+}
+
+impl Storage for FsStore {
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Reads a secret's ciphertext.
-    pub fn read(&self, name: &SecretName) -> Result<Vec<u8>> {
+    fn read(&self, name: &SecretName) -> Result<Vec<u8>> {
         let not_found = |e: StoreError| not_found_as(name, e);
         let dir = self.open_folder(&name.parent(), false).map_err(not_found)?;
         let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
@@ -233,7 +124,7 @@ impl Store {
 
     /// Reads many secrets' ciphertexts, opening each folder once (bulk operations read
     /// hundreds of files from a few folders). Results come back in the order of `names`.
-    pub fn read_many(&self, names: &[SecretName]) -> Vec<Result<Vec<u8>>> {
+    fn read_many(&self, names: &[SecretName]) -> Vec<Result<Vec<u8>>> {
         let mut dirs: BTreeMap<Folder, Result<OwnedFd>> = BTreeMap::new();
         names
             .iter()
@@ -256,7 +147,7 @@ impl Store {
     }
 
     /// Reads a metadata file of a folder, if it exists.
-    pub fn read_meta(&self, folder: &Folder, file: MetaFile) -> Result<Option<Vec<u8>>> {
+    fn read_meta(&self, folder: &Folder, file: MetaFile) -> Result<Option<Vec<u8>>> {
         let dir = match self.open_folder(folder, false) {
             Ok(dir) => dir,
             Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
@@ -273,18 +164,8 @@ impl Store {
         }
     }
 
-    /// The nearest `.age-recipients` at or above `folder`: where it is, and its bytes.
-    pub fn nearest_recipients(&self, folder: &Folder) -> Result<Option<(Folder, Vec<u8>)>> {
-        for candidate in folder.ancestors() {
-            if let Some(bytes) = self.read_meta(&candidate, MetaFile::Recipients)? {
-                return Ok(Some((candidate, bytes)));
-            }
-        }
-        Ok(None)
-    }
-
     /// What exists at `name`: a secret, a folder, both, or neither.
-    pub fn entry(&self, name: &SecretName) -> Result<Entry> {
+    fn entry(&self, name: &SecretName) -> Result<Entry> {
         let dir = match self.open_folder(&name.parent(), false) {
             Ok(dir) => dir,
             Err(StoreError::Io { reason, .. })
@@ -321,7 +202,7 @@ impl Store {
     }
 
     /// Takes the store's writer lock, waiting a little for another writer to finish.
-    pub fn lock(&self) -> Result<StoreLock> {
+    fn lock(&self) -> Result<StoreLock> {
         let dir = self.open_dir([META_DIR], true)?;
         let meta = self.root.join(META_DIR);
         // Keep the lock file out of git.
@@ -358,19 +239,19 @@ impl Store {
         // Best effort: the pid only makes the "locked" message more helpful.
         let _ = file.set_len(0);
         let _ = write!(file, "{}", std::process::id());
-        Ok(StoreLock { _file: file })
+        Ok(StoreLock::holding(file))
     }
 
     /// Opens (creating if asked, `0700`) one of coffer's metadata folders, refusing links as
     /// everywhere else; returns its handle and path.
-    pub fn meta_dir(&self, dir: MetaDir, create: bool) -> Result<(OwnedFd, PathBuf)> {
+    fn meta_dir(&self, dir: MetaDir, create: bool) -> Result<(OwnedFd, PathBuf)> {
         let parts = dir.components();
         let fd = self.open_dir(parts, create)?;
         Ok((fd, parts.iter().fold(self.root.clone(), |p, c| p.join(c))))
     }
 
     /// When a secret's file was last modified (its rotation date in a store without git).
-    pub fn modified(&self, name: &SecretName) -> Result<std::time::SystemTime> {
+    fn modified(&self, name: &SecretName) -> Result<std::time::SystemTime> {
         let dir = self.open_folder(&name.parent(), false)?;
         let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
         let st = rustix::fs::statat(&dir, file_name.as_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(
@@ -390,14 +271,14 @@ impl Store {
     }
 
     /// Writes one secret atomically and durably.
-    pub fn write(&self, _lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()> {
+    fn write(&self, _lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()> {
         let dir = self.open_folder(&name.parent(), true)?;
         let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
         write_atomically(&dir, &file_name, ciphertext, &self.path_of(name), true)
     }
 
     /// Writes a metadata file atomically and durably.
-    pub fn write_meta(
+    fn write_meta(
         &self,
         _lock: &StoreLock,
         folder: &Folder,
@@ -415,7 +296,7 @@ impl Store {
     }
 
     /// Removes a metadata file; absent is fine.
-    pub fn remove_meta(&self, _lock: &StoreLock, folder: &Folder, file: MetaFile) -> Result<()> {
+    fn remove_meta(&self, _lock: &StoreLock, folder: &Folder, file: MetaFile) -> Result<()> {
         let dir = self.open_folder(folder, false)?;
         match rustix::fs::unlinkat(&dir, file.file_name(), AtFlags::empty()) {
             Ok(()) | Err(Errno::NOENT) => {}
@@ -424,17 +305,10 @@ impl Store {
         rustix::fs::fsync(&dir).map_err(|e| io_error(&self.folder_path(folder), e))
     }
 
-    /// Writes many secrets, crash-safe but with one filesystem sync instead of one per file:
-    /// write every temporary file, sync once, rename them all, sync again. A crash at any
-    /// point leaves each secret old or new.
-    pub fn write_batch(&self, lock: &StoreLock, items: &[(SecretName, Vec<u8>)]) -> Result<()> {
-        self.write_batch_keeping_times(lock, items, &[])
-    }
-
-    /// [`Store::write_batch`], giving each file the modification time at the same index of
+    /// [`FsStore::write_batch`], giving each file the modification time at the same index of
     /// `times` (when there is one): re-encrypting, moving or copying a secret does not change
     /// its value, so its rotation date in a store without git stays.
-    pub fn write_batch_keeping_times(
+    fn write_batch_keeping_times(
         &self,
         _lock: &StoreLock,
         items: &[(SecretName, Vec<u8>)],
@@ -497,7 +371,7 @@ impl Store {
     }
 
     /// Removes one secret, then any folders it leaves empty (as `pass rm` does).
-    pub fn remove(&self, _lock: &StoreLock, name: &SecretName) -> Result<()> {
+    fn remove(&self, _lock: &StoreLock, name: &SecretName) -> Result<()> {
         let dir = self.open_folder(&name.parent(), false)?;
         let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
         refuse_link(&dir, &file_name, &self.path_of(name))?;
@@ -510,7 +384,7 @@ impl Store {
     }
 
     /// Removes a whole folder. Refuses if anything inside is a link.
-    pub fn remove_folder(&self, _lock: &StoreLock, folder: &Folder) -> Result<()> {
+    fn remove_folder(&self, _lock: &StoreLock, folder: &Folder) -> Result<()> {
         let path = self.folder_path(folder);
         self.open_folder(folder, false)?;
         for entry in WalkDir::new(&path).follow_links(false) {
@@ -530,7 +404,7 @@ impl Store {
     }
 
     /// Removes `folder` and its parents while they are empty (never the root).
-    pub fn prune_empty(&self, folder: &Folder) -> Result<()> {
+    fn prune_empty(&self, folder: &Folder) -> Result<()> {
         for candidate in folder.ancestors() {
             let Some(parent) = candidate.parent() else {
                 break;
@@ -547,14 +421,14 @@ impl Store {
     }
 
     /// Every secret at or below `folder`, sorted by name. Links are skipped, never followed.
-    pub fn list(&self, folder: &Folder) -> Result<Vec<SecretName>> {
+    fn list(&self, folder: &Folder) -> Result<Vec<SecretName>> {
         self.open_folder(folder, false)?;
         names_below(&self.folder_path(folder), &self.root, AGE_SUFFIX)
     }
 
     /// The direct children of `folder`: secret names (without `.age`) and sub-folders, sorted,
     /// hidden entries and links left out. One directory read: cheap enough for every TAB.
-    pub fn children(&self, folder: &Folder) -> Result<Vec<(String, bool)>> {
+    fn children(&self, folder: &Folder) -> Result<Vec<(String, bool)>> {
         self.open_folder(folder, false)?;
         let path = self.folder_path(folder);
         let mut out = Vec::new();
@@ -584,30 +458,10 @@ impl Store {
         Ok(out)
     }
 
-    /// The listing tree below `folder`: folders that hold no secret are pruned, as `tree
-    /// --prune` does for pass.
-    pub fn tree(&self, folder: &Folder) -> Result<TreeNode> {
-        let names = self.list(folder)?;
-        let mut root = TreeNode {
-            name: folder.to_string(),
-            is_folder: true,
-            children: Vec::new(),
-        };
-        for name in &names {
-            let Some(rel) = folder.strip(name) else {
-                continue;
-            };
-            let parts: Vec<&str> = rel.components().collect();
-            insert_path(&mut root, &parts);
-        }
-        sort_tree(&mut root);
-        Ok(root)
-    }
-
     /// Removes temporary files left by writers that were killed mid-write (hidden
     /// `.NAME.age.PID.RANDOM.tmp` files, never renamed into place). Only the lock holder may
     /// write, so while we hold the lock every such file is stale. Returns how many were removed.
-    pub fn sweep_temps(&self, _lock: &StoreLock, folder: &Folder) -> Result<usize> {
+    fn sweep_temps(&self, _lock: &StoreLock, folder: &Folder) -> Result<usize> {
         let base = self.folder_path(folder);
         let mut removed = 0;
         let walker = WalkDir::new(&base)
@@ -628,26 +482,8 @@ impl Store {
         Ok(removed)
     }
 
-    /// The path of a secret's mark, for messages and for git.
-    pub fn mark_path(&self, kind: MarkKind, name: &SecretName) -> PathBuf {
-        self.root.join(META_DIR).join(kind.dir_name()).join(format!(
-            "{}{}",
-            name.as_str(),
-            kind.suffix()
-        ))
-    }
-
-    /// Opens the folder of `name`'s mark, refusing links like every other walk.
-    fn open_mark_dir(&self, kind: MarkKind, name: &SecretName, create: bool) -> Result<OwnedFd> {
-        let parent = name.parent();
-        let components = [META_DIR, kind.dir_name()]
-            .into_iter()
-            .chain(parent.components());
-        self.open_dir(components, create)
-    }
-
     /// Reads a secret's mark, if it has one.
-    pub fn read_mark(&self, kind: MarkKind, name: &SecretName) -> Result<Option<Vec<u8>>> {
+    fn read_mark(&self, kind: MarkKind, name: &SecretName) -> Result<Option<Vec<u8>>> {
         let dir = match self.open_mark_dir(kind, name, false) {
             Ok(dir) => dir,
             Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
@@ -666,7 +502,7 @@ impl Store {
     }
 
     /// Writes a secret's mark atomically and durably.
-    pub fn write_mark(
+    fn write_mark(
         &self,
         _lock: &StoreLock,
         kind: MarkKind,
@@ -680,12 +516,7 @@ impl Store {
 
     /// Removes a secret's mark and the mark folders it leaves empty. Returns whether there
     /// was one.
-    pub fn remove_mark(
-        &self,
-        _lock: &StoreLock,
-        kind: MarkKind,
-        name: &SecretName,
-    ) -> Result<bool> {
+    fn remove_mark(&self, _lock: &StoreLock, kind: MarkKind, name: &SecretName) -> Result<bool> {
         let path = self.mark_path(kind, name);
         let dir = match self.open_mark_dir(kind, name, false) {
             Ok(dir) => dir,
@@ -722,7 +553,7 @@ impl Store {
     }
 
     /// Every secret name that has a mark of `kind`, sorted. Links are skipped, never followed.
-    pub fn marks(&self, kind: MarkKind) -> Result<Vec<SecretName>> {
+    fn marks(&self, kind: MarkKind) -> Result<Vec<SecretName>> {
         let base = self.root.join(META_DIR).join(kind.dir_name());
         match self.open_dir([META_DIR, kind.dir_name()], false) {
             Ok(_) => {}
@@ -735,7 +566,7 @@ impl Store {
     }
 
     /// Every folder below (and including) `folder` that holds a recipients file.
-    pub fn recipients_files_below(&self, folder: &Folder) -> Result<Vec<Folder>> {
+    fn recipients_files_below(&self, folder: &Folder) -> Result<Vec<Folder>> {
         let base = self.folder_path(folder);
         let mut found = Vec::new();
         let walker = WalkDir::new(&base)
@@ -805,46 +636,6 @@ fn is_temporary(file_name: &str) -> bool {
         && !pid.is_empty()
         && pid.bytes().all(|b| b.is_ascii_digit())
         && !original.is_empty()
-}
-
-/// A missing file or folder on the way to `name` means the secret is not in the store.
-fn not_found_as(name: &SecretName, e: StoreError) -> StoreError {
-    match e {
-        StoreError::Io { reason, .. } if reason.kind() == io::ErrorKind::NotFound => {
-            StoreError::NotFound(name.to_string())
-        }
-        StoreError::NoStore(_) => StoreError::NotFound(name.to_string()),
-        e => e,
-    }
-}
-
-fn insert_path(node: &mut TreeNode, parts: &[&str]) {
-    let Some((first, rest)) = parts.split_first() else {
-        return;
-    };
-    let is_folder = !rest.is_empty();
-    let index = match node
-        .children
-        .iter()
-        .position(|c| c.name == *first && c.is_folder == is_folder)
-    {
-        Some(i) => i,
-        None => {
-            node.children.push(TreeNode {
-                name: (*first).to_owned(),
-                is_folder,
-                children: Vec::new(),
-            });
-            node.children.len() - 1
-        }
-    };
-    insert_path(&mut node.children[index], rest);
-}
-
-fn sort_tree(node: &mut TreeNode) {
-    node.children
-        .sort_by(|a, b| a.name.cmp(&b.name).then(b.is_folder.cmp(&a.is_folder)));
-    node.children.iter_mut().for_each(sort_tree);
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -1032,9 +823,9 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    fn store() -> (tempfile::TempDir, Store) {
+    fn store() -> (tempfile::TempDir, FsStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::create(&dir.path().join("store")).unwrap();
+        let store = FsStore::create(&dir.path().join("store")).unwrap();
         (dir, store)
     }
 
@@ -1151,7 +942,7 @@ mod tests {
         let (_t, s) = store();
         let _held = s.lock().unwrap();
         // flock is per open file description, so a second open in this process contends.
-        let other = Store::open(s.root()).unwrap();
+        let other = FsStore::open(s.root()).unwrap();
         match other.lock() {
             Err(StoreError::Locked { pid }) => assert_eq!(pid, Some(std::process::id())),
             other => panic!("expected Locked, got {:?}", other.err()),

@@ -9,10 +9,7 @@
 
 use std::fmt;
 
-use crate::crypto::recipients::Recipient;
-use crate::store::name::{Folder, SecretName};
-use crate::store::{MarkKind, StoreLock};
-use crate::vault::{Result, Vault};
+use crate::store::name::SecretName;
 
 const HEADER: &str = "# coffer: this secret was readable by a recipient who has since been removed.\n\
 # Change its value (coffer edit / generate / insert) to clear this mark.\n";
@@ -51,7 +48,7 @@ fn clean(text: &str) -> String {
         .to_owned()
 }
 
-fn render(removals: &[Removal]) -> String {
+pub(crate) fn render(removals: &[Removal]) -> String {
     let mut out = String::from(HEADER);
     for r in removals {
         out.push_str(&clean(&r.at));
@@ -68,7 +65,7 @@ fn render(removals: &[Removal]) -> String {
 
 /// Parses a mark. A mark is a fact ("exposed"), so even one whose lines cannot be read
 /// still counts: it just lists no details.
-fn parse(bytes: &[u8]) -> Vec<Removal> {
+pub(crate) fn parse(bytes: &[u8]) -> Vec<Removal> {
     String::from_utf8_lossy(bytes)
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
@@ -83,97 +80,6 @@ fn parse(bytes: &[u8]) -> Vec<Removal> {
             Some(Removal { at, key, label })
         })
         .collect()
-}
-
-impl Vault {
-    /// Marks `names` as exposed by the removal of `removed` (added to any earlier marks).
-    pub fn mark_exposed(
-        &self,
-        lock: &StoreLock,
-        names: &[SecretName],
-        removed: &[Recipient],
-    ) -> Result<()> {
-        let at = jiff::Timestamp::now()
-            .strftime("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
-        for name in names {
-            let mut removals = match self.store().read_mark(MarkKind::Exposed, name)? {
-                Some(bytes) => parse(&bytes),
-                None => Vec::new(),
-            };
-            for r in removed {
-                removals.push(Removal {
-                    at: at.clone(),
-                    key: r.key().to_owned(),
-                    label: r.label().map(str::to_owned),
-                });
-            }
-            self.store()
-                .write_mark(lock, MarkKind::Exposed, name, render(&removals).as_bytes())?;
-            self.touched(self.store().mark_path(MarkKind::Exposed, name));
-        }
-        Ok(())
-    }
-
-    /// Whether `name` is marked exposed, and by whom.
-    pub fn exposure(&self, name: &SecretName) -> Result<Option<Exposure>> {
-        Ok(self
-            .store()
-            .read_mark(MarkKind::Exposed, name)?
-            .map(|bytes| Exposure {
-                name: name.clone(),
-                removals: parse(&bytes),
-            }))
-    }
-
-    /// Every existing secret at or below `folder` that is marked exposed. (A mark whose secret
-    /// was removed no longer matters and is not listed.)
-    pub fn exposed_below(&self, folder: &Folder) -> Result<Vec<Exposure>> {
-        let mut out = Vec::new();
-        for name in self.store().marks(MarkKind::Exposed)? {
-            if !folder.contains(&name) || !self.store().entry(&name)?.secret {
-                continue;
-            }
-            if let Some(e) = self.exposure(&name)? {
-                out.push(e);
-            }
-        }
-        Ok(out)
-    }
-
-    /// `names` were removed from the store (`rm`, the source of `mv`): their marks go too.
-    pub fn forget_exposure(&self, lock: &StoreLock, names: &[SecretName]) -> Result<()> {
-        for name in names {
-            self.clear_exposure(lock, name)?;
-        }
-        Ok(())
-    }
-
-    /// The value of `name` changed: it is no longer exposed.
-    pub(crate) fn clear_exposure(&self, lock: &StoreLock, name: &SecretName) -> Result<()> {
-        if self.store().remove_mark(lock, MarkKind::Exposed, name)? {
-            self.touched(self.store().mark_path(MarkKind::Exposed, name));
-        }
-        Ok(())
-    }
-
-    /// `to` now holds `from`'s value: it is exposed exactly when `from` is.
-    pub(crate) fn carry_exposure(
-        &self,
-        lock: &StoreLock,
-        from: &SecretName,
-        to: &SecretName,
-    ) -> Result<()> {
-        match self.store().read_mark(MarkKind::Exposed, from)? {
-            Some(bytes) => {
-                self.store()
-                    .write_mark(lock, MarkKind::Exposed, to, &bytes)?;
-                self.touched(self.store().mark_path(MarkKind::Exposed, to));
-                Ok(())
-            }
-            None => self.clear_exposure(lock, to),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::{MetaDir, Store, StoreError};
+use crate::store::{MetaDir, Storage, StoreError};
 
 /// `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -52,7 +52,7 @@ pub enum LogError {
 type Result<T, E = LogError> = std::result::Result<T, E>;
 
 /// Where the shared logs live in a store (`.coffer/log`), for committing them.
-pub fn shared_log_dir(store: &Store) -> PathBuf {
+pub fn shared_log_dir(store: &dyn Storage) -> PathBuf {
     MetaDir::Log
         .components()
         .iter()
@@ -230,7 +230,7 @@ impl LogFile {
     }
 
     /// A device's shared log, `.coffer/log/<device>.jsonl` in the store.
-    pub fn shared(store: &Store, device: &DeviceId) -> Result<Self> {
+    pub fn shared(store: &dyn Storage, device: &DeviceId) -> Result<Self> {
         let (dir, dir_path) = store.meta_dir(MetaDir::Log, true)?;
         Ok(Self::in_dir(
             dir,
@@ -240,7 +240,7 @@ impl LogFile {
     }
 
     /// Every device's shared log in the store, sorted by device id.
-    pub fn shared_all(store: &Store) -> Result<Vec<(DeviceId, LogFile)>> {
+    pub fn shared_all(store: &dyn Storage) -> Result<Vec<(DeviceId, LogFile)>> {
         let (_, dir_path) = match store.meta_dir(MetaDir::Log, false) {
             Ok(found) => found,
             Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {

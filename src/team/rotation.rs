@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 
 use crate::store::name::SecretName;
-use crate::store::{AGE_SUFFIX, Store, StoreError};
+use crate::store::{AGE_SUFFIX, Storage, StoreError};
 use crate::team::git::Git;
 
 /// The trailer that marks a commit as changing no secret's value.
@@ -60,7 +60,7 @@ pub struct Rotation {
 
 /// The rotation date of each of `names` (those whose file cannot be read are left out).
 pub fn rotation_dates(
-    store: &Store,
+    store: &dyn Storage,
     git: &Git,
     names: &[SecretName],
 ) -> Result<HashMap<SecretName, Rotation>, StoreError> {

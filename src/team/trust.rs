@@ -19,10 +19,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::crypto::recipients::RecipientError;
 use crate::crypto::recipients::{Recipient, Recipients};
 use crate::store::name::Folder;
-use crate::store::{MetaFile, RECIPIENTS_FILE, Store, StoreLock};
-use crate::vault::{RecipientOverride, Result, Vault};
+use crate::store::{MetaFile, Storage, StoreError};
+
+type Result<T, E = TrustError> = std::result::Result<T, E>;
 
 /// Why encryption was refused, or the pins could not be kept.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,10 @@ pub enum TrustError {
         "the approved recipients in {path} are damaged ({message}); remove the file and run `coffer recipients accept`"
     )]
     Invalid { path: PathBuf, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Recipients(#[from] RecipientError),
 }
 
 /// One recipient as shown to the user: its key and, if the file had one, its label.
@@ -136,7 +142,7 @@ pub fn describe(folder: &Folder) -> String {
 pub struct Pins {
     file: PathBuf,
     store: PathBuf,
-    folders: BTreeMap<Folder, Vec<Listed>>,
+    pub(crate) folders: BTreeMap<Folder, Vec<Listed>>,
 }
 
 /// The on-disk form (TOML), readable by a curious user.
@@ -151,9 +157,12 @@ struct PinFile {
 
 impl Pins {
     /// Where the pins of the store at `store_root` live under `data_dir`.
-    pub fn location(data_dir: &Path, store_root: &Path) -> Result<(PathBuf, PathBuf), TrustError> {
-        let canonical = std::fs::canonicalize(store_root).map_err(|source| TrustError::Io {
-            path: store_root.to_owned(),
+    pub fn location(
+        data_dir: &Path,
+        store: &dyn Storage,
+    ) -> Result<(PathBuf, PathBuf), TrustError> {
+        let canonical = store.canonical_root().map_err(|source| TrustError::Io {
+            path: store.root().to_owned(),
             source,
         })?;
         let digest = Sha256::digest(canonical.as_os_str().as_encoded_bytes());
@@ -165,8 +174,8 @@ impl Pins {
     }
 
     /// Loads the pins of a store; `None` if this device never pinned it.
-    pub fn load(data_dir: &Path, store_root: &Path) -> Result<Option<Self>, TrustError> {
-        let (file, store) = Self::location(data_dir, store_root)?;
+    pub fn load(data_dir: &Path, store: &dyn Storage) -> Result<Option<Self>, TrustError> {
+        let (file, store) = Self::location(data_dir, store)?;
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -198,8 +207,8 @@ impl Pins {
 
     /// Pins everything as it is now: every recipients file in the store that parses. (One
     /// that does not parse stays unpinned; encryption there fails on the file anyway.)
-    pub fn snapshot(data_dir: &Path, store: &Store) -> Result<Self> {
-        let (file, canonical) = Self::location(data_dir, store.root())?;
+    pub fn snapshot(data_dir: &Path, store: &dyn Storage) -> Result<Self> {
+        let (file, canonical) = Self::location(data_dir, store)?;
         let mut pins = Self {
             file,
             store: canonical,
@@ -313,7 +322,7 @@ impl Pins {
 
     /// Approves `keys` for `folder`. Pins below it that only inherited from this folder's
     /// file are dropped: they now inherit the new pin.
-    fn set(&mut self, store: &Store, folder: &Folder, keys: Vec<Listed>) -> Result<()> {
+    pub fn set(&mut self, store: &dyn Storage, folder: &Folder, keys: Vec<Listed>) -> Result<()> {
         self.drop_inheriting_below(store, folder, false)?;
         self.folders.insert(folder.clone(), keys);
         Ok(())
@@ -321,9 +330,9 @@ impl Pins {
 
     /// Drops the pins strictly below `folder` (and at it, if `including`) whose folder has no
     /// recipients file of its own between it and `folder`.
-    fn drop_inheriting_below(
+    pub fn drop_inheriting_below(
         &mut self,
-        store: &Store,
+        store: &dyn Storage,
         folder: &Folder,
         including: bool,
     ) -> Result<()> {
@@ -347,240 +356,14 @@ impl Pins {
 }
 
 /// The recipients file of `folder` itself, parsed (ignoring environment overrides).
-fn own_recipients(store: &Store, folder: &Folder) -> Result<Option<Recipients>> {
+pub fn own_recipients(store: &dyn Storage, folder: &Folder) -> Result<Option<Recipients>> {
     match store.read_meta(folder, MetaFile::Recipients)? {
         Some(bytes) => {
-            let path = store.folder_path(folder).join(RECIPIENTS_FILE);
+            let path = store.meta_path(folder, MetaFile::Recipients);
             Ok(Some(Recipients::parse(&bytes, &path)?))
         }
         None => Ok(None),
     }
-}
-
-impl Vault {
-    /// This store's pins, if this device pinned it. Pins of folders that no longer exist are
-    /// left out: the folder went away with its file (`rm -r`, `mv`), and a folder made later
-    /// under the same name starts afresh. (A folder that exists but lost its file keeps its
-    /// pin, so a deleted recipients file still shows as a change.)
-    pub fn pins(&self) -> Result<Option<Pins>> {
-        let Some(mut pins) = Pins::load(&self.paths().data_dir, self.store().root())? else {
-            return Ok(None);
-        };
-        let mut vanished = Vec::new();
-        for folder in pins.folders.keys() {
-            if let Some(name) = folder.as_name()
-                && !self.store().entry(&name)?.folder
-            {
-                vanished.push(folder.clone());
-            }
-        }
-        for folder in vanished {
-            pins.folders.remove(&folder);
-        }
-        Ok(Some(pins))
-    }
-
-    /// Pins the store as it is if this device never did (trust on first use). Returns the
-    /// new pins when it did, so the command line can say so.
-    pub fn ensure_pinned(&self) -> Result<Option<Pins>> {
-        if self.pins()?.is_some() {
-            return Ok(None);
-        }
-        let pins = Pins::snapshot(&self.paths().data_dir, self.store())?;
-        pins.save()?;
-        Ok(Some(pins))
-    }
-
-    fn pins_or_snapshot(&self) -> Result<Pins> {
-        match self.pins()? {
-            Some(p) => Ok(p),
-            None => Pins::snapshot(&self.paths().data_dir, self.store()),
-        }
-    }
-
-    /// The recipients the store's files give `folder` — the nearest `.age-recipients` and
-    /// where it is — ignoring `$COFFER_RECIPIENTS*`.
-    pub fn file_recipients(&self, folder: &Folder) -> Result<Option<(Folder, Recipients)>> {
-        match self.store().nearest_recipients(folder)? {
-            Some((at, bytes)) => {
-                let path = self.store().folder_path(&at).join(RECIPIENTS_FILE);
-                let r = Recipients::parse(&bytes, &path)?;
-                Ok(Some((at, r)))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// How the recipients of `folder` differ from what this device approved, if they do.
-    pub fn trust_change(&self, folder: &Folder) -> Result<Option<Change>> {
-        let pins = self.pins_or_snapshot()?;
-        let effective = self.file_recipients(folder)?;
-        Ok(pins.compare(folder, effective.as_ref()))
-    }
-
-    /// Every unapproved change at or below `folder`.
-    pub fn trust_changes_below(&self, folder: &Folder) -> Result<Vec<Change>> {
-        let pins = self.pins_or_snapshot()?;
-        changes_below(self, &pins, folder)
-    }
-
-    /// Approves the current recipients of `folder` and of every folder below it.
-    /// Returns what changed compared with the previous approval.
-    pub fn accept(&self, _lock: &StoreLock, folder: &Folder) -> Result<Vec<Change>> {
-        let mut pins = self.pins_or_snapshot()?;
-        let changes = changes_below(self, &pins, folder)?;
-        pins.folders.retain(|f, _| !folder.contains_folder(f));
-        let effective = self
-            .file_recipients(folder)?
-            .map(|(_, r)| r.iter().map(Listed::from).collect())
-            .unwrap_or_default();
-        pins.folders.insert(folder.clone(), effective);
-        for below in self.store().recipients_files_below(folder)? {
-            if below == *folder {
-                continue;
-            }
-            if let Some(r) = own_recipients(self.store(), &below)? {
-                pins.folders
-                    .insert(below, r.iter().map(Listed::from).collect());
-            }
-        }
-        pins.save()?;
-        Ok(changes)
-    }
-
-    /// Records a recipients file this device wrote (`Some`) or removed (`None`) as approved.
-    pub(crate) fn approve_written(
-        &self,
-        folder: &Folder,
-        written: Option<&Recipients>,
-    ) -> Result<()> {
-        let mut pins = self.pins_or_snapshot()?;
-        match written {
-            Some(r) => pins.set(self.store(), folder, r.iter().map(Listed::from).collect())?,
-            None => pins.drop_inheriting_below(self.store(), folder, true)?,
-        }
-        pins.save()?;
-        Ok(())
-    }
-
-    /// Copies a recipients file to another folder (`mv`/`cp` of a folder carry it along).
-    /// The copy is approved only as far as the original was: a file this device has not
-    /// approved is refused before anything is written.
-    pub fn copy_recipients_file(
-        &self,
-        lock: &StoreLock,
-        from: &Folder,
-        to: &Folder,
-        bytes: &[u8],
-    ) -> Result<()> {
-        let mut pins = self.pins_or_snapshot()?;
-        let effective = self.file_recipients(from)?;
-        if matches!(self.recipient_override(), RecipientOverride::None)
-            && let Some(change) = pins.compare(from, effective.as_ref())
-        {
-            return Err(TrustError::Unapproved(Box::new(change)).into());
-        }
-        let approved = pins.approved_for(from).to_vec();
-        self.store()
-            .write_meta(lock, to, MetaFile::Recipients, bytes)?;
-        pins.set(self.store(), to, approved)?;
-        pins.save()?;
-        Ok(())
-    }
-
-    /// Refuses to encrypt into any of `folders` whose recipients this device has not
-    /// approved. Recipients given in the environment are the user's own choice: no check.
-    pub(crate) fn check_approved<'a>(
-        &self,
-        folders: impl IntoIterator<Item = &'a Folder>,
-    ) -> Result<()> {
-        if !matches!(self.recipient_override(), RecipientOverride::None) {
-            return Ok(());
-        }
-        let pins = match self.pins()? {
-            Some(p) => p,
-            None => {
-                // First encryption on this device: pin what is there.
-                let p = Pins::snapshot(&self.paths().data_dir, self.store())?;
-                p.save()?;
-                p
-            }
-        };
-        for folder in folders {
-            let effective = self.file_recipients(folder)?;
-            if let Some(change) = pins.compare(folder, effective.as_ref()) {
-                return Err(TrustError::Unapproved(Box::new(change)).into());
-            }
-        }
-        Ok(())
-    }
-
-    /// Refuses recipients that none of this device's identities could decrypt for, unless
-    /// `--force`. When an identity's public key cannot be known without unlocking it (a
-    /// plugin, an SSH key without its `.pub`, a protected file without `identities.pub`),
-    /// there is no telling, and nothing is refused.
-    pub fn check_lockout(&self, folder: &Folder, recipients: &Recipients) -> Result<()> {
-        if self.lockout_allowed() {
-            return Ok(());
-        }
-        // Encrypting never needs the private keys: use what is known without unlocking.
-        let own = match self.loaded_identities() {
-            Some(ids) if ids.recipients().len() == ids.len() => ids.recipients().to_vec(),
-            Some(_) => return Ok(()),
-            None => {
-                match crate::crypto::identity::public_keys_without_unlocking(
-                    &self.paths().identities,
-                ) {
-                    Some(keys) => keys,
-                    None => return Ok(()),
-                }
-            }
-        };
-        if recipients.iter().any(|r| own.contains(r)) {
-            return Ok(());
-        }
-        Err(TrustError::Lockout {
-            what: describe(folder),
-        }
-        .into())
-    }
-
-    /// Everything encryption into `folder` needs, checked up front: recipients, approval,
-    /// and that you would still be able to read the result.
-    pub fn check_can_encrypt(&self, folder: &Folder) -> Result<Recipients> {
-        let recipients = self.recipients_for(folder)?;
-        self.check_approved([folder])?;
-        self.check_lockout(folder, &recipients)?;
-        Ok(recipients)
-    }
-}
-
-fn changes_below(vault: &Vault, pins: &Pins, folder: &Folder) -> Result<Vec<Change>> {
-    let mut candidates: BTreeSet<Folder> = BTreeSet::new();
-    candidates.insert(folder.clone());
-    candidates.extend(vault.store().recipients_files_below(folder)?);
-    candidates.extend(
-        pins.folders
-            .keys()
-            .filter(|f| folder.contains_folder(f))
-            .cloned(),
-    );
-    let mut changes = Vec::new();
-    for f in candidates {
-        let effective = vault.file_recipients(&f)?;
-        if let Some(change) = pins.compare(&f, effective.as_ref()) {
-            // A folder without its own file repeats its parent's change: report it once.
-            let repeated = changes.iter().any(|c: &Change| {
-                c.governed_by == change.governed_by
-                    && c.added == change.added
-                    && c.removed == change.removed
-            });
-            if !repeated {
-                changes.push(change);
-            }
-        }
-    }
-    Ok(changes)
 }
 
 #[cfg(test)]
@@ -657,7 +440,7 @@ mod tests {
     #[test]
     fn pin_file_round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::create(&dir.path().join("store")).unwrap();
+        let store = crate::store::FsStore::create(&dir.path().join("store")).unwrap();
         let lock = store.lock().unwrap();
         let (a, b) = (key(Some("alice")), key(None));
         let root = Recipients::new(vec![a.clone()], PathBuf::new());
@@ -685,14 +468,14 @@ mod tests {
         let snap = Pins::snapshot(&data, &store).unwrap();
         assert_eq!(snap.len(), 2, "the unparseable file stays unpinned");
         snap.save().unwrap();
-        let loaded = Pins::load(&data, store.root()).unwrap().unwrap();
+        let loaded = Pins::load(&data, &store).unwrap().unwrap();
         assert_eq!(loaded.folders, snap.folders);
         assert_eq!(
             loaded.approved_for(&folder("team/x"))[0].label.as_deref(),
             Some("alice")
         );
         // Another store's pins are elsewhere.
-        let other = Store::create(&dir.path().join("other")).unwrap();
-        assert!(Pins::load(&data, other.root()).unwrap().is_none());
+        let other = crate::store::FsStore::create(&dir.path().join("other")).unwrap();
+        assert!(Pins::load(&data, &other).unwrap().is_none());
     }
 }

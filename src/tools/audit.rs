@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::crypto::secret::Plaintext;
 use crate::store::name::{Folder, SecretName};
-use crate::team::rotation::{self, Rotation};
+use crate::team::rotation::Rotation;
 use crate::vault::{Result, Vault};
 
 /// The default `audit.max_age`, in days.
@@ -153,7 +153,7 @@ struct Expiry {
 /// Audits the secrets at or below `options.folder`. `progress` is called once per secret
 /// decrypted (from several threads).
 pub fn audit(vault: &Vault, options: &Options, progress: &(dyn Fn() + Sync)) -> Result<Report> {
-    let names = vault.store().list(&options.folder)?;
+    let names = vault.list(&options.folder)?;
     if !names.is_empty() {
         // Fail once, clearly, rather than calling every secret undecryptable.
         vault.identities()?;
@@ -172,7 +172,7 @@ pub fn audit(vault: &Vault, options: &Options, progress: &(dyn Fn() + Sync)) -> 
             facts
         })
         .collect();
-    let rotations = rotation::rotation_dates(vault.store(), vault.git(), &names)?;
+    let rotations = vault.rotation_dates(&names)?;
     // One pass over the marks, not one lookup per secret.
     let exposures: HashMap<SecretName, Exposure> = vault
         .exposed_below(&options.folder)?
@@ -499,7 +499,7 @@ mod tests {
         };
         let rotated = |s: &str| Rotation {
             when: at(s),
-            source: rotation::Source::Git,
+            source: crate::team::rotation::Source::Git,
         };
         assert!(exposure_still_counts(
             &exposure,

@@ -16,13 +16,32 @@ use crate::crypto::recipients::{Recipient, RecipientError, Recipients};
 use crate::crypto::secret::Plaintext;
 use crate::crypto::{self, DecryptError, EncryptError};
 use crate::store::name::{Folder, NameError, SecretName};
-use crate::store::{MetaFile, Store, StoreError, StoreLock};
+use crate::store::{Entry, FsStore, MetaFile, Storage, StoreError, StoreLock, TreeNode};
 use crate::team::git::{Git, GitError};
 use crate::team::sync::SyncError;
 use crate::team::trust::TrustError;
 
+/// What a command changed, named by what it is rather than by path: the vault knows where
+/// each lives and commits it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Changed {
+    /// A secret written, removed or moved.
+    Secret(SecretName),
+    /// A folder: everything below it.
+    Folder(Folder),
+    /// A folder's `.age-recipients`.
+    Recipients(Folder),
+    /// The root's `.gitattributes`.
+    GitAttributes,
+    /// This device's shared access log (`log.shared`).
+    SharedLog,
+}
+
 /// How many secrets a bulk operation holds in memory at once.
 const BATCH: usize = 1024;
+
+mod exposure;
+mod trust;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -85,7 +104,7 @@ pub type IdentitySource = Box<
 >;
 
 pub struct Vault {
-    store: Store,
+    store: Box<dyn Storage>,
     git: Git,
     paths: Paths,
     config: Config,
@@ -107,8 +126,14 @@ impl Vault {
         prompt: PassphrasePrompt,
         overrides: RecipientOverride,
     ) -> Result<Self> {
-        let store = Store::open(&paths.store)?;
-        Ok(Self::with_store(store, paths, config, prompt, overrides))
+        let store = FsStore::open(&paths.store)?;
+        Ok(Self::with_storage(
+            Box::new(store),
+            paths,
+            config,
+            prompt,
+            overrides,
+        ))
     }
 
     /// Creates the store folder if needed and opens it.
@@ -118,12 +143,19 @@ impl Vault {
         prompt: PassphrasePrompt,
         overrides: RecipientOverride,
     ) -> Result<Self> {
-        let store = Store::create(&paths.store)?;
-        Ok(Self::with_store(store, paths, config, prompt, overrides))
+        let store = FsStore::create(&paths.store)?;
+        Ok(Self::with_storage(
+            Box::new(store),
+            paths,
+            config,
+            prompt,
+            overrides,
+        ))
     }
 
-    fn with_store(
-        store: Store,
+    /// A vault over any storage backend (the in-memory one in tests).
+    pub fn with_storage(
+        store: Box<dyn Storage>,
         paths: Paths,
         config: Config,
         prompt: PassphrasePrompt,
@@ -165,8 +197,9 @@ impl Vault {
             .push(path);
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The storage behind the vault: only the vault's own layers reach it.
+    pub(crate) fn store(&self) -> &dyn Storage {
+        self.store.as_ref()
     }
 
     pub fn git(&self) -> &Git {
@@ -212,8 +245,144 @@ impl Vault {
         let _ = self.identities.set(ids);
     }
 
+    /// Takes the store's writer lock: every change to the store holds it.
     pub fn lock(&self) -> Result<StoreLock> {
         Ok(self.store.lock()?)
+    }
+
+    /// Where the store lives, for messages.
+    pub fn root(&self) -> &std::path::Path {
+        self.store().root()
+    }
+
+    /// The file of a secret, for messages.
+    pub fn path_of(&self, name: &SecretName) -> PathBuf {
+        self.store().path_of(name)
+    }
+
+    /// The folder's path, for messages.
+    pub fn folder_path(&self, folder: &Folder) -> PathBuf {
+        self.store().folder_path(folder)
+    }
+
+    /// The recipients file of a folder (which may not exist), for messages.
+    pub fn recipients_path(&self, folder: &Folder) -> PathBuf {
+        self.store().meta_path(folder, MetaFile::Recipients)
+    }
+
+    /// What exists at `name`: a secret, a folder, both, or neither.
+    pub fn entry(&self, name: &SecretName) -> Result<Entry> {
+        Ok(self.store().entry(name)?)
+    }
+
+    /// Whether `folder` exists (the root always does).
+    pub fn has_folder(&self, folder: &Folder) -> Result<bool> {
+        match folder.as_name() {
+            Some(name) => Ok(self.store().entry(&name)?.folder),
+            None => Ok(true),
+        }
+    }
+
+    /// Every secret at or below `folder`, sorted.
+    pub fn list(&self, folder: &Folder) -> Result<Vec<SecretName>> {
+        Ok(self.store().list(folder)?)
+    }
+
+    /// The listing tree below `folder`, as `ls` shows it.
+    pub fn tree(&self, folder: &Folder) -> Result<TreeNode> {
+        Ok(self.store().tree(folder)?)
+    }
+
+    /// The direct children of `folder`: names and sub-folders (`true`), sorted, hidden
+    /// entries and links left out. One directory read: cheap enough for every TAB.
+    pub fn children(&self, folder: &Folder) -> Result<Vec<(String, bool)>> {
+        Ok(self.store().children(folder)?)
+    }
+
+    /// A secret's ciphertext, as stored (to notice a concurrent change, or its size).
+    pub fn ciphertext(&self, name: &SecretName) -> Result<Vec<u8>> {
+        Ok(self.store().read(name)?)
+    }
+
+    /// Removes one secret (and the folders it leaves empty) and its exposure mark.
+    pub fn remove(&self, lock: &StoreLock, name: &SecretName) -> Result<()> {
+        self.store().remove(lock, name)?;
+        self.forget_exposure(lock, std::slice::from_ref(name))
+    }
+
+    /// Removes exactly `names` (their folders pruned when emptied) and their exposure marks:
+    /// never anything else, so a secret written meanwhile stays.
+    pub fn remove_all(&self, lock: &StoreLock, names: &[SecretName]) -> Result<()> {
+        for name in names {
+            self.store().remove(lock, name)?;
+        }
+        self.forget_exposure(lock, names)
+    }
+
+    /// Removes a whole folder and the exposure marks of what was in it.
+    pub fn remove_folder(&self, lock: &StoreLock, folder: &Folder) -> Result<()> {
+        let gone = self.store().list(folder)?;
+        self.store().remove_folder(lock, folder)?;
+        self.forget_exposure(lock, &gone)
+    }
+
+    /// The recipients file of `folder` itself, as bytes, if it has one.
+    pub fn own_recipients_file(&self, folder: &Folder) -> Result<Option<Vec<u8>>> {
+        Ok(self.store().read_meta(folder, MetaFile::Recipients)?)
+    }
+
+    /// Every folder at or below `folder` that has its own recipients file.
+    pub fn recipients_files_below(&self, folder: &Folder) -> Result<Vec<Folder>> {
+        Ok(self.store().recipients_files_below(folder)?)
+    }
+
+    /// The store's `.gitattributes`, if it has one.
+    pub fn gitattributes(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .store()
+            .read_meta(&Folder::root(), MetaFile::GitAttributes)?)
+    }
+
+    /// Writes the store's `.gitattributes`.
+    pub fn write_gitattributes(&self, lock: &StoreLock, bytes: &[u8]) -> Result<()> {
+        Ok(self
+            .store()
+            .write_meta(lock, &Folder::root(), MetaFile::GitAttributes, bytes)?)
+    }
+
+    /// Writes already-encrypted secrets as one batch (see [`Storage::write_batch`]).
+    pub fn write_encrypted(&self, lock: &StoreLock, items: &[(SecretName, Vec<u8>)]) -> Result<()> {
+        Ok(self.store().write_batch(lock, items)?)
+    }
+
+    /// This device's shared access log, kept in the store (`log.shared`).
+    pub fn shared_log(
+        &self,
+        device: &crate::team::log::DeviceId,
+    ) -> Result<crate::team::log::LogFile, crate::team::log::LogError> {
+        crate::team::log::LogFile::shared(self.store(), device)
+    }
+
+    /// The shared access logs of every device, kept in the store (`log.shared`).
+    pub fn shared_logs(
+        &self,
+    ) -> Result<
+        Vec<(crate::team::log::DeviceId, crate::team::log::LogFile)>,
+        crate::team::log::LogError,
+    > {
+        crate::team::log::LogFile::shared_all(self.store())
+    }
+
+    /// When each of `names` last changed value (see [`crate::team::rotation`]).
+    pub fn rotation_dates(
+        &self,
+        names: &[SecretName],
+    ) -> Result<HashMap<SecretName, crate::team::rotation::Rotation>> {
+        Ok(crate::team::rotation::rotation_dates(
+            self.store(),
+            &self.git,
+            names,
+        )?)
     }
 
     /// The recipients that govern `folder`: the environment override, else the nearest
@@ -411,11 +580,11 @@ impl Vault {
         Ok(())
     }
 
-    /// Commits `paths` (relative to the store or absolute inside it), and the metadata this
-    /// command changed on the side, if the store uses git. With `log.shared`, this device's
-    /// access log rides along. With `git.autosync`, then syncs.
-    pub fn commit(&self, paths: &[PathBuf], message: &str) -> Result<()> {
-        let mut all = paths.to_vec();
+    /// Commits what a command changed, and the metadata it changed on the side, if the store
+    /// uses git. With `log.shared`, this device's access log rides along. With
+    /// `git.autosync`, then syncs.
+    pub fn commit(&self, changed: &[Changed], message: &str) -> Result<()> {
+        let mut all: Vec<PathBuf> = changed.iter().map(|c| self.path_of_change(c)).collect();
         all.append(
             &mut self
                 .touched
@@ -423,12 +592,199 @@ impl Vault {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
         if self.config.log.shared {
-            all.push(crate::team::log::shared_log_dir(&self.store));
+            all.push(crate::team::log::shared_log_dir(self.store()));
         }
         self.git.commit(&all, message)?;
         if self.config.git.autosync && self.git.is_repo() {
             crate::team::sync::sync(&self.git).map_err(Error::AutoSync)?;
         }
         Ok(())
+    }
+
+    fn path_of_change(&self, changed: &Changed) -> PathBuf {
+        match changed {
+            Changed::Secret(name) => self.store().path_of(name),
+            Changed::Folder(folder) => self.store().folder_path(folder),
+            Changed::Recipients(folder) => self.store().meta_path(folder, MetaFile::Recipients),
+            Changed::GitAttributes => self
+                .store()
+                .meta_path(&Folder::root(), MetaFile::GitAttributes),
+            Changed::SharedLog => crate::team::log::shared_log_dir(self.store()),
+        }
+    }
+}
+
+/// The vault over the in-memory store: its rules (recipients, trust, lockout, exposure,
+/// bulk copies) hold whatever the storage behind it.
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::store::MemoryStore;
+    use age::secrecy::ExposeSecret;
+
+    struct Key {
+        identity: age::x25519::Identity,
+    }
+
+    impl Key {
+        fn new() -> Self {
+            Self {
+                identity: age::x25519::Identity::generate(),
+            }
+        }
+
+        fn recipient(&self) -> Recipient {
+            Recipient::parse(&self.identity.to_public().to_string()).unwrap()
+        }
+
+        fn identities(&self) -> Identities {
+            let text = format!("{}\n", self.identity.to_string().expose_secret());
+            Identities::parse_plain(text.as_bytes()).unwrap()
+        }
+    }
+
+    fn name(s: &str) -> SecretName {
+        SecretName::new(s).unwrap()
+    }
+
+    fn folder(s: &str) -> Folder {
+        Folder::new(s).unwrap()
+    }
+
+    /// A vault in memory whose root is encrypted to `key`, with pins kept under `data`.
+    fn vault(key: &Key, data: &tempfile::TempDir) -> Vault {
+        let paths = Paths {
+            store: PathBuf::from("/memory"),
+            identities: data.path().join("identities"),
+            config_file: data.path().join("config.toml"),
+            data_dir: data.path().to_owned(),
+        };
+        let vault = Vault::with_storage(
+            Box::new(MemoryStore::new("/memory")),
+            paths,
+            Config::default(),
+            std::sync::Arc::new(|_: &str| None),
+            RecipientOverride::None,
+        );
+        vault.set_identities(key.identities());
+        let lock = vault.lock().unwrap();
+        let r = Recipients::new(
+            vec![key.recipient()],
+            vault.recipients_path(&Folder::root()),
+        );
+        vault
+            .set_recipients(&lock, &Folder::root(), Some(&r))
+            .unwrap();
+        vault
+    }
+
+    fn secret(text: &str) -> Plaintext {
+        Plaintext::new(text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_secret_written_in_memory_is_age_encrypted_and_reads_back() {
+        let (key, data) = (Key::new(), tempfile::tempdir().unwrap());
+        let vault = vault(&key, &data);
+        let lock = vault.lock().unwrap();
+        vault
+            .write(&lock, &name("web/shop"), &secret("hunter2\n"))
+            .unwrap();
+        let stored = vault.ciphertext(&name("web/shop")).unwrap();
+        assert!(stored.starts_with(b"age-encryption.org/v1\n"));
+        assert!(!stored.windows(7).any(|w| w == b"hunter2"));
+        assert_eq!(
+            vault.read(&name("web/shop")).unwrap().as_bytes(),
+            b"hunter2\n"
+        );
+        assert_eq!(vault.list(&Folder::root()).unwrap(), vec![name("web/shop")]);
+    }
+
+    #[test]
+    fn transfer_reencrypts_for_the_destination_and_keeps_the_value() {
+        let (alice, bob, data) = (Key::new(), Key::new(), tempfile::tempdir().unwrap());
+        let vault = vault(&alice, &data);
+        let lock = vault.lock().unwrap();
+        let team = Recipients::new(
+            vec![alice.recipient(), bob.recipient()],
+            vault.recipients_path(&folder("team")),
+        );
+        vault
+            .set_recipients(&lock, &folder("team"), Some(&team))
+            .unwrap();
+        vault.write(&lock, &name("mine"), &secret("v")).unwrap();
+        vault
+            .transfer(&lock, &[(name("mine"), name("team/shared"))], false)
+            .unwrap();
+        let moved = vault.ciphertext(&name("team/shared")).unwrap();
+        assert_eq!(
+            crypto::decrypt(&moved, &bob.identities())
+                .unwrap()
+                .as_bytes(),
+            b"v"
+        );
+        // The source is untouched: only a move removes it.
+        assert!(
+            crypto::decrypt(&vault.ciphertext(&name("mine")).unwrap(), &bob.identities()).is_err()
+        );
+    }
+
+    #[test]
+    fn encrypting_to_recipients_that_exclude_you_is_refused() {
+        let (alice, mallory, data) = (Key::new(), Key::new(), tempfile::tempdir().unwrap());
+        let vault = vault(&alice, &data);
+        let lock = vault.lock().unwrap();
+        vault.write(&lock, &name("x/a"), &secret("1")).unwrap();
+        let only_mallory = Recipients::new(
+            vec![mallory.recipient()],
+            vault.recipients_path(&folder("x")),
+        );
+        let refused = vault.set_recipients(&lock, &folder("x"), Some(&only_mallory));
+        assert!(matches!(
+            refused,
+            Err(Error::Trust(TrustError::Lockout { .. }))
+        ));
+        assert_eq!(vault.read(&name("x/a")).unwrap().as_bytes(), b"1");
+    }
+
+    #[test]
+    fn exposure_marks_follow_values_not_files() {
+        let (key, data) = (Key::new(), tempfile::tempdir().unwrap());
+        let vault = vault(&key, &data);
+        let lock = vault.lock().unwrap();
+        vault.write(&lock, &name("db"), &secret("old")).unwrap();
+        vault
+            .mark_exposed(&lock, &[name("db")], &[Key::new().recipient()])
+            .unwrap();
+        vault
+            .transfer(&lock, &[(name("db"), name("db2"))], false)
+            .unwrap();
+        assert!(
+            vault.exposure(&name("db2")).unwrap().is_some(),
+            "a copy keeps the mark"
+        );
+        vault.write(&lock, &name("db2"), &secret("new")).unwrap();
+        assert!(
+            vault.exposure(&name("db2")).unwrap().is_none(),
+            "a new value clears it"
+        );
+        vault.remove(&lock, &name("db")).unwrap();
+        assert!(vault.exposure(&name("db")).unwrap().is_none());
+        assert_eq!(vault.list(&Folder::root()).unwrap(), vec![name("db2")]);
+    }
+
+    #[test]
+    fn reencrypt_rewrites_every_secret_below_a_folder() {
+        let (key, data) = (Key::new(), tempfile::tempdir().unwrap());
+        let vault = vault(&key, &data);
+        let lock = vault.lock().unwrap();
+        vault.write(&lock, &name("a/one"), &secret("1")).unwrap();
+        vault.write(&lock, &name("b/two"), &secret("2")).unwrap();
+        let before = vault.ciphertext(&name("a/one")).unwrap();
+        let done = vault.reencrypt(&lock, &folder("a")).unwrap();
+        assert_eq!(done, vec![name("a/one")]);
+        assert_ne!(vault.ciphertext(&name("a/one")).unwrap(), before);
+        assert_eq!(vault.read(&name("a/one")).unwrap().as_bytes(), b"1");
     }
 }

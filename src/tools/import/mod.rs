@@ -12,7 +12,6 @@ pub mod names;
 pub mod source;
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 
 use rayon::prelude::*;
 
@@ -21,7 +20,7 @@ use crate::crypto::recipients::Recipients;
 use crate::crypto::secret::Plaintext;
 use crate::store::StoreLock;
 use crate::store::name::{Folder, SecretName};
-use crate::vault::{Error, Result, Vault};
+use crate::vault::{Changed, Error, Result, Vault};
 
 /// How many secrets are encrypted and written per batch (one filesystem sync each).
 const BATCH: usize = 256;
@@ -67,7 +66,7 @@ pub fn plan<S>(
         skipped: Vec::new(),
     };
     for (name, item) in items {
-        match vault.store().entry(&name) {
+        match vault.entry(&name) {
             Ok(entry) if entry.secret && !force => out.skipped.push(name),
             Ok(_) => out.write.push((name, item)),
             Err(e) => failures.push(Failure::new(name.as_str(), e.to_string())),
@@ -106,7 +105,8 @@ where
     let mut recipients: HashMap<Folder, Recipients> = HashMap::new();
     for (name, _) in &plan {
         if let std::collections::hash_map::Entry::Vacant(slot) = recipients.entry(name.parent()) {
-            let found = vault.recipients_for(slot.key())?;
+            // The same checks as every other write: approved recipients, no lockout.
+            let found = vault.check_can_encrypt(slot.key())?;
             slot.insert(found);
         }
     }
@@ -147,8 +147,8 @@ where
                 Err(failure) => outcome.failures.push(failure),
             }
         }
-        if let Err(e) = vault.store().write_batch(lock, &sealed) {
-            outcome.stopped = Some(e.into());
+        if let Err(e) = vault.write_encrypted(lock, &sealed) {
+            outcome.stopped = Some(e);
             break;
         }
         outcome
@@ -163,20 +163,19 @@ pub fn commit(vault: &Vault, imported: &[SecretName], message: &str) -> Result<(
     if imported.is_empty() {
         return Ok(());
     }
-    let store = vault.store();
-    let paths: Vec<PathBuf> = if imported.len() <= MAX_COMMIT_PATHS {
-        imported.iter().map(|n| store.path_of(n)).collect()
+    let changed: Vec<Changed> = if imported.len() <= MAX_COMMIT_PATHS {
+        imported.iter().cloned().map(Changed::Secret).collect()
     } else {
-        let tops: BTreeSet<PathBuf> = imported
+        let tops: BTreeSet<Changed> = imported
             .iter()
-            .map(|n| match n.components().next() {
-                Some(top) if n.components().nth(1).is_some() => store.root().join(top),
-                _ => store.path_of(n),
+            .map(|n| match n.components().next().map(Folder::new) {
+                Some(Ok(top)) if n.components().nth(1).is_some() => Changed::Folder(top),
+                _ => Changed::Secret(n.clone()),
             })
             .collect();
         tops.into_iter().collect()
     };
-    vault.commit(&paths, message)
+    vault.commit(&changed, message)
 }
 
 /// `Import N secrets from SOURCE.`, as a commit message.
