@@ -272,7 +272,7 @@ pub fn load_identities(
     if !identity::is_protected(&file) || !options.use_agent {
         return Identities::parse_with(&file, path, prompt, allowed);
     }
-    // Without an agent (it cannot start), the command asks and works in-process (SPEC §4).
+    // Without an agent (it cannot start), the command asks and works in-process (docs/BEHAVIOUR.md §4).
     let Ok(mut conn) = Connection::open_or_start(&options.socket, &options.launch) else {
         return Identities::parse_with(&file, path, prompt, allowed);
     };

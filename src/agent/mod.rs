@@ -16,7 +16,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The idle timeout when the config sets none (SPEC §4).
+/// The idle timeout when the config sets none (docs/BEHAVIOUR.md §4).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// What can go wrong around the agent, on either side of the socket.
@@ -45,7 +45,7 @@ pub enum AgentError {
 }
 
 /// Where the agent's socket lives: `$XDG_RUNTIME_DIR/coffer/agent.sock`, else
-/// `<temp dir>/coffer-<uid>/agent.sock` (SPEC §2).
+/// `<temp dir>/coffer-<uid>/agent.sock` (docs/BEHAVIOUR.md §2).
 pub fn socket_path() -> PathBuf {
     socket_dir().join("agent.sock")
 }

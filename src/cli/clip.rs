@@ -1,4 +1,4 @@
-//! The clipboard (SPEC §7): copies that clipboard managers skip, served by a detached helper
+//! The clipboard (docs/BEHAVIOUR.md §7): copies that clipboard managers skip, served by a detached helper
 //! that puts back what was there before, and only if the secret is still there.
 //!
 //! On X11 and Wayland the content of a selection dies with the process that owns it, so

@@ -28,11 +28,11 @@ pub enum ImportSource {
     Csv(import_csv::CsvArgs),
 }
 
-pub fn run(args: &ImportArgs, ctx: &Context) -> Result<ExitCode> {
+pub fn import(args: &ImportArgs, ctx: &Context) -> Result<ExitCode> {
     match &args.source {
-        ImportSource::Dotenv(a) => import_dotenv::run(a, ctx),
-        ImportSource::Pass(a) => import_pass::run_pass(a, ctx),
-        ImportSource::Passage(a) => import_pass::run_passage(a, ctx),
-        ImportSource::Csv(a) => import_csv::run(a, ctx),
+        ImportSource::Dotenv(a) => import_dotenv::dotenv(a, ctx),
+        ImportSource::Pass(a) => import_pass::pass(a, ctx),
+        ImportSource::Passage(a) => import_pass::passage(a, ctx),
+        ImportSource::Csv(a) => import_csv::csv(a, ctx),
     }
 }

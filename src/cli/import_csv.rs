@@ -69,7 +69,7 @@ pub struct CsvArgs {
     pub flags: ImportFlags,
 }
 
-pub fn run(args: &CsvArgs, ctx: &Context) -> Result<ExitCode> {
+pub fn csv(args: &CsvArgs, ctx: &Context) -> Result<ExitCode> {
     let format = CsvFormat::from(args.format);
     let source = format!("{} CSV", format.display_name());
     let prefix = args.flags.folder()?;

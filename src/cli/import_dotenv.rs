@@ -45,7 +45,7 @@ pub struct DotenvArgs {
     pub force: bool,
 }
 
-pub fn run(args: &DotenvArgs, ctx: &Context) -> Result<ExitCode> {
+pub fn dotenv(args: &DotenvArgs, ctx: &Context) -> Result<ExitCode> {
     let folder = parse_folder(&args.prefix)?;
     let file = &args.file;
     let bytes = Zeroizing::new(

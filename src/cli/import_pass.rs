@@ -79,7 +79,7 @@ pub struct PassageArgs {
     pub flags: ImportFlags,
 }
 
-pub fn run_pass(args: &PassArgs, ctx: &Context) -> Result<ExitCode> {
+pub fn pass(args: &PassArgs, ctx: &Context) -> Result<ExitCode> {
     let from = source_dir(
         args.from.as_deref(),
         "PASSWORD_STORE_DIR",
@@ -91,7 +91,7 @@ pub fn run_pass(args: &PassArgs, ctx: &Context) -> Result<ExitCode> {
     })
 }
 
-pub fn run_passage(args: &PassageArgs, ctx: &Context) -> Result<ExitCode> {
+pub fn passage(args: &PassageArgs, ctx: &Context) -> Result<ExitCode> {
     let from = source_dir(args.from.as_deref(), "PASSAGE_DIR", ".passage/store")?;
     let identities_file = match &args.identities {
         Some(file) => file.clone(),

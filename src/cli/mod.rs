@@ -289,7 +289,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    match run(cli) {
+    match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             let usage = e.downcast_ref::<UsageError>().is_some();
@@ -300,66 +300,67 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn dispatch(cli: Cli) -> Result<ExitCode> {
     let Some(command) = &cli.command else {
-        unreachable_ls()?;
-        return Ok(ExitCode::SUCCESS);
+        return Err(UsageError("no command given".into()).into());
     };
+    // These need neither a store nor a config (the agent ones talk to the agent only: a
+    // broken config or store must not stop them).
     match command {
         Command::Version => {
             println!("coffer {}", env!("CARGO_PKG_VERSION"));
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Completions(args) => return docs::completions(args),
-        Command::GenerateDocs { dir } => return docs::generate_all(dir),
-        Command::ClipboardHelper(args) => return clip::helper(args),
-        // These talk to the agent only; a broken config or store must not stop them.
-        Command::Agent(args) if args.action.is_some() => return agent::agent_action(args),
-        Command::Lock => return agent::lock(),
-        _ => {}
+        Command::Completions(args) => docs::completions(args),
+        Command::GenerateDocs { dir } => docs::generate_all(dir),
+        Command::ClipboardHelper(args) => clip::helper(args),
+        Command::Agent(args) if args.action.is_some() => agent::agent_action(args),
+        Command::Lock => agent::lock(),
+        command => {
+            let ctx = Context::new(&cli)?;
+            let result = run_in_context(command, &ctx);
+            log::record(&ctx, command, &result);
+            result
+        }
     }
-    let ctx = Context::new(&cli)?;
-    let result = match command {
-        Command::Init(args) => init::init(args, &ctx),
-        Command::Ls(args) => show::ls(args, &ctx),
-        Command::Find(args) => show::find(args, &ctx),
-        Command::Show(args) => show::show(args, &ctx),
-        Command::Grep(args) => show::grep(args, &ctx),
-        Command::Insert(args) => edit::insert(args, &ctx),
-        Command::Edit(args) => edit::edit(args, &ctx),
-        Command::Generate(args) => edit::generate(args, &ctx),
-        Command::Rm(args) => manage::rm(args, &ctx),
-        Command::Mv(args) => manage::mv(args, &ctx, manage::Mode::Move),
-        Command::Cp(args) => manage::mv(args, &ctx, manage::Mode::Copy),
-        Command::Reencrypt(args) => init::reencrypt(args, &ctx),
-        Command::Git(args) => git::git(args, &ctx),
-        Command::Recipients(args) => recipients::run(args, &ctx),
-        Command::Sync(args) => sync::sync(args, &ctx),
-        Command::Clone(args) => sync::clone(args, &ctx),
-        Command::Import(args) => import::run(args, &ctx),
-        Command::Run(args) => run::run(args, &ctx),
-        Command::Inject(args) => inject::inject(args, &ctx),
-        Command::Scan(args) => scan::scan(args, &ctx),
-        Command::Otp(args) => otp::run(args, &ctx),
-        Command::Audit(args) => audit::audit(args, &ctx),
-        Command::Info(args) => info::info(args, &ctx),
-        Command::Log(args) => log::log(args, &ctx),
-        Command::Textconv { file } => show::textconv(file, &ctx),
-        Command::Unlock(args) => agent::unlock(args, &ctx),
-        Command::Agent(args) => agent::agent(args, &ctx),
+}
+
+/// Runs a command that works on the store, in its context (`dispatch` handled the rest).
+fn run_in_context(command: &Command, ctx: &Context) -> Result<ExitCode> {
+    match command {
+        Command::Init(args) => init::init(args, ctx),
+        Command::Ls(args) => show::ls(args, ctx),
+        Command::Find(args) => show::find(args, ctx),
+        Command::Show(args) => show::show(args, ctx),
+        Command::Grep(args) => show::grep(args, ctx),
+        Command::Insert(args) => edit::insert(args, ctx),
+        Command::Edit(args) => edit::edit(args, ctx),
+        Command::Generate(args) => edit::generate(args, ctx),
+        Command::Rm(args) => manage::rm(args, ctx),
+        Command::Mv(args) => manage::mv(args, ctx, manage::Mode::Move),
+        Command::Cp(args) => manage::mv(args, ctx, manage::Mode::Copy),
+        Command::Reencrypt(args) => init::reencrypt(args, ctx),
+        Command::Git(args) => git::git(args, ctx),
+        Command::Recipients(args) => recipients::recipients(args, ctx),
+        Command::Sync(args) => sync::sync(args, ctx),
+        Command::Clone(args) => sync::clone(args, ctx),
+        Command::Import(args) => import::import(args, ctx),
+        Command::Run(args) => run::run(args, ctx),
+        Command::Inject(args) => inject::inject(args, ctx),
+        Command::Scan(args) => scan::scan(args, ctx),
+        Command::Otp(args) => otp::otp(args, ctx),
+        Command::Audit(args) => audit::audit(args, ctx),
+        Command::Info(args) => info::info(args, ctx),
+        Command::Log(args) => log::log(args, ctx),
+        Command::Textconv { file } => show::textconv(file, ctx),
+        Command::Unlock(args) => agent::unlock(args, ctx),
+        Command::Agent(args) => agent::agent(args, ctx),
         Command::Version
         | Command::Completions(_)
         | Command::GenerateDocs { .. }
         | Command::ClipboardHelper(_)
-        | Command::Lock => Ok(ExitCode::SUCCESS),
-    };
-    log::record(&ctx, command, &result);
-    result
-}
-
-/// `rewrite_args` always supplies a command; this keeps `run` total without a panic.
-fn unreachable_ls() -> Result<()> {
-    Err(UsageError("no command given".into()).into())
+        | Command::Lock => Err(UsageError(format!("{command:?} runs without a store")).into()),
+    }
 }
 
 /// pass spells "line 2" as `-c2` (getopt's optional argument); clap needs `--clip=2`.

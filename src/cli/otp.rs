@@ -89,7 +89,7 @@ pub struct UriArgs {
     pub force: bool,
 }
 
-pub fn run(args: &OtpArgs, ctx: &Context) -> Result<ExitCode> {
+pub fn otp(args: &OtpArgs, ctx: &Context) -> Result<ExitCode> {
     match &args.command {
         None => code(&args.show, ctx),
         Some(OtpCommand::Show(a)) => code(a, ctx),

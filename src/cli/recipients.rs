@@ -61,7 +61,7 @@ pub struct RemoveArgs {
     pub force: bool,
 }
 
-pub fn run(args: &RecipientsArgs, ctx: &Context) -> Result<ExitCode> {
+pub fn recipients(args: &RecipientsArgs, ctx: &Context) -> Result<ExitCode> {
     match &args.action {
         None => ls(&args.path, ctx),
         Some(Action::Ls(path)) => ls(path, ctx),

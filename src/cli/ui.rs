@@ -80,7 +80,7 @@ pub fn error_line(error: &anyhow::Error) -> String {
     one_line(&parts.join(": "))
 }
 
-/// Folds an error chain onto one line: SPEC §1.5 promises one line per failure.
+/// Folds an error chain onto one line: docs/BEHAVIOUR.md §1.5 promises one line per failure.
 pub fn one_line(message: &str) -> String {
     message
         .lines()

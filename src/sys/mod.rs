@@ -1,4 +1,4 @@
-//! Process hygiene (SPEC §7) and the few system calls coffer needs, through `rustix`.
+//! Process hygiene (docs/BEHAVIOUR.md §7) and the few system calls coffer needs, through `rustix`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -67,7 +67,7 @@ pub enum MemoryLock {
     CurrentOnly,
 }
 
-/// Locks the process's memory so identities are never swapped out (SPEC §7). Pages are locked
+/// Locks the process's memory so identities are never swapped out (docs/BEHAVIOUR.md §7). Pages are locked
 /// as they are touched (`MCL_ONFAULT`), so reserved but unused stacks cost nothing.
 pub fn lock_memory() -> std::io::Result<MemoryLock> {
     use rustix::mm::{MlockAllFlags, mlockall};

@@ -140,7 +140,7 @@ impl Git {
         self.configure(coffer_exe)
     }
 
-    /// Sets the repository config coffer needs (SPEC §5).
+    /// Sets the repository config coffer needs (docs/BEHAVIOUR.md §5).
     pub fn configure(&self, coffer_exe: &Path) -> Result<(), GitError> {
         let textconv = format!(
             "{} --no-agent textconv",

@@ -1,4 +1,4 @@
-//! The access log: a hash-chained JSON-lines record of every operation (SPEC §6).
+//! The access log: a hash-chained JSON-lines record of every operation (docs/BEHAVIOUR.md §6).
 //!
 //! Each record names the time, user, host, device, operation, secret name and outcome (never a
 //! value, nor a hash of one) and carries `prev`, the SHA-256 of the previous line, so an edit,
