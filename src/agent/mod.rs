@@ -34,8 +34,6 @@ pub enum AgentError {
     Start(String),
     #[error("the coffer agent stopped during the command (was it killed?); run the command again")]
     Gone,
-    #[error("the coffer agent is not running")]
-    NotRunning,
     #[error("the coffer agent refused: {0}")]
     Refused(String),
     #[error("talking to the coffer agent failed: {0}")]

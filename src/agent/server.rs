@@ -3,19 +3,29 @@
 //! It listens on a socket in a private folder, serves only peers of its own uid (checked with
 //! `SO_PEERCRED` on every connection), and answers one thing about identities: the file key of
 //! a header's stanzas. Identities stay here, in zeroizing types, in locked memory. It locks
-//! after `timeout` without use, and exits after another `timeout` locked, or as soon as its
-//! socket is removed or taken over by another agent.
+//! after `timeout` without use, and stops serving after another `timeout` locked, on
+//! `coffer agent stop`, or as soon as its socket is removed or taken over by another agent;
+//! [`run`] then says which ([`Outcome`]) and the command line ends the process.
+//!
+//! While nothing happens the agent does not wake up: its main thread sleeps in `poll` on the
+//! listening socket, a wake-up channel (for `stop`), and an inotify watch on the socket's
+//! folder, with the time left until the next idle deadline as the only timeout.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use age::secrecy::{ExposeSecret, SecretString};
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fs::inotify;
 
 use super::protocol::{self, ErrorKind, Request, Response, SecretBytes, Status};
 use super::{AgentError, prepare_socket_dir};
@@ -24,8 +34,14 @@ use crate::crypto::identity::{Identities, IdentityError, PassphrasePrompt};
 /// Receives the agent's log lines (never secrets: only events, sizes, tags and errors).
 pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// How often the socket is checked when its folder cannot be watched (inotify instances
+/// exhausted): rare enough to cost nothing, soon enough that a replaced agent does not linger.
+const SOCKET_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What the agent needs to run.
 pub struct Options {
     pub socket: PathBuf,
+    /// Locks after this long without use, and stops after as long again locked.
     pub timeout: Duration,
     /// Plugin names the local config allows (`[plugins] allow`).
     pub allowed_plugins: Vec<String>,
@@ -34,15 +50,22 @@ pub struct Options {
     pub log: Log,
 }
 
-/// How [`run`] ended without error.
+/// How [`run`] ended without error. Only [`Outcome::AlreadyRunning`] returns before serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Another agent already serves the socket.
     AlreadyRunning,
+    /// Locked and unused for the idle timeout; the socket was removed.
+    Idle,
+    /// A client asked it to stop (`coffer agent stop`); the socket was removed.
+    Stopped,
+    /// The socket was removed or replaced (by another agent, or a cleaned runtime folder).
+    SocketLost,
 }
 
-/// Runs the agent: binds the socket, calls `ready` once clients can connect, then serves
-/// until it exits the process (idle, `coffer agent stop`, socket taken over). Returns only
-/// if it cannot start, or finds another agent already serving.
+/// Runs the agent: locks memory, binds the socket, calls `ready` once clients can connect,
+/// then serves until it locks and idles out, is stopped, or loses its socket. Connection
+/// threads may still run when it returns: the caller is expected to end the process.
 pub fn run(options: Options, ready: impl FnOnce()) -> Result<Outcome, AgentError> {
     let log = options.log.clone();
     match crate::sys::lock_memory() {
@@ -52,46 +75,217 @@ pub fn run(options: Options, ready: impl FnOnce()) -> Result<Outcome, AgentError
              Raise the locked-memory limit (ulimit -l) to at least 1 GiB"
         )),
     }
-    prepare_socket_dir(&options.socket)?;
-    let Some((listener, lock)) = bind_exclusively(&options.socket, &log)? else {
+    let Some(server) = Server::bind(options)? else {
         ready();
         return Ok(Outcome::AlreadyRunning);
     };
-    let inode = std::fs::metadata(&options.socket)?.ino();
-    log(&format!(
-        "listening on {} (pid {}, protocol {}, timeout {}s)",
-        options.socket.display(),
-        crate::sys::pid(),
-        options.version,
-        options.timeout.as_secs()
-    ));
-    let agent = Arc::new(Agent {
-        state: Mutex::new(State {
-            unlocked: None,
-            last_use: Instant::now(),
-        }),
-        options,
-        _lock: lock,
-    });
     ready();
-    {
-        let agent = agent.clone();
-        std::thread::Builder::new()
-            .name("watchdog".into())
-            .spawn(move || agent.watch(inode))?;
+    server.serve()
+}
+
+/// A bound agent, ready to serve: what [`run`] does after locking memory, apart so tests can
+/// drive the whole state machine in-process.
+struct Server {
+    listener: UnixListener,
+    agent: Arc<Agent>,
+    /// Readable when a connection thread wants the main loop to look at the state (`stop`).
+    wake: UnixStream,
+    /// An inotify watch on the socket's folder; `None` if it could not be set up.
+    folder_watch: Option<OwnedFd>,
+    /// Held for the server's life; the kernel releases it however the process ends.
+    _lock: std::fs::File,
+}
+
+impl Server {
+    /// Binds the socket; `None` if a live agent already serves it.
+    fn bind(options: Options) -> Result<Option<Self>, AgentError> {
+        prepare_socket_dir(&options.socket)?;
+        let log = options.log.clone();
+        let Some((listener, lock)) = bind_exclusively(&options.socket, &log)? else {
+            return Ok(None);
+        };
+        listener.set_nonblocking(true)?;
+        let inode = std::fs::metadata(&options.socket)?.ino();
+        let folder_watch = match watch_folder(&options.socket) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                log(&format!(
+                    "cannot watch the socket folder ({e}); checking the socket every {}s",
+                    SOCKET_CHECK_INTERVAL.as_secs()
+                ));
+                None
+            }
+        };
+        let (wake, waker) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        waker.set_nonblocking(true)?;
+        log(&format!(
+            "listening on {} (pid {}, protocol {}, timeout {}s)",
+            options.socket.display(),
+            crate::sys::pid(),
+            options.version,
+            options.timeout.as_secs()
+        ));
+        let agent = Arc::new(Agent {
+            state: Mutex::new(State {
+                unlocked: None,
+                last_use: Instant::now(),
+            }),
+            options,
+            inode,
+            stopping: AtomicBool::new(false),
+            waker,
+        });
+        Ok(Some(Self {
+            listener,
+            agent,
+            wake,
+            folder_watch,
+            _lock: lock,
+        }))
     }
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let agent = agent.clone();
-        let spawned = std::thread::Builder::new()
-            .name("connection".into())
-            .stack_size(1 << 20)
-            .spawn(move || agent.serve(stream));
-        if let Err(e) = spawned {
-            log(&format!("cannot serve a connection: {e}"));
+
+    /// The main loop: sleeps until a connection, a stop, a change in the socket's folder or
+    /// the next idle deadline, and handles what came. Never wakes up on its own otherwise.
+    fn serve(self) -> Result<Outcome, AgentError> {
+        let agent = &self.agent;
+        loop {
+            // Checked on every turn: a stop sets the flag before it removes the socket.
+            if agent.stopping.load(Ordering::SeqCst) {
+                agent.log("stop requested: exiting");
+                return Ok(Outcome::Stopped);
+            }
+            if !agent.socket_is_ours() {
+                agent.log("the socket was removed or replaced; exiting");
+                return Ok(Outcome::SocketLost);
+            }
+            let now = Instant::now();
+            let mut wait = match agent.state().step_idle_clock(now, agent.options.timeout) {
+                IdleStep::Wait(left) => left,
+                IdleStep::Locked => {
+                    agent.log("idle timeout: locked");
+                    continue;
+                }
+                IdleStep::Exit => {
+                    agent.log("locked and idle: exiting");
+                    agent.remove_socket();
+                    return Ok(Outcome::Idle);
+                }
+            };
+            if self.folder_watch.is_none() {
+                wait = wait.min(SOCKET_CHECK_INTERVAL);
+            }
+            let ready = self.wait_for_events(wait)?;
+            if ready.wake {
+                drain(&self.wake);
+            }
+            if ready.folder {
+                if let Some(fd) = &self.folder_watch {
+                    drain_inotify(fd);
+                }
+            }
+            if ready.connection {
+                self.accept_waiting();
+            }
         }
     }
-    Ok(Outcome::AlreadyRunning)
+
+    /// Blocks until one of the descriptors is readable or `timeout` has passed.
+    fn wait_for_events(&self, timeout: Duration) -> Result<Ready, AgentError> {
+        // A deadline too far for a timespec is as good as none.
+        let timeout = Timespec::try_from(timeout).ok();
+        let mut fds = vec![
+            PollFd::new(&self.listener, PollFlags::IN),
+            PollFd::new(&self.wake, PollFlags::IN),
+        ];
+        if let Some(fd) = &self.folder_watch {
+            fds.push(PollFd::new(fd, PollFlags::IN));
+        }
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => return Ok(Ready::default()),
+            Err(e) => return Err(std::io::Error::from(e).into()),
+        }
+        let readable = |fd: &PollFd<'_>| !fd.revents().is_empty();
+        Ok(Ready {
+            connection: readable(&fds[0]),
+            wake: readable(&fds[1]),
+            folder: fds.get(2).is_some_and(readable),
+        })
+    }
+
+    /// Accepts every pending connection, each served on its own thread.
+    fn accept_waiting(&self) {
+        loop {
+            let stream = match self.listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
+                Err(e) => {
+                    // Out of descriptors or memory: the listener stays readable, so without
+                    // a pause this would spin until a connection ends.
+                    self.agent.log(&format!("cannot accept a connection: {e}"));
+                    std::thread::sleep(Duration::from_millis(100));
+                    return;
+                }
+            };
+            // Connections are served with blocking reads, whatever the listener does.
+            if let Err(e) = stream.set_nonblocking(false) {
+                self.agent.log(&format!("cannot serve a connection: {e}"));
+                continue;
+            }
+            let agent = self.agent.clone();
+            let spawned = std::thread::Builder::new()
+                .name("connection".into())
+                .stack_size(1 << 20)
+                .spawn(move || agent.serve(stream));
+            if let Err(e) = spawned {
+                self.agent.log(&format!("cannot serve a connection: {e}"));
+            }
+        }
+    }
+}
+
+/// Which of the main loop's descriptors `poll` found readable.
+#[derive(Default)]
+struct Ready {
+    connection: bool,
+    wake: bool,
+    folder: bool,
+}
+
+/// Watches the socket's folder for anything that removes or replaces an entry, or the folder
+/// itself: the main loop then checks whether the socket is still ours. This is what lets the
+/// agent notice a lost socket at once without polling for it. What a watch cannot see (a
+/// parent folder renamed) is noticed at the next wake-up, the idle deadline at the latest.
+fn watch_folder(socket: &Path) -> std::io::Result<OwnedFd> {
+    let dir = socket.parent().unwrap_or(Path::new("/"));
+    let fd = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)?;
+    inotify::add_watch(
+        &fd,
+        dir,
+        inotify::WatchFlags::DELETE
+            | inotify::WatchFlags::MOVED_FROM
+            | inotify::WatchFlags::MOVED_TO
+            | inotify::WatchFlags::DELETE_SELF
+            | inotify::WatchFlags::MOVE_SELF
+            | inotify::WatchFlags::ONLYDIR,
+    )?;
+    Ok(fd)
+}
+
+/// Reads and discards what is queued on a non-blocking inotify descriptor: the events only
+/// say "look again", the socket's inode says what happened.
+fn drain_inotify(fd: &OwnedFd) {
+    let mut buf = [0u8; 4096];
+    while matches!(rustix::io::read(fd, &mut buf), Ok(n) if n > 0) {}
+}
+
+/// Reads and discards what is queued on the non-blocking wake-up channel.
+fn drain(mut wake: &UnixStream) {
+    let mut buf = [0u8; 64];
+    while matches!(wake.read(&mut buf), Ok(n) if n > 0) {}
 }
 
 /// Binds the socket while holding `agent.lock` beside it for the agent's whole life: holding
@@ -131,16 +325,49 @@ fn bind_exclusively(
     Ok(Some((listener, lock)))
 }
 
+/// What the main loop and the connection threads share.
 struct Agent {
     state: Mutex<State>,
     options: Options,
-    /// Held for the agent's life; the kernel releases it however the process ends.
-    _lock: std::fs::File,
+    /// The inode of the socket this agent bound, to tell it from a replacement.
+    inode: u64,
+    /// Set (before the socket is removed) when a client asked the agent to stop.
+    stopping: AtomicBool,
+    /// The writing end of [`Server::wake`].
+    waker: UnixStream,
 }
 
 struct State {
     unlocked: Option<Arc<Unlocked>>,
     last_use: Instant,
+}
+
+/// What the idle clock asks for at a given moment.
+#[derive(Debug, PartialEq, Eq)]
+enum IdleStep {
+    /// Nothing to do before this much more idleness.
+    Wait(Duration),
+    /// The timeout passed while unlocked: the identities were just dropped.
+    Locked,
+    /// The timeout passed while locked: time to go.
+    Exit,
+}
+
+impl State {
+    /// Advances the idle clock to `now`: locks after `timeout` without use, and asks to exit
+    /// after another `timeout` locked. Every use (and the lock itself) restarts the clock.
+    fn step_idle_clock(&mut self, now: Instant, timeout: Duration) -> IdleStep {
+        let idle = now.saturating_duration_since(self.last_use);
+        if idle < timeout {
+            return IdleStep::Wait(timeout - idle);
+        }
+        if self.unlocked.take().is_some() {
+            self.last_use = now;
+            IdleStep::Locked
+        } else {
+            IdleStep::Exit
+        }
+    }
 }
 
 /// What an unlock holds: the identities and what they were unlocked from.
@@ -163,30 +390,25 @@ impl Agent {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Locks when idle, exits when locked and idle or when the socket is no longer ours.
-    fn watch(&self, inode: u64) {
-        let timeout = self.options.timeout;
-        loop {
-            std::thread::sleep(Duration::from_millis(200).min(timeout / 4));
-            let ours =
-                std::fs::symlink_metadata(&self.options.socket).is_ok_and(|m| m.ino() == inode);
-            if !ours {
-                self.log("the socket was removed or replaced; exiting");
-                std::process::exit(0);
-            }
-            let mut state = self.state();
-            if state.last_use.elapsed() < timeout {
-                continue;
-            }
-            if state.unlocked.take().is_some() {
-                state.last_use = Instant::now();
-                self.log("idle timeout: locked");
-            } else {
-                self.log("locked and idle: exiting");
-                let _ = std::fs::remove_file(&self.options.socket);
-                std::process::exit(0);
-            }
+    /// Whether the socket path still names the socket this agent bound.
+    fn socket_is_ours(&self) -> bool {
+        std::fs::symlink_metadata(&self.options.socket).is_ok_and(|m| m.ino() == self.inode)
+    }
+
+    /// Removes the socket on the way out, unless another agent has taken its place.
+    fn remove_socket(&self) {
+        if self.socket_is_ours() {
+            let _ = std::fs::remove_file(&self.options.socket);
         }
+    }
+
+    /// Called by the connection that was asked to stop, after its answer: marks the agent
+    /// stopping, removes the socket so no new client finds it, and wakes the main loop.
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.remove_socket();
+        // A full channel already holds a wake-up, so a failed write loses nothing.
+        let _ = (&self.waker).write(&[1]);
     }
 
     fn serve(&self, mut stream: UnixStream) {
@@ -236,9 +458,8 @@ impl Agent {
                 return;
             }
             if stop {
-                self.log("stop requested: exiting");
-                let _ = std::fs::remove_file(&self.options.socket);
-                std::process::exit(0);
+                self.stop();
+                return;
             }
         }
     }
@@ -480,4 +701,268 @@ fn ask_client(description: &str) -> Option<SecretString> {
             _ => None,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::crypto::identity::NewIdentity;
+    use std::sync::mpsc;
+
+    const PASSPHRASE: &str = "unit test passphrase";
+
+    /// A fresh identities file protected with `passphrase`, at a work factor low enough for
+    /// unit tests (the agent accepts any factor up to its maximum).
+    fn protected_identities(passphrase: &str) -> Vec<u8> {
+        let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
+        recipient.set_work_factor(10);
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as _)).unwrap();
+        let mut out = Vec::new();
+        let mut writer = encryptor.wrap_output(&mut out).unwrap();
+        writer
+            .write_all(NewIdentity::generate().file_text().as_bytes())
+            .unwrap();
+        writer.finish().unwrap();
+        out
+    }
+
+    /// An agent serving on a thread, in a private temporary folder.
+    struct TestAgent {
+        _dir: tempfile::TempDir,
+        socket: PathBuf,
+        ended: mpsc::Receiver<Result<Outcome, AgentError>>,
+        lines: Arc<Mutex<Vec<String>>>,
+    }
+
+    fn start(timeout: Duration) -> TestAgent {
+        let dir = tempfile::tempdir().unwrap();
+        // The agent makes its folder 0700, as it would under the runtime folder.
+        let socket = dir.path().join("coffer").join("agent.sock");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let log: Log = {
+            let lines = lines.clone();
+            Arc::new(move |line: &str| lines.lock().unwrap().push(line.to_owned()))
+        };
+        let options = Options {
+            socket: socket.clone(),
+            timeout,
+            allowed_plugins: Vec::new(),
+            version: protocol::VERSION,
+            log,
+        };
+        let server = Server::bind(options)
+            .unwrap()
+            .expect("nothing serves a fresh folder");
+        let (tx, ended) = mpsc::channel();
+        std::thread::spawn(move || tx.send(server.serve()));
+        TestAgent {
+            _dir: dir,
+            socket,
+            ended,
+            lines,
+        }
+    }
+
+    impl TestAgent {
+        /// Sends one request on a new connection, after the greeting.
+        fn ask(&self, request: Request) -> Response {
+            let mut stream = UnixStream::connect(&self.socket).unwrap();
+            let hello = Request::Hello {
+                version: protocol::VERSION,
+            };
+            protocol::send(&mut stream, &hello).unwrap();
+            let Response::Hello { .. } = protocol::receive(&mut stream).unwrap() else {
+                panic!("no Hello back");
+            };
+            protocol::send(&mut stream, &request).unwrap();
+            protocol::receive(&mut stream).unwrap()
+        }
+
+        fn unlock(&self, file: &[u8], passphrase: &str) -> Response {
+            self.ask(Request::Unlock {
+                identities: PathBuf::from("/test/identities"),
+                file: file.to_vec(),
+                passphrase: SecretBytes::new(passphrase.as_bytes().to_vec()),
+            })
+        }
+
+        fn is_unlocked(&self) -> bool {
+            match self.ask(Request::Status) {
+                Response::Status(s) => s.unlocked.is_some(),
+                _ => panic!("no status"),
+            }
+        }
+
+        /// How the serve loop ended; fails if it still runs after `limit`.
+        fn outcome(&self, limit: Duration) -> Outcome {
+            match self.ended.recv_timeout(limit) {
+                Ok(result) => result.unwrap(),
+                Err(_) => panic!("the agent still serves after {limit:?}"),
+            }
+        }
+
+        fn logged(&self, text: &str) -> bool {
+            self.lines.lock().unwrap().iter().any(|l| l.contains(text))
+        }
+    }
+
+    fn unlocked_recipients(response: Response) -> Vec<String> {
+        match response {
+            Response::Unlocked { recipients } => recipients,
+            Response::Error { message, .. } => panic!("not unlocked: {message}"),
+            _ => panic!("not unlocked"),
+        }
+    }
+
+    #[test]
+    fn the_idle_clock_locks_then_asks_to_exit() {
+        let identities =
+            Identities::parse_plain(NewIdentity::generate().file_text().as_bytes()).unwrap();
+        let start = Instant::now();
+        let mut state = State {
+            unlocked: Some(Arc::new(Unlocked {
+                identities,
+                path: PathBuf::from("/test/identities"),
+                file: Vec::new(),
+                recipients: Vec::new(),
+                secrets: Arc::default(),
+            })),
+            last_use: start,
+        };
+        let timeout = Duration::from_secs(900);
+        let at = |secs| start + Duration::from_secs(secs);
+        assert_eq!(
+            state.step_idle_clock(at(100), timeout),
+            IdleStep::Wait(Duration::from_secs(800))
+        );
+        assert_eq!(state.step_idle_clock(at(900), timeout), IdleStep::Locked);
+        assert!(state.unlocked.is_none());
+        // Locking restarts the clock: another full timeout before it exits.
+        assert_eq!(
+            state.step_idle_clock(at(900), timeout),
+            IdleStep::Wait(timeout)
+        );
+        assert_eq!(
+            state.step_idle_clock(at(1799), timeout),
+            IdleStep::Wait(Duration::from_secs(1))
+        );
+        assert_eq!(state.step_idle_clock(at(1800), timeout), IdleStep::Exit);
+    }
+
+    #[test]
+    fn it_locks_after_the_timeout_and_then_ends_idle() {
+        let timeout = Duration::from_millis(500);
+        let agent = start(timeout);
+        let file = protected_identities(PASSPHRASE);
+        // Taken before the unlock: the clock starts no earlier than this.
+        let unlocked_at = Instant::now();
+        unlocked_recipients(agent.unlock(&file, PASSPHRASE));
+        assert!(agent.is_unlocked());
+        while agent.is_unlocked() {
+            assert!(
+                unlocked_at.elapsed() < Duration::from_secs(5),
+                "never locked"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(unlocked_at.elapsed() >= timeout, "locked too early");
+        assert!(agent.logged("idle timeout: locked"));
+        assert_eq!(agent.outcome(Duration::from_secs(5)), Outcome::Idle);
+        assert!(unlocked_at.elapsed() >= timeout * 2, "exited too early");
+        assert!(!agent.socket.exists(), "the idle agent removes its socket");
+    }
+
+    #[test]
+    fn stop_ends_serving_and_removes_the_socket() {
+        let agent = start(Duration::from_secs(60));
+        let Response::Ok = agent.ask(Request::Stop) else {
+            panic!("stop not acknowledged");
+        };
+        assert_eq!(agent.outcome(Duration::from_secs(5)), Outcome::Stopped);
+        assert!(!agent.socket.exists());
+    }
+
+    #[test]
+    fn unlocking_twice_answers_the_same_identities() {
+        let agent = start(Duration::from_secs(60));
+        let file = protected_identities(PASSPHRASE);
+        let first = unlocked_recipients(agent.unlock(&file, PASSPHRASE));
+        let second = unlocked_recipients(agent.unlock(&file, PASSPHRASE));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first, second);
+        let check = |file: &[u8]| {
+            agent.ask(Request::Check {
+                identities: PathBuf::from("/test/identities"),
+                file: file.to_vec(),
+            })
+        };
+        assert!(matches!(check(&file), Response::Unlocked { recipients } if recipients == first));
+        // Another file at the same path (rewritten since) is not what the agent holds.
+        let other = protected_identities(PASSPHRASE);
+        assert!(matches!(check(&other), Response::Locked));
+        agent.ask(Request::Stop);
+        assert_eq!(agent.outcome(Duration::from_secs(5)), Outcome::Stopped);
+    }
+
+    #[test]
+    fn a_wrong_passphrase_is_refused_and_leaves_it_locked() {
+        let agent = start(Duration::from_secs(60));
+        let file = protected_identities(PASSPHRASE);
+        let Response::Error { kind, message } = agent.unlock(&file, "not the passphrase") else {
+            panic!("a wrong passphrase unlocked");
+        };
+        assert_eq!(kind, ErrorKind::WrongPassphrase);
+        assert!(!message.contains("not the passphrase"), "{message}");
+        assert!(!agent.is_unlocked());
+        let unwrap = agent.ask(Request::Unwrap {
+            stanzas: Vec::new(),
+        });
+        assert!(matches!(
+            unwrap,
+            Response::Error {
+                kind: ErrorKind::Locked,
+                ..
+            }
+        ));
+        unlocked_recipients(agent.unlock(&file, PASSPHRASE));
+        assert!(agent.is_unlocked());
+        agent.ask(Request::Stop);
+        assert_eq!(agent.outcome(Duration::from_secs(5)), Outcome::Stopped);
+    }
+
+    #[test]
+    fn a_removed_socket_ends_it_at_once() {
+        // Far from any idle deadline: only the folder watch can end it in time.
+        let agent = start(Duration::from_secs(600));
+        std::fs::remove_file(&agent.socket).unwrap();
+        assert_eq!(agent.outcome(Duration::from_secs(5)), Outcome::SocketLost);
+    }
+
+    #[test]
+    fn a_replaced_socket_ends_it_and_stays_in_place() {
+        let agent = start(Duration::from_secs(600));
+        std::fs::remove_file(&agent.socket).unwrap();
+        let _other = UnixListener::bind(&agent.socket).unwrap();
+        assert_eq!(agent.outcome(Duration::from_secs(5)), Outcome::SocketLost);
+        assert!(
+            agent.socket.exists(),
+            "the other agent's socket is left alone"
+        );
+    }
+
+    #[test]
+    fn a_second_agent_finds_the_first_running() {
+        let agent = start(Duration::from_secs(60));
+        let options = Options {
+            socket: agent.socket.clone(),
+            timeout: Duration::from_secs(60),
+            allowed_plugins: Vec::new(),
+            version: protocol::VERSION,
+            log: Arc::new(|_: &str| {}),
+        };
+        assert!(Server::bind(options).unwrap().is_none());
+        agent.ask(Request::Stop);
+        assert_eq!(agent.outcome(Duration::from_secs(5)), Outcome::Stopped);
+    }
 }

@@ -166,7 +166,15 @@ pub fn agent(args: &AgentArgs, ctx: &Context) -> Result<ExitCode> {
             "an agent is already running; stop it with `coffer agent stop`"
         )),
         Outcome::AlreadyRunning => Ok(ExitCode::SUCCESS),
+        Outcome::Idle | Outcome::Stopped | Outcome::SocketLost => end_agent_process(),
     }
+}
+
+/// Ends an agent that has stopped serving, at once: connection threads may still be running
+/// (a client that asked to stop, one waiting on a plugin), and an agent's life is not a user
+/// operation, so nothing that runs after a command (the access log record) may run for it.
+fn end_agent_process() -> ! {
+    std::process::exit(0)
 }
 
 fn status() -> Result<ExitCode> {
