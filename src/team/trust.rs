@@ -585,7 +585,6 @@ fn changes_below(vault: &Vault, pins: &Pins, folder: &Folder) -> Result<Vec<Chan
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn key(label: Option<&str>) -> Recipient {
