@@ -68,7 +68,7 @@ fn init_with_passphrase_fd_protects_the_identity() {
         stderr(&out)
     );
     assert!(out.stdout.is_empty());
-    // The real age CLI opens the identity file with the passphrase (checked in interop.rs
+    // The real age CLI opens the identity file with the passphrase (checked in tty.rs
     // through a terminal); here, a wrong passphrase on an empty fd is refused.
     let other = TestVault::bare();
     let out = other
