@@ -142,7 +142,6 @@ pub fn describe_duration(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn t(v: toml::Value) -> Result<Duration, AgentError> {

@@ -212,7 +212,6 @@ pub fn receive<T: for<'de> Deserialize<'de>>(input: &mut impl Read) -> std::io::
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

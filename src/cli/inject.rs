@@ -209,7 +209,6 @@ pub fn write_private(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn refs(text: &str) -> Vec<String> {

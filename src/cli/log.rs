@@ -256,7 +256,6 @@ fn parse_since(raw: &str) -> Result<jiff::Timestamp> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

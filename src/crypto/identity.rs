@@ -440,7 +440,6 @@ impl age::Callbacks for PromptCallbacks {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

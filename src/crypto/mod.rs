@@ -135,7 +135,6 @@ fn map_error(e: age::DecryptError) -> DecryptError {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::crypto::recipients::Recipient;
     use age::secrecy::ExposeSecret;

@@ -230,7 +230,6 @@ fn line_text(text: &str, index: usize) -> &str {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use age::secrecy::ExposeSecret;
 

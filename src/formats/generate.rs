@@ -114,7 +114,6 @@ pub fn passphrase(words: usize, separator: &str) -> Result<Zeroizing<String>, Ge
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     #[test]

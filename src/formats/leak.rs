@@ -262,7 +262,6 @@ fn url_encode(value: &[u8]) -> Zeroizing<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use proptest::prelude::*;
 

@@ -738,7 +738,6 @@ fn read_at(dir: &OwnedFd, name: &str) -> std::result::Result<Vec<u8>, Errno> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn log() -> (tempfile::TempDir, LogFile, DeviceId) {

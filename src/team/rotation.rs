@@ -283,7 +283,6 @@ fn dates_from_history(log: &[u8], names: &[SecretName]) -> Vec<(usize, Timestamp
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn commit(at: i64, body: &str, files: &[&str]) -> String {

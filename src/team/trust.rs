@@ -368,7 +368,6 @@ pub fn own_recipients(store: &dyn Storage, folder: &Folder) -> Result<Option<Rec
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn key(label: Option<&str>) -> Recipient {

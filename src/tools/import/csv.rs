@@ -522,7 +522,6 @@ fn percent_encode(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn import(text: &str, format: CsvFormat) -> CsvImport {

@@ -122,7 +122,6 @@ fn read_zeroizing(mut reader: impl Read, hint: usize) -> std::io::Result<Plainte
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -255,7 +255,6 @@ fn read_no_follow(dir: &OwnedFd, leaf: &CStr) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use std::os::unix::fs::symlink;
 

@@ -1,12 +1,10 @@
 //! rm, mv, cp and reencrypt, with pass's git commit messages.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::{Vault, stderr, stdout};
+use crate::common::{TestVault, stderr, stdout};
 
 #[test]
 fn rm_secret_and_folder() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     v.insert("a/b/c", "1\n");
     v.insert("a/d", "2\n");
     v.insert("top", "3\n");
@@ -29,7 +27,7 @@ fn rm_secret_and_folder() {
 
 #[test]
 fn mv_and_cp_secrets_and_folders() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     v.insert("email/work", "w\n");
     v.insert("email/home", "h\n");
     v.insert("web/shop", "s\n");
@@ -66,7 +64,7 @@ fn mv_and_cp_secrets_and_folders() {
 
 #[test]
 fn mv_refusals() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("a/x", "1\n");
     let into_itself = v.run(&["mv", "a", "a/sub"]);
     assert_eq!(into_itself.status.code(), Some(2));
@@ -90,7 +88,7 @@ fn mv_refusals() {
 
 #[test]
 fn mv_reencrypts_for_the_destination_recipients() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let other = age::x25519::Identity::generate();
     let other_pub = other.to_public().to_string();
     let me = v.recipient();
@@ -121,7 +119,7 @@ fn mv_reencrypts_for_the_destination_recipients() {
 
 #[test]
 fn reencrypt_follows_changed_recipients() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     for i in 0..20 {
         v.insert(&format!("f/s{i}"), format!("secret {i}\n"));
     }

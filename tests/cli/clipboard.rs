@@ -1,15 +1,12 @@
 //! The clipboard: `show -c`, `generate -c`, `otp -c` on a real X server (Xvfb), read back with
 //! xclip: the content, the password-manager hint, restoring what was there, leaving a newer
 //! copy alone, a second copy in a row, and no secret in any process's argv or environment.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Vault, require_tool, stderr, stdout};
+use crate::common::{TestVault, require_tool, stderr, stdout};
 
 /// Seconds before the clipboard is restored in these tests.
 const CLIP_TIME: u64 = 2;
@@ -62,13 +59,13 @@ impl Drop for Display {
 
 /// A vault and a display, with coffer set up to use them.
 struct Session {
-    vault: Vault,
+    vault: TestVault,
     display: Display,
 }
 
 impl Session {
     fn new() -> Self {
-        let vault = Vault::new();
+        let vault = TestVault::new();
         std::fs::create_dir_all(vault.dir.path().join("run")).unwrap();
         Self {
             vault,
@@ -370,7 +367,7 @@ fn the_primary_selection_when_asked() {
 
 #[test]
 fn without_a_display_nothing_is_copied_or_generated() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("a", "x\n");
     let out = v.run(&["show", "-c", "a"]);
     assert_eq!(out.status.code(), Some(1));
@@ -393,7 +390,7 @@ fn without_a_display_nothing_is_copied_or_generated() {
 
 #[test]
 fn bad_settings_are_usage_errors() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("a", "x\n");
     let out = v
         .cmd()

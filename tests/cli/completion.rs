@@ -1,14 +1,12 @@
 //! Shell completion through real shells: bash, fish and zsh source the checked-in scripts and
 //! ask coffer for live secret names. Completion never decrypts: these stores hold no readable
 //! secrets at all (files are named, not encrypted).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::{Vault, require_tool, stdout};
+use crate::common::{self, TestVault, require_tool, stdout};
 
 /// A store with names only: completion must not need to decrypt anything.
-fn store_with_names(names: &[&str]) -> Vault {
-    let v = Vault::bare();
+fn store_with_names(names: &[&str]) -> TestVault {
+    let v = TestVault::bare();
     for name in names {
         let path = v.path(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -27,7 +25,7 @@ fn script(file: &str) -> String {
 
 /// Runs `shell -c code` with coffer on PATH, as an installed coffer would be. Flags (offered
 /// alongside values when nothing is typed yet) are left out of the result.
-fn shell(v: &Vault, shell: &str, code: &str) -> Vec<String> {
+fn shell(v: &TestVault, shell: &str, code: &str) -> Vec<String> {
     let bin_dir = common::coffer_bin().parent().unwrap().to_owned();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
     let out = v
@@ -51,7 +49,7 @@ fn shell(v: &Vault, shell: &str, code: &str) -> Vec<String> {
     lines
 }
 
-fn bash(v: &Vault, words: &[&str]) -> Vec<String> {
+fn bash(v: &TestVault, words: &[&str]) -> Vec<String> {
     let words_array = words
         .iter()
         .map(|w| format!("'{w}'"))
@@ -68,7 +66,7 @@ fn bash(v: &Vault, words: &[&str]) -> Vec<String> {
     shell(v, "bash", &code)
 }
 
-fn fish(v: &Vault, line: &str) -> Vec<String> {
+fn fish(v: &TestVault, line: &str) -> Vec<String> {
     shell(
         v,
         "fish",
@@ -78,7 +76,7 @@ fn fish(v: &Vault, line: &str) -> Vec<String> {
 
 /// zsh's completion system needs a terminal; this harness stubs `compdef` and `_describe`
 /// and calls the registered function with `words` and `CURRENT` set, as zle would.
-fn zsh(v: &Vault, words: &[&str]) -> Vec<String> {
+fn zsh(v: &TestVault, words: &[&str]) -> Vec<String> {
     let words_array = words
         .iter()
         .map(|w| format!("'{w}'"))

@@ -1,21 +1,15 @@
 //! The access log: every command leaves a record (never a value), `log` reads and filters
 //! them, `log --verify` names the first bad record for each kind of tampering, concurrent
 //! appends stay chained, and shared logs of two devices merge after a sync.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::{Vault, stderr, stdout};
+use crate::common::{self, TestVault, stderr, stdout};
 
-fn log_json(v: &Vault, args: &[&str]) -> Vec<serde_json::Value> {
+fn log_json(v: &TestVault, args: &[&str]) -> Vec<serde_json::Value> {
     let mut all = vec!["log", "--json"];
     all.extend_from_slice(args);
     let out = v.run(&all);
     assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
-        .unwrap_or_else(|e| panic!("log --json is not JSON ({e}): {}", stdout(&out)))
-        .as_array()
-        .unwrap()
-        .clone()
+    common::stdout_json(&out).as_array().unwrap().clone()
 }
 
 fn field(records: &[serde_json::Value], key: &str) -> Vec<String> {
@@ -25,13 +19,13 @@ fn field(records: &[serde_json::Value], key: &str) -> Vec<String> {
         .collect()
 }
 
-fn local_log(v: &Vault) -> std::path::PathBuf {
+fn local_log(v: &TestVault) -> std::path::PathBuf {
     v.data_dir().join("access.log")
 }
 
 #[test]
 fn every_command_is_recorded_without_values() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("email/work", "s3cr3t-value-do-not-log\n");
     assert!(v.run(&["show", "email/work"]).status.success());
     assert_eq!(v.run(&["show", "missing"]).status.code(), Some(1));
@@ -91,8 +85,8 @@ fn every_command_is_recorded_without_values() {
 }
 
 /// A vault whose log holds 6 records; returns the log's lines.
-fn vault_with_six_records() -> (Vault, Vec<String>) {
-    let v = Vault::new();
+fn vault_with_six_records() -> (TestVault, Vec<String>) {
+    let v = TestVault::new();
     for _ in 0..5 {
         assert!(v.run(&["ls"]).status.success());
     }
@@ -105,7 +99,7 @@ fn vault_with_six_records() -> (Vault, Vec<String>) {
     (v, lines)
 }
 
-fn write_lines(v: &Vault, lines: &[String]) {
+fn write_lines(v: &TestVault, lines: &[String]) {
     let mut text = lines.join("\n");
     text.push('\n');
     std::fs::write(local_log(v), text).unwrap();
@@ -174,12 +168,11 @@ fn a_cut_stays_visible_after_later_appends() {
 
 #[test]
 fn concurrent_commands_append_one_unbroken_chain() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let children: Vec<_> = (0..8)
         .map(|_| {
-            let mut cmd = std::process::Command::new(common::coffer_bin());
-            cmd.env_clear().envs(v.envs()).current_dir(v.dir.path());
-            cmd.args(["ls"])
+            v.coffer()
+                .args(["ls"])
                 .stdout(std::process::Stdio::null())
                 .spawn()
                 .unwrap()
@@ -197,44 +190,28 @@ fn concurrent_commands_append_one_unbroken_chain() {
     );
 }
 
-fn enable_shared_log(v: &Vault) {
+fn enable_shared_log(v: &TestVault) {
     let dir = v.home().join(".config/coffer");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("config.toml"), "[log]\nshared = true\n").unwrap();
 }
 
-fn ok(v: &Vault, args: &[&str]) {
-    let out = v.run(args);
-    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-}
-
 #[test]
 fn shared_logs_of_two_devices_merge_after_a_sync() {
     common::require_tool("git");
-    let remote_dir = tempfile::tempdir().unwrap();
-    let remote = remote_dir.path().join("vault.git");
-    let a = Vault::with_git();
-    let b = Vault::new();
-    let init = a
-        .tool("git")
-        .args(["init", "-q", "--bare"])
-        .arg(&remote)
-        .status()
-        .unwrap();
-    assert!(init.success());
+    let (_remote_dir, remote) = common::bare_remote();
+    let a = TestVault::with_git();
+    let b = TestVault::new();
     enable_shared_log(&a);
     enable_shared_log(&b);
 
     // Device A: both can read the team's secrets; A works and pushes.
-    ok(&a, &["init", &a.recipient(), &b.recipient()]);
+    a.run_ok(&["init", &a.recipient(), &b.recipient()]);
     a.insert("team/db", "Vq7#mZ2!pL9@xR4$wT6\n");
-    ok(&a, &["show", "team/db"]);
+    a.run_ok(&["show", "team/db"]);
     a.insert("team/api", "Kd3%nB8^sF1&yH5*qJ0\n");
-    ok(
-        &a,
-        &["git", "remote", "add", "origin", remote.to_str().unwrap()],
-    );
-    ok(&a, &["git", "push", "-q", "-u", "origin", "HEAD"]);
+    a.run_ok(&["git", "remote", "add", "origin", remote.to_str().unwrap()]);
+    a.run_ok(&["git", "push", "-q", "-u", "origin", "HEAD"]);
 
     // Device B: a plain clone of the same store.
     std::fs::remove_dir_all(b.store()).unwrap();
@@ -247,13 +224,13 @@ fn shared_logs_of_two_devices_merge_after_a_sync() {
         .unwrap();
     assert!(clone.status.success(), "{}", stderr(&clone));
     // B's own (replaced) store had other recipients: B approves the team's.
-    ok(&b, &["recipients", "accept"]);
-    ok(&b, &["show", "team/db"]);
+    b.run_ok(&["recipients", "accept"]);
+    b.run_ok(&["show", "team/db"]);
     b.insert("team/from-b", "Gm4(tW7)eQ2_zX9+cV5\n");
-    ok(&b, &["git", "push", "-q"]);
+    b.run_ok(&["git", "push", "-q"]);
 
     // A syncs and sees both devices' records in one timeline.
-    ok(&a, &["git", "pull", "-q", "--no-rebase"]);
+    a.run_ok(&["git", "pull", "-q", "--no-rebase"]);
     let records = log_json(&a, &[]);
     let devices: std::collections::BTreeSet<String> =
         field(&records, "device").into_iter().collect();
@@ -281,20 +258,14 @@ fn shared_logs_of_two_devices_merge_after_a_sync() {
     assert_eq!(report.matches("intact").count(), 2, "{report}");
     assert!(report.contains(".coffer/log/"), "{report}");
     // Each device writes only its own file, so git never had anything to merge in them.
-    let conflicts = a
-        .tool("git")
-        .arg("-C")
-        .arg(a.store())
-        .args(["diff", "--name-only", "--diff-filter=U"])
-        .output()
-        .unwrap();
-    assert!(stdout(&conflicts).is_empty());
+    let conflicts = a.store_git(&["diff", "--name-only", "--diff-filter=U"]);
+    assert!(conflicts.is_empty(), "{conflicts}");
 
     // `coffer sync` carries each device's latest records (its log is never left behind as an
     // uncommitted change that would stop the sync).
-    ok(&a, &["show", "team/from-b"]);
-    ok(&a, &["sync"]);
-    ok(&b, &["sync"]);
+    a.run_ok(&["show", "team/from-b"]);
+    a.run_ok(&["sync"]);
+    b.run_ok(&["sync"]);
     let seen_by_b = log_json(&b, &["team/from-b"]);
     assert!(
         seen_by_b

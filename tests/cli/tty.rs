@@ -1,36 +1,11 @@
 //! Interactive prompts, driven through a real pseudo-terminal.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::Vault;
-use rexpect::session::{PtySession, spawn_command};
-
-fn spawn(v: &Vault, args: &[&str]) -> PtySession {
-    spawn_env(v, args, &[])
-}
-
-fn spawn_env(v: &Vault, args: &[&str], env: &[(&str, &str)]) -> PtySession {
-    let mut cmd = std::process::Command::new(common::coffer_bin());
-    cmd.env_clear()
-        .envs(v.envs())
-        .envs(env.iter().copied())
-        .current_dir(v.dir.path())
-        .args(args);
-    spawn_command(cmd, Some(15_000)).unwrap()
-}
-
-fn exit_code(p: &mut PtySession) -> i32 {
-    p.exp_eof().unwrap();
-    match p.process_mut().wait().unwrap() {
-        rexpect::process::WaitStatus::Exited(_, code) => code,
-        other => panic!("unexpected status {other:?}"),
-    }
-}
+use crate::common::{self, TestVault, exit_code};
 
 #[test]
 fn insert_asks_twice_without_echo_and_refuses_a_mismatch() {
-    let v = Vault::new();
-    let mut p = spawn(&v, &["insert", "web/site"]);
+    let v = TestVault::new();
+    let mut p = v.spawn(&["insert", "web/site"]);
     p.exp_string("Enter password for web/site: ").unwrap();
     p.send_line("s3cr3t-typed").unwrap();
     p.exp_string("Retype password for web/site: ").unwrap();
@@ -42,7 +17,7 @@ fn insert_asks_twice_without_echo_and_refuses_a_mismatch() {
     );
     assert_eq!(v.show("web/site"), b"s3cr3t-typed\n");
 
-    let mut p = spawn(&v, &["insert", "other"]);
+    let mut p = v.spawn(&["insert", "other"]);
     p.exp_string("Enter password for other: ").unwrap();
     p.send_line("one").unwrap();
     p.exp_string("Retype password for other: ").unwrap();
@@ -55,17 +30,17 @@ fn insert_asks_twice_without_echo_and_refuses_a_mismatch() {
 
 #[test]
 fn overwriting_asks_on_a_terminal() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("x", "original\n");
     for args in [vec!["insert", "-e", "x"], vec!["generate", "x"]] {
-        let mut p = spawn(&v, &args);
+        let mut p = v.spawn(&args);
         p.exp_string("An entry already exists for x. Overwrite it? [y/N] ")
             .unwrap();
         p.send_line("n").unwrap();
         assert_eq!(exit_code(&mut p), 1, "{args:?}");
         assert_eq!(v.show("x"), b"original\n");
     }
-    let mut p = spawn(&v, &["insert", "-e", "x"]);
+    let mut p = v.spawn(&["insert", "-e", "x"]);
     p.exp_string("Overwrite it? [y/N] ").unwrap();
     p.send_line("y").unwrap();
     p.exp_string("Enter password for x: ").unwrap();
@@ -73,11 +48,13 @@ fn overwriting_asks_on_a_terminal() {
     assert_eq!(exit_code(&mut p), 0);
     assert_eq!(v.show("x"), b"replaced\n");
     // -f never asks; on a terminal the output is coloured as pass does, unless NO_COLOR.
-    let mut p = spawn(&v, &["generate", "-f", "x", "8"]);
+    let mut p = v.spawn(&["generate", "-f", "x", "8"]);
     p.exp_string("\x1b[1mThe generated password for \x1b[4mx\x1b[24m is:")
         .unwrap();
     assert_eq!(exit_code(&mut p), 0);
-    let mut p = spawn_env(&v, &["generate", "-f", "x", "8"], &[("NO_COLOR", "1")]);
+    let mut cmd = v.coffer();
+    cmd.env("NO_COLOR", "1").args(["generate", "-f", "x", "8"]);
+    let mut p = common::on_terminal(cmd);
     p.exp_string("The generated password for x is:\r\n")
         .unwrap();
     assert_eq!(exit_code(&mut p), 0);
@@ -85,22 +62,22 @@ fn overwriting_asks_on_a_terminal() {
 
 #[test]
 fn rm_and_mv_confirm_on_a_terminal() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("a", "1\n");
     v.insert("b", "2\n");
-    let mut p = spawn(&v, &["rm", "a"]);
+    let mut p = v.spawn(&["rm", "a"]);
     p.exp_string("Are you sure you would like to delete a? [y/N] ")
         .unwrap();
     p.send_line("").unwrap();
     assert_eq!(exit_code(&mut p), 1);
     assert!(v.path("a").exists());
-    let mut p = spawn(&v, &["mv", "a", "b"]);
+    let mut p = v.spawn(&["mv", "a", "b"]);
     p.exp_string("b already exists. Overwrite it? [y/N] ")
         .unwrap();
     p.send_line("n").unwrap();
     assert_eq!(exit_code(&mut p), 1);
     assert_eq!(v.show("b"), b"2\n");
-    let mut p = spawn(&v, &["rm", "a"]);
+    let mut p = v.spawn(&["rm", "a"]);
     p.exp_string("[y/N] ").unwrap();
     p.send_line("y").unwrap();
     assert_eq!(exit_code(&mut p), 0);
@@ -110,8 +87,8 @@ fn rm_and_mv_confirm_on_a_terminal() {
 #[test]
 fn a_protected_identity_is_created_and_unlocked_on_the_terminal() {
     common::require_tool("age");
-    let v = Vault::bare();
-    let mut p = spawn(&v, &["init"]);
+    let v = TestVault::bare();
+    let mut p = v.spawn(&["init"]);
     p.exp_string("Passphrase for the new identity: ").unwrap();
     p.send_line("tty passphrase").unwrap();
     p.exp_string("Repeat the passphrase: ").unwrap();
@@ -120,7 +97,7 @@ fn a_protected_identity_is_created_and_unlocked_on_the_terminal() {
     v.insert("s", "protected\n");
 
     // Reading asks once for the passphrase.
-    let mut p = spawn(&v, &["show", "s"]);
+    let mut p = v.spawn(&["show", "s"]);
     p.exp_string("Passphrase for ").unwrap();
     p.send_line("tty passphrase").unwrap();
     p.exp_string("protected").unwrap();
@@ -129,7 +106,7 @@ fn a_protected_identity_is_created_and_unlocked_on_the_terminal() {
     // A wrong passphrase: exit 1, clear message, no plaintext. (The agent keeps the identity
     // unlocked after the first show; lock it so the passphrase is asked again.)
     v.cmd().arg("lock").assert().success();
-    let mut p = spawn(&v, &["show", "s"]);
+    let mut p = v.spawn(&["show", "s"]);
     p.exp_string("Passphrase for ").unwrap();
     p.send_line("wrong").unwrap();
     let rest = p.exp_eof().unwrap();
@@ -137,14 +114,9 @@ fn a_protected_identity_is_created_and_unlocked_on_the_terminal() {
     assert!(!rest.contains("protected"));
 
     // The real age CLI opens the identity file coffer wrote (age -d -i asks on the tty).
-    let mut cmd = std::process::Command::new("age");
-    cmd.env_clear()
-        .envs(v.envs())
-        .arg("-d")
-        .arg("-i")
-        .arg(v.identities())
-        .arg(v.path("s"));
-    let mut p = spawn_command(cmd, Some(15_000)).unwrap();
+    let mut cmd = v.tool("age");
+    cmd.arg("-d").arg("-i").arg(v.identities()).arg(v.path("s"));
+    let mut p = common::on_terminal(cmd);
     p.exp_string("passphrase").unwrap();
     p.send_line("tty passphrase").unwrap();
     p.exp_string("protected").unwrap();
@@ -152,8 +124,8 @@ fn a_protected_identity_is_created_and_unlocked_on_the_terminal() {
 
 #[test]
 fn mismatched_new_passphrases_create_nothing() {
-    let v = Vault::bare();
-    let mut p = spawn(&v, &["init"]);
+    let v = TestVault::bare();
+    let mut p = v.spawn(&["init"]);
     p.exp_string("Passphrase for the new identity: ").unwrap();
     p.send_line("one").unwrap();
     p.exp_string("Repeat the passphrase: ").unwrap();

@@ -1,12 +1,10 @@
 //! Reading secrets: show, ls, find, grep, --field, bare `coffer` and `coffer NAME`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::{Vault, stderr, stdout};
+use crate::common::{TestVault, stderr, stdout};
 
 #[test]
 fn show_is_byte_exact_for_text_and_binary() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("email/work", "hunter2\nuser: alice\n");
     let binary: Vec<u8> = (0..=255u8).rev().cycle().take(70_000).collect();
     v.insert("keys/blob", &binary);
@@ -21,7 +19,7 @@ fn show_is_byte_exact_for_text_and_binary() {
 
 #[test]
 fn fields_and_missing_fields() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("db", "s3cret\nUser: admin\nurl: postgres://h:5432/x\n");
     assert_eq!(
         stdout(&v.run(&["show", "--field", "password", "db"])),
@@ -43,7 +41,7 @@ fn fields_and_missing_fields() {
 
 #[test]
 fn missing_secret_is_one_line_exit_1() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let out = v.run(&["show", "nope/x"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stderr(&out), "coffer: nope/x is not in the store.\n");
@@ -52,7 +50,7 @@ fn missing_secret_is_one_line_exit_1() {
 
 #[test]
 fn ls_draws_a_tree_with_locale_glyphs() {
-    let v = Vault::new();
+    let v = TestVault::new();
     for n in ["email/work", "email/home", "web/shop", "top", "deep/a/b/c"] {
         v.insert(n, "x\n");
     }
@@ -86,7 +84,7 @@ fn ls_draws_a_tree_with_locale_glyphs() {
 
 #[test]
 fn find_prunes_and_keeps_matching_folders_whole() {
-    let v = Vault::new();
+    let v = TestVault::new();
     for n in ["email/work", "email/home", "web/shop", "bank/Work-card"] {
         v.insert(n, "x\n");
     }
@@ -104,7 +102,7 @@ fn find_prunes_and_keeps_matching_folders_whole() {
 
 #[test]
 fn grep_prints_names_and_matching_lines() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("a", "pw1\nuser: alice\nurl: x\n");
     v.insert("b/c", "pw2\nuser: bob\n");
     v.insert("d", "nothing here\n");
@@ -130,7 +128,7 @@ fn grep_prints_names_and_matching_lines() {
 
 #[test]
 fn version_and_help_work_without_a_store() {
-    let v = Vault::bare();
+    let v = TestVault::bare();
     let out = v.run(&["version"]);
     assert!(out.status.success());
     assert!(stdout(&out).starts_with("coffer "));

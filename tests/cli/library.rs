@@ -1,5 +1,4 @@
 //! The vault as a library: no binary, no prompts — typed errors and the storage guarantees.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

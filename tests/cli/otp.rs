@@ -1,12 +1,9 @@
 //! One-time passwords: the RFC 4226 and RFC 6238 test vectors through the library with a
 //! pinned clock, then `otp`, `otp insert`, `otp uri` through the real binary.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common::{self, TestVault, files_below, stderr, stdout};
 use coffer::Plaintext;
 use coffer::formats::otp::{self, FixedClock, OtpUri};
-use common::{Vault, files_below, stderr, stdout};
 
 /// The RFC test secrets: ASCII "1234567890" repeated to the hash's length.
 fn rfc_secret(len: usize) -> String {
@@ -66,7 +63,7 @@ fn rfc6238_appendix_b_with_a_pinned_clock() {
 
 #[test]
 fn hotp_through_the_binary_advances_and_commits_the_counter() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     let uri = format!(
         "otpauth://hotp/Example:alice?issuer=Example&counter=0&secret={}",
         rfc_secret(20)
@@ -104,7 +101,7 @@ fn hotp_through_the_binary_advances_and_commits_the_counter() {
 
 #[test]
 fn totp_through_the_binary_matches_the_clock() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let uri = format!(
         "otpauth://totp/Site:me?secret={}&algorithm=SHA256&digits=8&period=60",
         rfc_secret(32)
@@ -133,7 +130,7 @@ fn totp_through_the_binary_matches_the_clock() {
 
 #[test]
 fn insert_reads_the_uri_from_stdin_and_validates_it() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     let uri = "otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP&issuer=Example";
     let out = v
         .cmd()
@@ -153,7 +150,7 @@ fn insert_reads_the_uri_from_stdin_and_validates_it() {
 
 #[test]
 fn the_uri_is_never_taken_from_the_command_line() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let out = v.run(&[
         "otp",
         "insert",
@@ -166,7 +163,7 @@ fn the_uri_is_never_taken_from_the_command_line() {
 
 #[test]
 fn append_keeps_the_secret_and_replaces_an_old_uri() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     v.insert("mail", "hunter2\nuser: alice\n");
     let first = "otpauth://totp/Mail:alice?secret=JBSWY3DPEHPK3PXP";
     let second = "otpauth://totp/Mail:alice?secret=KRUGKIDROVUWG2ZA&digits=8";
@@ -208,7 +205,7 @@ fn append_keeps_the_secret_and_replaces_an_old_uri() {
 
 #[test]
 fn bad_uris_are_refused_naming_what_is_wrong_and_nothing_is_stored() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("keep", "old content\n");
     let before = files_below(&v.store());
     let cases = [
@@ -276,7 +273,7 @@ fn bad_uris_are_refused_naming_what_is_wrong_and_nothing_is_stored() {
 
 #[test]
 fn secrets_without_or_with_a_broken_uri() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("plain", "just a password\n");
     let out = v.run(&["otp", "plain"]);
     assert_eq!(out.status.code(), Some(1));
@@ -303,15 +300,12 @@ fn secrets_without_or_with_a_broken_uri() {
 
 #[test]
 fn on_a_terminal_the_uri_is_typed_twice_without_echo() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let uri = "otpauth://totp/Term:me?secret=JBSWY3DPEHPK3PXP";
     let spawn = |name: &str| {
-        let mut cmd = std::process::Command::new(common::coffer_bin());
-        cmd.env_clear()
-            .envs(v.envs())
-            .current_dir(v.dir.path())
-            .args(["otp", "insert", name]);
-        rexpect::session::spawn_command(cmd, Some(10_000)).unwrap()
+        let mut cmd = v.coffer();
+        cmd.args(["otp", "insert", name]);
+        common::on_terminal(cmd)
     };
     let mut session = spawn("typed");
     session

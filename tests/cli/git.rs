@@ -1,25 +1,11 @@
 //! git, the pass way: commits with pass's messages, attributes, textconv, a scrubbed env.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::{Vault, stderr, stdout};
-
-fn git(v: &Vault, args: &[&str]) -> String {
-    let out = v
-        .tool("git")
-        .arg("-C")
-        .arg(v.store())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-    stdout(&out)
-}
+use crate::common::{self, TestVault, stderr, stdout};
 
 #[test]
 fn git_init_sets_up_the_repository_like_pass() {
     common::require_tool("git");
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("before", "x\n");
     let out = v.run(&["git", "log"]);
     assert_eq!(out.status.code(), Some(1));
@@ -29,9 +15,15 @@ fn git_init_sets_up_the_repository_like_pass() {
         std::fs::read_to_string(v.store().join(".gitattributes")).unwrap(),
         "*.age -text -merge diff=age\n"
     );
-    assert_eq!(git(&v, &["config", "core.symlinks"]), "false\n");
-    assert_eq!(git(&v, &["config", "diff.age.cachetextconv"]), "false\n");
-    assert!(git(&v, &["config", "diff.age.textconv"]).contains("textconv"));
+    assert_eq!(v.store_git(&["config", "core.symlinks"]), "false\n");
+    assert_eq!(
+        v.store_git(&["config", "diff.age.cachetextconv"]),
+        "false\n"
+    );
+    assert!(
+        v.store_git(&["config", "diff.age.textconv"])
+            .contains("textconv")
+    );
     assert_eq!(
         v.git_log(),
         [
@@ -39,16 +31,16 @@ fn git_init_sets_up_the_repository_like_pass() {
             "Add current contents of password store."
         ]
     );
-    assert!(git(&v, &["ls-files"]).contains("before.age"));
+    assert!(v.store_git(&["ls-files"]).contains("before.age"));
     assert!(
-        !git(&v, &["ls-files"]).contains(".coffer/lock"),
+        !v.store_git(&["ls-files"]).contains(".coffer/lock"),
         "the lock file is not tracked"
     );
 }
 
 #[test]
 fn every_change_commits_with_pass_messages() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     v.cmd()
         .args(["insert", "-e", "a"])
         .write_stdin("1\n")
@@ -74,22 +66,22 @@ fn every_change_commits_with_pass_messages() {
         ]
     );
     assert!(
-        git(&v, &["status", "--porcelain"]).is_empty(),
+        v.store_git(&["status", "--porcelain"]).is_empty(),
         "nothing left uncommitted"
     );
 }
 
 #[test]
 fn git_diff_shows_plaintext_without_caching_it() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     v.insert("s", "old-value\n");
     v.insert("s", "new-value\n");
-    let diff = git(&v, &["log", "-p", "-1", "--format="]);
+    let diff = v.store_git(&["log", "-p", "-1", "--format="]);
     assert!(
         diff.contains("-old-value") && diff.contains("+new-value"),
         "{diff}"
     );
-    let refs = git(&v, &["for-each-ref"]);
+    let refs = v.store_git(&["for-each-ref"]);
     assert!(
         !refs.contains("notes/textconv"),
         "textconv results are not cached: {refs}"
@@ -98,7 +90,7 @@ fn git_diff_shows_plaintext_without_caching_it() {
 
 #[test]
 fn git_passes_arguments_and_exit_codes_through() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     v.insert("s", "x\n");
     let out = v.run(&["git", "log", "--oneline", "-1"]);
     assert!(stdout(&out).contains("Add given password for s to store."));
@@ -108,7 +100,7 @@ fn git_passes_arguments_and_exit_codes_through() {
 
 #[test]
 fn git_environment_from_outside_is_ignored() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     let decoy = v.dir.path().join("decoy");
     std::fs::create_dir(&decoy).unwrap();
     v.tool("git")

@@ -1,23 +1,21 @@
 //! `coffer run`: secrets reach the program's environment, references fail before anything
 //! runs, exit codes and signals pass through, `--mask` conceals values.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 
-use common::{Vault, stderr, stdout};
+use crate::common::{TestVault, stderr, stdout};
 
 /// coffer as a plain `std::process::Command`, for control over its standard streams.
-fn coffer(v: &Vault) -> std::process::Command {
-    let mut cmd = v.tool(common::coffer_bin().to_str().unwrap());
+fn coffer(v: &TestVault) -> std::process::Command {
+    let mut cmd = v.coffer();
     cmd.stdin(Stdio::null());
     cmd
 }
 
-fn vault() -> Vault {
-    let v = Vault::new();
+fn vault() -> TestVault {
+    let v = TestVault::new();
     v.insert(
         "db/prod",
         "hunter2-long\nuser: alice\nurl: postgres://db:5432/app\n",
@@ -258,7 +256,7 @@ fn mask_forwards_signals_to_the_program() {
 
 #[test]
 fn a_locked_vault_runs_nothing() {
-    let v = Vault::bare();
+    let v = TestVault::bare();
     v.cmd()
         .args(["init", "--passphrase-fd", "0"])
         .write_stdin("correct horse\n")

@@ -1,10 +1,7 @@
 //! QR codes: `show -q`, `generate -q`, `otp -q` draw half-block codes that decode back to the
 //! same text, only on a terminal unless `--force`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{Vault, stderr, stdout};
+use crate::common::{self, TestVault, stderr, stdout};
 
 /// Decodes a half-block drawing: each character is two modules, top and bottom; a block
 /// (the terminal's foreground) is a light module and a space a dark one.
@@ -52,7 +49,7 @@ fn decode(drawing: &str) -> String {
 
 #[test]
 fn show_q_refuses_a_pipe_and_force_draws_a_decodable_code() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("wifi", "correct horse battery staple\nssid: home-net\n");
     let out = v.run(&["show", "-q", "wifi"]);
     assert_eq!(out.status.code(), Some(1));
@@ -74,15 +71,11 @@ fn show_q_refuses_a_pipe_and_force_draws_a_decodable_code() {
 
 #[test]
 fn on_a_terminal_no_force_is_needed() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("term", "on-a-tty-Secret\n");
-    let mut cmd = std::process::Command::new(common::coffer_bin());
-    cmd.env_clear()
-        .envs(v.envs())
-        .env("LANG", "C.UTF-8")
-        .current_dir(v.dir.path())
-        .args(["show", "-q", "term"]);
-    let mut session = rexpect::session::spawn_command(cmd, Some(10_000)).unwrap();
+    let mut cmd = v.coffer();
+    cmd.env("LANG", "C.UTF-8").args(["show", "-q", "term"]);
+    let mut session = common::on_terminal(cmd);
     // rexpect hands back one char per byte; put the UTF-8 back together.
     let raw: Vec<u8> = session
         .exp_eof()
@@ -95,7 +88,7 @@ fn on_a_terminal_no_force_is_needed() {
 
 #[test]
 fn generate_q_draws_the_stored_password() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let out = v.run(&["generate", "-q", "new/one"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(!v.path("new/one").exists(), "refused before generating");
@@ -108,7 +101,7 @@ fn generate_q_draws_the_stored_password() {
 
 #[test]
 fn otp_q_draws_the_uri_for_a_phone_without_advancing_hotp() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let uri = "otpauth://hotp/Bank:me?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&counter=4";
     v.insert("bank", format!("pin\n{uri}\n"));
     let out = v.run(&["otp", "-q", "--force", "bank"]);

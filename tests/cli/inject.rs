@@ -1,13 +1,11 @@
 //! `coffer inject`: templates rendered all-or-nothing, OUT private and never clobbered.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
 use std::os::unix::fs::PermissionsExt;
 
-use common::{Vault, stderr, stdout};
+use crate::common::{TestVault, stderr, stdout};
 
-fn vault() -> Vault {
-    let v = Vault::new();
+fn vault() -> TestVault {
+    let v = TestVault::new();
     v.insert("db/prod", "hunter2-long\nuser: alice\n");
     v.insert("api key", "sk_live_123\n");
     v

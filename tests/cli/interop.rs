@@ -1,46 +1,12 @@
 //! Interoperability with the real `age` CLI, and the age format's CCTV test vectors.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::{Vault, require_tool, stderr, stdout};
-use std::io::{Read, Write};
-use std::process::Stdio;
-
-fn age_decrypt(v: &Vault, identity: &std::path::Path, file: &std::path::Path) -> Vec<u8> {
-    let out = v
-        .tool("age")
-        .arg("-d")
-        .arg("-i")
-        .arg(identity)
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "age -d {}: {}",
-        file.display(),
-        stderr(&out)
-    );
-    out.stdout
-}
-
-fn age_encrypt(v: &Vault, args: &[&str], out_file: &std::path::Path, data: &[u8]) {
-    let mut child = v
-        .tool("age")
-        .args(args)
-        .arg("-o")
-        .arg(out_file)
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(data).unwrap();
-    assert!(child.wait().unwrap().success());
-}
+use crate::common::{TestVault, require_tool, stderr, stdout};
+use std::io::Read;
 
 #[test]
 fn age_decrypts_every_kind_of_file_coffer_writes() {
     require_tool("age");
-    let v = Vault::new();
+    let v = TestVault::new();
     let binary: Vec<u8> = (0..=255u8).cycle().take(200_000).collect();
     v.insert("text", "pw\nuser: me\n");
     v.insert("bin/blob", &binary);
@@ -53,15 +19,15 @@ fn age_decrypts_every_kind_of_file_coffer_writes() {
         .success();
     v.cmd().args(["reencrypt"]).assert().success();
     let ids = v.identities();
-    assert_eq!(age_decrypt(&v, &ids, &v.path("text")), b"pw\nuser: me\n");
-    assert_eq!(age_decrypt(&v, &ids, &v.path("bin/blob")), binary);
-    assert_eq!(age_decrypt(&v, &ids, &v.path("empty")), b"");
+    assert_eq!(v.age_decrypt(&ids, &v.path("text")), b"pw\nuser: me\n");
+    assert_eq!(v.age_decrypt(&ids, &v.path("bin/blob")), binary);
+    assert_eq!(v.age_decrypt(&ids, &v.path("empty")), b"");
     assert_eq!(
-        age_decrypt(&v, &ids, &v.path("gen/x")),
+        v.age_decrypt(&ids, &v.path("gen/x")),
         format!("{pw}\n").as_bytes()
     );
     assert_eq!(
-        age_decrypt(&v, &ids, &v.path("copied/text")),
+        v.age_decrypt(&ids, &v.path("copied/text")),
         b"pw\nuser: me\n"
     );
     // Binary age v1, as passage writes.
@@ -75,23 +41,20 @@ fn age_decrypts_every_kind_of_file_coffer_writes() {
 #[test]
 fn coffer_reads_what_age_writes() {
     require_tool("age");
-    let v = Vault::new();
+    let v = TestVault::new();
     let recipients = v.store().join(".age-recipients");
     let recipients = recipients.to_str().unwrap();
-    age_encrypt(
-        &v,
+    v.age_encrypt(
         &["-e", "-R", recipients],
         &v.path("by-age"),
         b"from age -R\n",
     );
-    age_encrypt(
-        &v,
+    v.age_encrypt(
         &["-e", "-a", "-R", recipients],
         &v.path("armored"),
         b"from age -a\n",
     );
-    age_encrypt(
-        &v,
+    v.age_encrypt(
         &["-e", "-r", &v.recipient()],
         &v.path("by-r"),
         b"from age -r\n",
@@ -106,7 +69,7 @@ fn coffer_reads_what_age_writes() {
 fn ssh_ed25519_identities_decrypt() {
     require_tool("ssh-keygen");
     require_tool("age");
-    let v = Vault::bare();
+    let v = TestVault::bare();
     let key = v.dir.path().join("id_ed25519");
     let keygen = v
         .tool("ssh-keygen")
@@ -136,7 +99,7 @@ fn ssh_ed25519_identities_decrypt() {
         .output()
         .unwrap();
     assert_eq!(stdout(&shown), "via ssh\n", "{}", stderr(&shown));
-    assert_eq!(age_decrypt(&v, &key, &v.path("s")), b"via ssh\n");
+    assert_eq!(v.age_decrypt(&key, &v.path("s")), b"via ssh\n");
 }
 
 /// One CCTV vector: its header fields and the age file.
@@ -195,7 +158,7 @@ fn load_vectors() -> Vec<Vector> {
 #[test]
 fn cctv_vectors_for_native_identities() {
     use sha2::Digest;
-    let v = Vault::bare();
+    let v = TestVault::bare();
     let store = v.dir.path().join("store");
     std::fs::create_dir(&store).unwrap();
     let ids = v.dir.path().join("ids");

@@ -1,20 +1,16 @@
 //! `audit` and `info`: each kind of finding from a vault built for it, rotation dates that
 //! survive re-encryption, moves and copies, JSON for CI, and the exit codes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::{Vault, stderr, stdout};
+use crate::common::{self, TestVault, stderr, stdout};
 
 const OLD: &str = "2020-01-01T12:00:00Z";
 
 /// `audit --json …` parsed; the exit code beside it.
-fn audit_json(v: &Vault, args: &[&str]) -> (serde_json::Value, Option<i32>) {
+fn audit_json(v: &TestVault, args: &[&str]) -> (serde_json::Value, Option<i32>) {
     let mut all = vec!["audit", "--json"];
     all.extend_from_slice(args);
     let out = v.run(&all);
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("audit --json is not JSON ({e}): {}", stdout(&out)));
-    (json, out.status.code())
+    (common::stdout_json(&out), out.status.code())
 }
 
 /// The name groups of the findings of one kind.
@@ -45,7 +41,7 @@ fn finding<'a>(json: &'a serde_json::Value, kind: &str, name: &str) -> &'a serde
 }
 
 /// Inserts a secret with a commit dated `when` (author and committer).
-fn insert_dated(v: &Vault, name: &str, content: &str, when: &str) {
+fn insert_dated(v: &TestVault, name: &str, content: &str, when: &str) {
     let out = v
         .cmd()
         .env("GIT_AUTHOR_DATE", when)
@@ -57,7 +53,7 @@ fn insert_dated(v: &Vault, name: &str, content: &str, when: &str) {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
-fn git(v: &Vault, args: &[&str], date: Option<&str>) {
+fn git(v: &TestVault, args: &[&str], date: Option<&str>) {
     let mut cmd = v.tool("git");
     cmd.arg("-C").arg(v.store()).args(args);
     if let Some(d) = date {
@@ -69,7 +65,7 @@ fn git(v: &Vault, args: &[&str], date: Option<&str>) {
 
 #[test]
 fn a_clean_vault_has_no_findings_and_exits_0() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.run(&["generate", "web/site", "30"]);
     v.insert("api/token", "ghp_Zr8Qk2Lw9xVb4Nc7Md1Pf6Hs3Jt5Gy0Ea\n");
     let out = v.run(&["audit"]);
@@ -79,7 +75,7 @@ fn a_clean_vault_has_no_findings_and_exits_0() {
 
 #[test]
 fn weak_passwords_are_found_and_generated_tokens_are_not() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("email/work", "password1\nuser: alice\n");
     v.insert("shop", "alice1990\nuser: alice\n");
     v.run(&["generate", "strong", "25"]);
@@ -98,7 +94,7 @@ fn weak_passwords_are_found_and_generated_tokens_are_not() {
 
 #[test]
 fn reused_passwords_are_reported_as_groups() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let shared = "Vq7#mZ2!pL9@xR4$wT6\n";
     v.insert("a/one", shared);
     v.insert("b/two", format!("{shared}user: bob\n"));
@@ -121,7 +117,7 @@ fn reused_passwords_are_reported_as_groups() {
 
 #[test]
 fn back_dated_git_history_is_stale_and_reencrypt_mv_cp_keep_the_date() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     insert_dated(&v, "old/db", "Vq7#mZ2!pL9@xR4$wT6\n", OLD);
     insert_dated(&v, "old/ftp", "Kd3%nB8^sF1&yH5*qJ0\n", OLD);
     v.insert("fresh", "Gm4(tW7)eQ2_zX9+cV5\n");
@@ -172,7 +168,7 @@ fn back_dated_git_history_is_stale_and_reencrypt_mv_cp_keep_the_date() {
 
 #[test]
 fn a_secret_committed_with_plain_git_is_dated_by_its_commit() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     v.insert("src", "Vq7#mZ2!pL9@xR4$wT6\n");
     // Someone adds a secret file by hand and commits it, back-dated.
     std::fs::copy(v.path("src"), v.store().join("by-hand.age")).unwrap();
@@ -190,7 +186,7 @@ fn a_secret_committed_with_plain_git_is_dated_by_its_commit() {
 
 #[test]
 fn without_git_the_file_time_is_the_rotation_date_and_survives_rewrites() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("old", "Vq7#mZ2!pL9@xR4$wT6\n");
     v.insert("new", "Kd3%nB8^sF1&yH5*qJ0\n");
     let touched = v
@@ -219,7 +215,7 @@ fn without_git_the_file_time_is_the_rotation_date_and_survives_rewrites() {
 
 /// A self-signed certificate valid for `days`, made by openssl now: PEM (followed by its
 /// private key, as a secret would hold them) and DER.
-fn certificate(v: &Vault, cn: &str, days: &str) -> (String, Vec<u8>) {
+fn certificate(v: &TestVault, cn: &str, days: &str) -> (String, Vec<u8>) {
     common::require_tool("openssl");
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("cert.pem");
@@ -251,7 +247,7 @@ fn certificate(v: &Vault, cn: &str, days: &str) -> (String, Vec<u8>) {
 
 #[test]
 fn expiry_fields_and_certificates_within_30_days_or_past_are_found() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let today = jiff::Zoned::now().date();
     let in_days = |d: i64| today.checked_add(jiff::Span::new().days(d)).unwrap();
     v.insert("lic/past", "Vq7#mZ2!pL9@xR4$wT6\nexpires: 2021-06-30\n");
@@ -306,7 +302,7 @@ fn expiry_fields_and_certificates_within_30_days_or_past_are_found() {
 fn corrupt_and_foreign_files_are_undecryptable() {
     common::require_tool("age");
     common::require_tool("age-keygen");
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("good", "Vq7#mZ2!pL9@xR4$wT6\n");
     std::fs::write(v.path("corrupt"), b"this is not an age file").unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -318,16 +314,7 @@ fn corrupt_and_foreign_files_are_undecryptable() {
         .lines()
         .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
         .unwrap();
-    let mut age = v
-        .tool("age")
-        .args(["-r", &other, "-o"])
-        .arg(v.path("foreign"))
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    age.stdin.take().unwrap().write_all(b"theirs\n").unwrap();
-    assert!(age.wait().unwrap().success());
+    v.age_encrypt(&["-r", &other], &v.path("foreign"), b"theirs\n");
 
     let (json, code) = audit_json(&v, &["--fail-on", "high"]);
     assert_eq!(code, Some(1));
@@ -357,7 +344,7 @@ fn corrupt_and_foreign_files_are_undecryptable() {
 
 #[test]
 fn fail_on_sets_the_threshold_and_sub_limits_the_scope() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     insert_dated(&v, "team/old", "Vq7#mZ2!pL9@xR4$wT6\n", OLD);
     v.insert("personal/weak", "password\n");
     // Stale is low: it fails by default, not from --fail-on medium up.
@@ -387,7 +374,7 @@ fn fail_on_sets_the_threshold_and_sub_limits_the_scope() {
 
 #[test]
 fn info_shows_rotation_age_exposure_size_and_recipients() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     insert_dated(&v, "team/db", "Vq7#mZ2!pL9@xR4$wT6\n", OLD);
     let me = v.recipient();
     let out = v.run(&["init", "-p", "team", &me]);
@@ -420,7 +407,7 @@ fn info_shows_rotation_age_exposure_size_and_recipients() {
 
 #[test]
 fn a_long_audit_shows_progress_on_a_terminal_only() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("seed", "Vq7#mZ2!pL9@xR4$wT6\n");
     for i in 0..250 {
         std::fs::copy(v.path("seed"), v.path(&format!("s{i:03}"))).unwrap();
@@ -436,20 +423,17 @@ fn a_long_audit_shows_progress_on_a_terminal_only() {
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
     // On a terminal: a progress bar on stderr while it works (indicatif, like most tools,
     // draws nothing for TERM=dumb or no TERM).
-    let mut cmd = std::process::Command::new(common::coffer_bin());
-    cmd.env_clear()
-        .envs(v.envs())
-        .env("TERM", "xterm-256color")
-        .current_dir(v.dir.path())
+    let mut cmd = v.coffer();
+    cmd.env("TERM", "xterm-256color")
         .args(["audit", "--fail-on", "never"]);
-    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    let mut p = common::on_terminal(cmd);
     p.exp_string("auditing").unwrap();
     let rest = p.exp_eof().unwrap();
     assert!(rest.contains("1 finding in 251 secrets."), "{rest}");
 }
 
 /// A fresh age recipient nobody here holds the key of.
-fn stranger(v: &Vault) -> String {
+fn stranger(v: &TestVault) -> String {
     common::require_tool("age-keygen");
     let out = v.tool("age-keygen").output().unwrap();
     assert!(out.status.success());
@@ -461,7 +445,7 @@ fn stranger(v: &Vault) -> String {
 
 #[test]
 fn secrets_a_removed_recipient_could_read_are_exposed_until_their_value_changes() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     v.insert("public", "Pz8&uY3*iO6^lK1%jH4\n");
     let bob = stranger(&v);
     let out = v.run(&["recipients", "add", "-p", "team", "--label", "bob", &bob]);

@@ -1,11 +1,13 @@
 //! A throw-away vault for tests: a temporary HOME, a generated identity, a clean environment,
 //! and helpers that run the real `coffer` binary.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::ffi::OsStr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
 
 use assert_cmd::Command;
+use rexpect::session::{PtySession, spawn_command};
 use tempfile::TempDir;
 
 /// The coffer binary under test.
@@ -27,11 +29,13 @@ pub fn require_tool(tool: &str) {
     );
 }
 
-pub struct Vault {
+/// A throw-away coffer installation: its own HOME, runtime folder and (once initialised) store
+/// and identity, deleted when dropped. Not to be confused with the library's `coffer::Vault`.
+pub struct TestVault {
     pub dir: TempDir,
 }
 
-impl Vault {
+impl TestVault {
     /// A home with nothing in it yet (no store, no identity).
     pub fn bare() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -127,11 +131,54 @@ impl Vault {
     }
 
     /// Any program with the test environment.
-    pub fn tool(&self, program: &str) -> std::process::Command {
+    pub fn tool(&self, program: impl AsRef<OsStr>) -> std::process::Command {
         let mut cmd = std::process::Command::new(program);
         cmd.env_clear()
             .envs(self.envs())
             .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// `coffer` as a plain `std::process::Command` with the test environment, for control over
+    /// its standard streams, signals or a pseudo-terminal.
+    pub fn coffer(&self) -> std::process::Command {
+        self.tool(coffer_bin())
+    }
+
+    /// `coffer ARGS` on a pseudo-terminal.
+    pub fn spawn(&self, args: &[&str]) -> PtySession {
+        let mut cmd = self.coffer();
+        cmd.args(args);
+        on_terminal(cmd)
+    }
+
+    /// `coffer ARGS` without a controlling terminal (`setsid -w`), so nothing can be asked.
+    pub fn without_terminal(&self, args: &[&str]) -> std::process::Command {
+        require_tool("setsid");
+        let mut cmd = self.tool("setsid");
+        cmd.arg("-w").arg(coffer_bin()).args(args);
+        cmd
+    }
+
+    /// `coffer ARGS` without a controlling terminal, with `input` readable on descriptor 3 (for
+    /// `--passphrase-fd 3`).
+    pub fn with_fd3(&self, args: &[&str], input: &str) -> std::process::Command {
+        require_tool("setsid");
+        let (mut file, path) = tempfile::Builder::new()
+            .prefix("fd3-")
+            .tempfile_in(self.dir.path())
+            .unwrap()
+            .keep()
+            .unwrap();
+        file.write_all(input.as_bytes()).unwrap();
+        let mut cmd = self.tool("sh");
+        cmd.arg("-c")
+            .arg(format!(
+                "exec setsid -w '{}' \"$@\" 3<\"$0\"",
+                coffer_bin().display()
+            ))
+            .arg(path)
+            .args(args);
         cmd
     }
 
@@ -169,6 +216,79 @@ impl Vault {
         self.cmd().args(args).output().unwrap()
     }
 
+    /// Runs coffer with `args` and insists on success.
+    pub fn run_ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "coffer {args:?} failed: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        out
+    }
+
+    /// Runs git in `dir` with the test environment, whatever the outcome.
+    pub fn try_git(&self, dir: &Path, args: &[&str]) -> Output {
+        self.tool("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs git in `dir` with the test environment and insists on success.
+    pub fn git(&self, dir: &Path, args: &[&str]) -> Output {
+        let out = self.try_git(dir, args);
+        assert!(
+            out.status.success(),
+            "git {args:?} in {}: {}",
+            dir.display(),
+            stderr(&out)
+        );
+        out
+    }
+
+    /// Runs git in the store and insists on success; its stdout.
+    pub fn store_git(&self, args: &[&str]) -> String {
+        stdout(&self.git(&self.store(), args))
+    }
+
+    /// Decrypts `file` with the real `age` binary and `identity`, and insists on success.
+    pub fn age_decrypt(&self, identity: &Path, file: &Path) -> Vec<u8> {
+        require_tool("age");
+        let out = self
+            .tool("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(identity)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "age -d {}: {}",
+            file.display(),
+            stderr(&out)
+        );
+        out.stdout
+    }
+
+    /// Encrypts `data` into `out_file` with the real `age` binary (`args` name the recipients).
+    pub fn age_encrypt<A: AsRef<OsStr>>(&self, args: &[A], out_file: &Path, data: &[u8]) {
+        require_tool("age");
+        let mut cmd = self.tool("age");
+        cmd.args(args).arg("-o").arg(out_file);
+        let out = output_with_stdin(&mut cmd, data);
+        assert!(
+            out.status.success(),
+            "age -o {}: {}",
+            out_file.display(),
+            stderr(&out)
+        );
+    }
+
     /// This vault's own recipient (from the identity file's `# public key:` comment).
     pub fn recipient(&self) -> String {
         let text = std::fs::read_to_string(self.identities()).unwrap();
@@ -180,22 +300,53 @@ impl Vault {
 
     /// Commit subjects in the store's git log, newest first.
     pub fn git_log(&self) -> Vec<String> {
-        let out = self
-            .tool("git")
-            .args(["-C", self.store().to_str().unwrap(), "log", "--format=%s"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = self.git(&self.store(), &["log", "--format=%s"]);
         String::from_utf8(out.stdout)
             .unwrap()
             .lines()
             .map(str::to_owned)
             .collect()
     }
+}
+
+/// Runs `cmd` on a pseudo-terminal.
+pub fn on_terminal(cmd: std::process::Command) -> PtySession {
+    spawn_command(cmd, Some(30_000)).unwrap()
+}
+
+/// Waits for a program on a pseudo-terminal to end and returns its exit code.
+pub fn exit_code(p: &mut PtySession) -> i32 {
+    p.exp_eof().unwrap();
+    match p.process_mut().wait().unwrap() {
+        rexpect::process::WaitStatus::Exited(_, code) => code,
+        other => panic!("unexpected status {other:?}"),
+    }
+}
+
+/// Runs `cmd` with `input` on its stdin and collects its output.
+pub fn output_with_stdin(cmd: &mut std::process::Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A bare git repository to act as a shared remote: the folder that holds it, and its path.
+pub fn bare_remote() -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("remote.git");
+    let out = std::process::Command::new("git")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .args(["init", "--bare", "-q"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    (dir, path)
 }
 
 /// Every file below `dir`, relative, sorted (to assert that nothing else was written).
@@ -218,4 +369,15 @@ pub fn stdout(out: &Output) -> String {
 /// stderr as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// stdout parsed as JSON (a `--json` report); a clear failure when it is not JSON.
+pub fn stdout_json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            stdout(out),
+            stderr(out)
+        )
+    })
 }

@@ -1,12 +1,10 @@
 //! Writing secrets without a terminal: insert, generate, edit (with scripted editors).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::{Vault, files_below, stderr, stdout};
+use crate::common::{self, TestVault, files_below, stderr, stdout};
 
 #[test]
 fn insert_reads_one_line_or_everything() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.cmd()
         .args(["insert", "web/a"])
         .write_stdin("pw-one\nignored\n")
@@ -36,7 +34,7 @@ fn insert_reads_one_line_or_everything() {
 #[test]
 fn insert_without_a_terminal_overwrites_like_pass() {
     // pass asks only on a terminal; scripts rely on that.
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("x", "old\n");
     v.cmd()
         .args(["insert", "x"])
@@ -48,7 +46,7 @@ fn insert_without_a_terminal_overwrites_like_pass() {
 
 #[test]
 fn insert_with_empty_input_fails_and_writes_nothing() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let out = v
         .cmd()
         .args(["insert", "x"])
@@ -61,7 +59,7 @@ fn insert_with_empty_input_fails_and_writes_nothing() {
 
 #[test]
 fn generate_lengths_sets_and_words() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let out = v.run(&["generate", "g/default"]);
     let text = stdout(&out);
     let mut lines = text.lines();
@@ -106,7 +104,7 @@ fn generate_lengths_sets_and_words() {
 
 #[test]
 fn generate_in_place_keeps_the_rest() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("site", "oldpw\nuser: me\nnotes\n");
     let out = stdout(&v.run(&["generate", "-i", "site", "12"]));
     let pw = out.lines().nth(1).unwrap();
@@ -119,7 +117,7 @@ fn generate_in_place_keeps_the_rest() {
 }
 
 /// An editor script that replaces the file's content.
-fn editor(v: &Vault, body: &str) -> String {
+fn editor(v: &TestVault, body: &str) -> String {
     let path = v.dir.path().join("editor.sh");
     std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -138,7 +136,12 @@ fn runtime_dir() -> std::path::PathBuf {
 }
 
 /// `coffer edit NAME` with `editor` and `runtime` as its RAM-backed folder.
-fn edit(v: &Vault, editor: &str, runtime: &std::path::Path, name: &str) -> std::process::Output {
+fn edit(
+    v: &TestVault,
+    editor: &str,
+    runtime: &std::path::Path,
+    name: &str,
+) -> std::process::Output {
     v.cmd()
         .env("EDITOR", editor)
         .env("XDG_RUNTIME_DIR", runtime)
@@ -149,7 +152,7 @@ fn edit(v: &Vault, editor: &str, runtime: &std::path::Path, name: &str) -> std::
 
 #[test]
 fn edit_changes_creates_and_leaves_no_plaintext() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     v.insert("e", "before\n");
     let rt = runtime_dir();
     let ed = editor(&v, r#"printf 'after\nuser: x\n' > "$1""#);
@@ -174,7 +177,7 @@ fn edit_changes_creates_and_leaves_no_plaintext() {
 
 #[test]
 fn edit_with_a_failing_or_killed_editor_changes_nothing() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("e", "before\n");
     let rt = runtime_dir();
     for body in [
@@ -201,7 +204,7 @@ fn edit_with_a_failing_or_killed_editor_changes_nothing() {
 
 #[test]
 fn edit_refuses_to_clobber_a_concurrent_change() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("e", "before\n");
     let rt = runtime_dir();
     // While "the user" edits, another process changes the secret.
@@ -228,7 +231,7 @@ fn edit_refuses_to_clobber_a_concurrent_change() {
 #[test]
 fn edit_refuses_disk_tmp_unless_allowed() {
     common::require_tool("unshare");
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("e", "x\n");
     let ed = editor(&v, r#"printf 'y\n' > "$1""#);
     // In a private mount namespace, hide /dev/shm behind a disk folder: no tmpfs is left.

@@ -1,13 +1,11 @@
 //! The checked-in completions/ and man/ are exactly what the clap definition generates.
 //! Regenerate with `cargo run -- generate-docs .` when this fails.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::{Vault, files_below};
+use crate::common::{self, TestVault, files_below};
 
 #[test]
 fn generated_docs_are_up_to_date() {
-    let v = Vault::bare();
+    let v = TestVault::bare();
     let out = v.dir.path().join("docs");
     v.cmd().arg("generate-docs").arg(&out).assert().success();
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -50,7 +48,7 @@ fn man_pages_render_without_warnings() {
 
 #[test]
 fn completions_print_for_every_shell() {
-    let v = Vault::bare();
+    let v = TestVault::bare();
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let out = v.run(&["completions", shell]);
         assert!(out.status.success(), "{shell}");

@@ -1,13 +1,11 @@
 //! init: identities, recipients, sub-folders, passphrases, git; places and precedence.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::{Vault, stderr, stdout};
+use crate::common::{self, TestVault, stderr, stdout};
 use std::os::unix::fs::PermissionsExt;
 
 #[test]
 fn init_creates_store_identity_and_recipients() {
-    let v = Vault::bare();
+    let v = TestVault::bare();
     let out = v.run(&["init", "--no-passphrase"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let id = std::fs::read_to_string(v.identities()).unwrap();
@@ -27,24 +25,13 @@ fn init_creates_store_identity_and_recipients() {
     assert_eq!(std::fs::read_to_string(v.identities()).unwrap(), id);
 }
 
-/// Runs `coffer ARGS` through `setsid` (no controlling terminal, so no prompt can hang) with
-/// `file` open on descriptor 3.
-fn coffer_with_fd3(v: &Vault, args: &str, file: &std::path::Path) -> std::process::Output {
-    common::require_tool("setsid");
-    let script = format!(
-        "exec setsid -w {} {args} 3<'{}'",
-        common::coffer_bin().display(),
-        file.display()
-    );
-    v.tool("sh").arg("-c").arg(script).output().unwrap()
-}
-
 #[test]
 fn init_with_passphrase_fd_protects_the_identity() {
-    let v = Vault::bare();
-    let pass_file = v.dir.path().join("pass");
-    std::fs::write(&pass_file, "correct horse\n").unwrap();
-    let out = coffer_with_fd3(&v, "init --passphrase-fd 3", &pass_file);
+    let v = TestVault::bare();
+    let out = v
+        .with_fd3(&["init", "--passphrase-fd", "3"], "correct horse\n")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let id = std::fs::read_to_string(v.identities()).unwrap();
     assert!(id.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"), "{id}");
@@ -73,14 +60,7 @@ fn init_with_passphrase_fd_protects_the_identity() {
         stderr(&locked_out)
     );
     // Decrypting without a terminal fails at once, cleanly.
-    common::require_tool("setsid");
-    let out = v
-        .tool("setsid")
-        .arg("-w")
-        .arg(common::coffer_bin())
-        .args(["show", "x"])
-        .output()
-        .unwrap();
+    let out = v.without_terminal(&["show", "x"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("the vault is locked; run coffer unlock"),
@@ -88,12 +68,13 @@ fn init_with_passphrase_fd_protects_the_identity() {
         stderr(&out)
     );
     assert!(out.stdout.is_empty());
-    // The real age CLI opens the identity file with the passphrase (checked in interop.rs
+    // The real age CLI opens the identity file with the passphrase (checked in tty.rs
     // through a terminal); here, a wrong passphrase on an empty fd is refused.
-    let empty = v.dir.path().join("empty");
-    std::fs::write(&empty, "").unwrap();
-    let other = Vault::bare();
-    let out = coffer_with_fd3(&other, "init --passphrase-fd 3", &empty);
+    let other = TestVault::bare();
+    let out = other
+        .with_fd3(&["init", "--passphrase-fd", "3"], "")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("passphrase is empty"),
@@ -105,15 +86,8 @@ fn init_with_passphrase_fd_protects_the_identity() {
 
 #[test]
 fn init_without_terminal_or_flag_refuses_to_guess() {
-    common::require_tool("setsid");
-    let v = Vault::bare();
-    let out = v
-        .tool("setsid")
-        .arg("-w")
-        .arg(common::coffer_bin())
-        .arg("init")
-        .output()
-        .unwrap();
+    let v = TestVault::bare();
+    let out = v.without_terminal(&["init"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--passphrase-fd"), "{}", stderr(&out));
     assert!(!v.identities().exists());
@@ -134,7 +108,7 @@ fn age_header(armored: &str) -> String {
 
 #[test]
 fn init_sub_folder_with_given_recipients_and_removal() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     v.insert("team/db", "pw\n");
     let other = age::x25519::Identity::generate();
     let other_pub = other.to_public().to_string();
@@ -168,7 +142,7 @@ fn init_sub_folder_with_given_recipients_and_removal() {
 
 #[test]
 fn init_refuses_bad_recipients_and_identities_in_the_store() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let out = v.run(&["init", "-p", "x", "AGE-SECRET-KEY-1QQQQ"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!v.store().join("x").exists());
@@ -190,7 +164,7 @@ fn init_refuses_bad_recipients_and_identities_in_the_store() {
 
 #[test]
 fn places_follow_flag_env_config_default() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("default-one", "d\n");
     let alt = v.dir.path().join("alt");
     v.cmd()
@@ -236,7 +210,7 @@ fn places_follow_flag_env_config_default() {
 fn an_existing_passage_store_is_used_in_place() {
     common::require_tool("age");
     common::require_tool("age-keygen");
-    let v = Vault::bare();
+    let v = TestVault::bare();
     let passage = v.home().join(".passage");
     std::fs::create_dir_all(passage.join("store/web")).unwrap();
     let keygen = v

@@ -1,13 +1,11 @@
 //! Moving in: `import pass` (a real pass store, real gpg), `import passage` (a store made with
 //! the `age` CLI) and `import csv` (one export per password manager).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use std::io::Write;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use common::{Vault, files_below, require_tool, stderr, stdout};
+use crate::common::{self, TestVault, files_below, require_tool, stderr, stdout};
 
 /// A GnuPG home with one unprotected key, generated for the test; its agent is stopped when
 /// the test ends.
@@ -44,7 +42,7 @@ Subkey-Curve: cv25519\nName-Real: Test\nName-Email: {email}\nExpire-Date: 0\n%co
     }
 
     fn run(&self, args: &[&str], input: &[u8]) -> Output {
-        run_with_input(self.command("gpg").args(args), input)
+        common::output_with_stdin(self.command("gpg").args(args), input)
     }
 
     /// Encrypts `content` to this key into `file`, as pass would.
@@ -76,17 +74,6 @@ impl Drop for Gnupg {
     }
 }
 
-fn run_with_input(cmd: &mut Command, input: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
-}
-
 /// A pass store in the test's folder, driven by Debian's `pass`.
 struct PassStore {
     dir: PathBuf,
@@ -94,7 +81,7 @@ struct PassStore {
 }
 
 impl PassStore {
-    fn new(v: &Vault) -> Self {
+    fn new(v: &TestVault) -> Self {
         require_tool("pass");
         let gpg = Gnupg::new(&v.dir.path().join("gnupg"), "pass-user@example.invalid");
         let store = Self {
@@ -106,27 +93,27 @@ impl PassStore {
         store
     }
 
-    fn pass(&self, v: &Vault, args: &[&str], input: &[u8]) -> Output {
+    fn pass(&self, v: &TestVault, args: &[&str], input: &[u8]) -> Output {
         let mut cmd = v.tool("pass");
         cmd.args(args)
             .env("GNUPGHOME", &self.gpg.home)
             .env("PASSWORD_STORE_DIR", &self.dir);
-        run_with_input(&mut cmd, input)
+        common::output_with_stdin(&mut cmd, input)
     }
 
-    fn insert(&self, v: &Vault, name: &str, content: &[u8]) {
+    fn insert(&self, v: &TestVault, name: &str, content: &[u8]) {
         let out = self.pass(v, &["insert", "-m", name], content);
         assert!(out.status.success(), "pass insert {name}: {}", stderr(&out));
     }
 
-    fn show(&self, v: &Vault, name: &str) -> Vec<u8> {
+    fn show(&self, v: &TestVault, name: &str) -> Vec<u8> {
         let out = self.pass(v, &["show", name], b"");
         assert!(out.status.success(), "pass show {name}: {}", stderr(&out));
         out.stdout
     }
 
     /// `coffer import pass …` with this store's GnuPG home.
-    fn import(&self, v: &Vault, args: &[&str]) -> Output {
+    fn import(&self, v: &TestVault, args: &[&str]) -> Output {
         let mut cmd = v.cmd();
         cmd.args(["import", "pass", "--from", self.dir.to_str().unwrap()])
             .args(args)
@@ -153,7 +140,7 @@ const PASS_SECRETS: &[(&str, &[u8])] = &[
     ("trailing", b"pw\n\n\n"),
 ];
 
-fn pass_store_with_secrets(v: &Vault) -> PassStore {
+fn pass_store_with_secrets(v: &TestVault) -> PassStore {
     let pass = PassStore::new(v);
     for (name, content) in PASS_SECRETS {
         pass.insert(v, name, content);
@@ -164,7 +151,7 @@ fn pass_store_with_secrets(v: &Vault) -> PassStore {
 
 #[test]
 fn pass_store_imports_byte_exact_and_reports_what_it_cannot_read() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let pass = pass_store_with_secrets(&v);
     // A secret for someone else's key: gpg cannot decrypt it.
     let stranger = Gnupg::new(&v.dir.path().join("gnupg-other"), "other@example.invalid");
@@ -219,20 +206,15 @@ fn pass_store_imports_byte_exact_and_reports_what_it_cannot_read() {
             .any(|n| n.contains("leak") || n.contains("locked") || n.contains("linked"))
     );
     // Encrypted for coffer's recipients: the real age CLI opens it with coffer's identity.
-    require_tool("age");
-    let age = v
-        .tool("age")
-        .args(["-d", "-i"])
-        .arg(v.identities())
-        .arg(v.path("email/work"))
-        .output()
-        .unwrap();
-    assert_eq!(age.stdout, PASS_SECRETS[0].1);
+    assert_eq!(
+        v.age_decrypt(&v.identities(), &v.path("email/work")),
+        PASS_SECRETS[0].1
+    );
 }
 
 #[test]
 fn pass_import_skips_existing_secrets_until_forced_and_commits_once() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     let pass = pass_store_with_secrets(&v);
     v.insert("email/work", "old password\n");
     let commits_before = v.git_log().len();
@@ -263,12 +245,11 @@ fn pass_import_skips_existing_secrets_until_forced_and_commits_once() {
     let log = v.git_log();
     assert_eq!(log.len(), commits_before + 1);
     assert_eq!(log[0], "Import 4 secrets from pass.");
-    let status = v
-        .tool("git")
-        .args(["-C", v.store().to_str().unwrap(), "status", "--porcelain"])
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&status), "", "everything imported is committed");
+    assert_eq!(
+        v.store_git(&["status", "--porcelain"]),
+        "",
+        "everything imported is committed"
+    );
 
     let forced = pass.import(&v, &["-f"]);
     assert!(forced.status.success(), "{}", stderr(&forced));
@@ -283,7 +264,7 @@ fn pass_import_skips_existing_secrets_until_forced_and_commits_once() {
 
 #[test]
 fn pass_import_without_a_store_is_one_clear_error() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let out = v
         .cmd()
         .args(["import", "pass", "--from", "nowhere"])
@@ -317,7 +298,7 @@ struct PassageStore {
 }
 
 impl PassageStore {
-    fn new(v: &Vault) -> Self {
+    fn new(v: &TestVault) -> Self {
         require_tool("age");
         require_tool("age-keygen");
         let root = v.dir.path().join("passage");
@@ -341,19 +322,20 @@ impl PassageStore {
         Self { store, identities }
     }
 
-    fn insert(&self, v: &Vault, name: &str, content: &[u8], recipients: &Path) {
+    fn insert(&self, v: &TestVault, name: &str, content: &[u8], recipients: &Path) {
         let file = self.store.join(format!("{name}.age"));
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        let mut cmd = v.tool("age");
-        cmd.arg("-e").arg("-R").arg(recipients).arg("-o").arg(&file);
-        let out = run_with_input(&mut cmd, content);
-        assert!(out.status.success(), "age -e: {}", stderr(&out));
+        v.age_encrypt(
+            &[OsStr::new("-e"), OsStr::new("-R"), recipients.as_os_str()],
+            &file,
+            content,
+        );
     }
 }
 
 #[test]
 fn passage_store_imports_in_process_and_is_reencrypted_for_coffer() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let passage = PassageStore::new(&v);
     let recipients = passage.store.join(".age-recipients");
     let secrets: Vec<(&str, Vec<u8>)> = vec![
@@ -431,13 +413,13 @@ fn passage_store_imports_in_process_and_is_reencrypted_for_coffer() {
 }
 
 /// Writes `text` as an export in the test folder and returns its path.
-fn export(v: &Vault, file: &str, text: &str) -> PathBuf {
+fn export(v: &TestVault, file: &str, text: &str) -> PathBuf {
     let path = v.dir.path().join(file);
     std::fs::write(&path, text).unwrap();
     path
 }
 
-fn import_csv(v: &Vault, file: &Path, format: &str, extra: &[&str]) -> Output {
+fn import_csv(v: &TestVault, file: &Path, format: &str, extra: &[&str]) -> Output {
     v.cmd()
         .args(["import", "csv"])
         .arg(file)
@@ -449,7 +431,7 @@ fn import_csv(v: &Vault, file: &Path, format: &str, extra: &[&str]) -> Output {
 
 #[test]
 fn bitwarden_export() {
-    let v = Vault::with_git();
+    let v = TestVault::with_git();
     let csv = export(
         &v,
         "bitwarden.csv",
@@ -491,7 +473,7 @@ otpauth://totp/GitHub:bob?secret=ABCDEF&issuer=GitHub\n"
 
 #[test]
 fn onepassword_export() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let csv = export(
         &v,
         "1password.csv",
@@ -511,7 +493,7 @@ otpauth://totp/Bank?secret=JBSWY3DPEHPK3PXP\nBranch 12\nCall first\n"
 
 #[test]
 fn keepassxc_export() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let csv = export(
         &v,
         "keepassxc.csv",
@@ -537,7 +519,7 @@ otpauth://totp/Mail:dave?secret=JBSWY3DPEHPK3PXP&period=30&digits=6&issuer=Mail\
 
 #[test]
 fn lastpass_export_with_nested_groups_notes_and_duplicates() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let csv = export(
         &v,
         "lastpass.csv",
@@ -570,7 +552,7 @@ otpauth://totp/Shop?secret=JBSWY3DPEHPK3PXP\nlikes, commas\n"
 
 #[test]
 fn generic_export_sanitises_names_predictably() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let csv = export(
         &v,
         "generic.csv",
@@ -592,7 +574,7 @@ Work,,pw4,,,,\n",
 
 #[test]
 fn a_malformed_row_names_its_line_and_nothing_is_written() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let csv = export(
         &v,
         "broken.csv",
@@ -623,7 +605,7 @@ fn a_malformed_row_names_its_line_and_nothing_is_written() {
 
 #[test]
 fn csv_existing_secrets_are_skipped_without_force_and_bad_rows_fail_alone() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("Mail", "mine\n");
     let csv = export(
         &v,
@@ -654,7 +636,7 @@ fn csv_existing_secrets_are_skipped_without_force_and_bad_rows_fail_alone() {
 
 #[test]
 fn a_progress_bar_shows_only_on_a_terminal() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let mut rows = String::from("name,password\n");
     for i in 0..200 {
         rows.push_str(&format!("site{i},pw{i}\n"));
@@ -679,19 +661,15 @@ fn a_progress_bar_shows_only_on_a_terminal() {
     assert!(!stderr(&piped).contains("Importing"));
     assert!(!stdout(&piped).contains('\x1b'));
     // On a terminal: the bar is drawn on stderr, then cleared.
-    let mut cmd = Command::new(common::coffer_bin());
-    cmd.env_clear()
-        .envs(v.envs())
-        .env("TERM", "xterm")
-        .current_dir(v.dir.path())
-        .args([
-            "import",
-            "csv",
-            csv.to_str().unwrap(),
-            "--format",
-            "generic",
-        ]);
-    let mut session = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    let mut cmd = v.coffer();
+    cmd.env("TERM", "xterm").args([
+        "import",
+        "csv",
+        csv.to_str().unwrap(),
+        "--format",
+        "generic",
+    ]);
+    let mut session = common::on_terminal(cmd);
     session.exp_string("Importing").unwrap();
     session
         .exp_string("Imported 200 secrets from generic CSV.")

@@ -1,15 +1,13 @@
 //! `coffer scan`: vault values found in files, staged changes and history; the pre-commit hook.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
 use std::path::{Path, PathBuf};
 
+use crate::common::{self, TestVault, stderr, stdout};
 use base64::Engine as _;
-use common::{Vault, stderr, stdout};
 
 /// A vault with a few secrets, and an empty project folder beside it.
-fn setup() -> (Vault, PathBuf) {
-    let v = Vault::new();
+fn setup() -> (TestVault, PathBuf) {
+    let v = TestVault::new();
     v.insert(
         "db/prod",
         "hunter2-long\nuser: alice-the-admin\napi_token: tok_9876543210\n",
@@ -20,22 +18,13 @@ fn setup() -> (Vault, PathBuf) {
     (v, project)
 }
 
-fn scan_in(v: &Vault, dir: &Path, args: &[&str]) -> std::process::Output {
+fn scan_in(v: &TestVault, dir: &Path, args: &[&str]) -> std::process::Output {
     v.cmd()
         .current_dir(dir)
         .arg("scan")
         .args(args)
         .output()
         .unwrap()
-}
-
-fn git(v: &Vault, dir: &Path, args: &[&str]) -> std::process::Output {
-    v.tool("git").args(args).current_dir(dir).output().unwrap()
-}
-
-fn git_ok(v: &Vault, dir: &Path, args: &[&str]) {
-    let out = git(v, dir, args);
-    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
 }
 
 #[test]
@@ -95,7 +84,7 @@ fn clean_trees_exit_0_and_min_length_applies() {
 #[test]
 fn ignored_binary_and_oversized_files_are_skipped() {
     let (v, p) = setup();
-    git_ok(&v, &p, &["init", "-q"]);
+    v.git(&p, &["init", "-q"]);
     std::fs::write(p.join(".gitignore"), "build/\n").unwrap();
     std::fs::create_dir(p.join("build")).unwrap();
     std::fs::write(p.join("build/out.txt"), "hunter2-long\n").unwrap();
@@ -124,7 +113,7 @@ fn json_output() {
     std::fs::write(p.join("a.txt"), "\n  hunter2-long\n").unwrap();
     let out = scan_in(&v, &p, &["--json"]);
     assert_eq!(out.status.code(), Some(1));
-    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parsed: serde_json::Value = common::stdout_json(&out);
     assert_eq!(
         parsed,
         serde_json::json!([{"path": "a.txt", "line": 2, "column": 3, "secret": "db/prod",
@@ -154,20 +143,20 @@ fn usage_errors_exit_2() {
 #[test]
 fn staged_scans_only_what_the_commit_would_add() {
     let (v, p) = setup();
-    git_ok(&v, &p, &["init", "-q"]);
+    v.git(&p, &["init", "-q"]);
     std::fs::write(p.join("old.txt"), "hunter2-long\n").unwrap();
-    git_ok(&v, &p, &["add", "old.txt"]);
-    git_ok(&v, &p, &["commit", "-qm", "old", "--no-verify"]);
+    v.git(&p, &["add", "old.txt"]);
+    v.git(&p, &["commit", "-qm", "old", "--no-verify"]);
     std::fs::write(p.join("new file.txt"), "line one\nline two\n").unwrap();
     std::fs::write(p.join("unstaged.txt"), "tok_9876543210\n").unwrap();
-    git_ok(&v, &p, &["add", "new file.txt"]);
+    v.git(&p, &["add", "new file.txt"]);
     assert_eq!(scan_in(&v, &p, &["--staged"]).status.code(), Some(0));
     std::fs::write(
         p.join("new file.txt"),
         "line one\nline two\ntoken = tok_9876543210\n",
     )
     .unwrap();
-    git_ok(&v, &p, &["add", "new file.txt"]);
+    v.git(&p, &["add", "new file.txt"]);
     let out = scan_in(&v, &p, &["--staged"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -180,13 +169,13 @@ fn staged_scans_only_what_the_commit_would_add() {
 #[test]
 fn history_finds_secrets_that_were_removed_since() {
     let (v, p) = setup();
-    git_ok(&v, &p, &["init", "-q"]);
+    v.git(&p, &["init", "-q"]);
     std::fs::write(p.join("a.txt"), "one\npw: hunter2-long\n").unwrap();
-    git_ok(&v, &p, &["add", "a.txt"]);
-    git_ok(&v, &p, &["commit", "-qm", "leak"]);
-    let leak = stdout(&git(&v, &p, &["rev-parse", "HEAD"]))[..12].to_owned();
+    v.git(&p, &["add", "a.txt"]);
+    v.git(&p, &["commit", "-qm", "leak"]);
+    let leak = stdout(&v.try_git(&p, &["rev-parse", "HEAD"]))[..12].to_owned();
     std::fs::write(p.join("a.txt"), "one\n").unwrap();
-    git_ok(&v, &p, &["commit", "-qam", "fix"]);
+    v.git(&p, &["commit", "-qam", "fix"]);
     assert_eq!(scan_in(&v, &p, &[]).status.code(), Some(0));
     let out = scan_in(&v, &p, &["--git-history"]);
     assert_eq!(out.status.code(), Some(1));
@@ -199,7 +188,7 @@ fn history_finds_secrets_that_were_removed_since() {
 #[test]
 fn the_hook_refuses_a_commit_with_a_vault_secret() {
     let (v, p) = setup();
-    git_ok(&v, &p, &["init", "-q"]);
+    v.git(&p, &["init", "-q"]);
     let out = scan_in(&v, &p, &["--install-hook"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let hook = p.join(".git/hooks/pre-commit");
@@ -210,12 +199,12 @@ fn the_hook_refuses_a_commit_with_a_vault_secret() {
     );
 
     std::fs::write(p.join("README"), "hello\n").unwrap();
-    git_ok(&v, &p, &["add", "README"]);
-    git_ok(&v, &p, &["commit", "-qm", "clean"]);
+    v.git(&p, &["add", "README"]);
+    v.git(&p, &["commit", "-qm", "clean"]);
 
     std::fs::write(p.join("settings.py"), "DB_PASSWORD = 'hunter2-long'\n").unwrap();
-    git_ok(&v, &p, &["add", "settings.py"]);
-    let refused = git(&v, &p, &["commit", "-qm", "leak"]);
+    v.git(&p, &["add", "settings.py"]);
+    let refused = v.try_git(&p, &["commit", "-qm", "leak"]);
     assert!(!refused.status.success());
     // git shows a hook's output on its standard error.
     let said = stderr(&refused);
@@ -225,12 +214,12 @@ fn the_hook_refuses_a_commit_with_a_vault_secret() {
     );
     assert!(said.contains("the commit is refused"));
     assert!(!said.contains("hunter2"));
-    let log = stdout(&git(&v, &p, &["log", "--format=%s"]));
+    let log = stdout(&v.try_git(&p, &["log", "--format=%s"]));
     assert_eq!(log, "clean\n");
     // `git commit -a` uses a temporary index: the hook still sees the change.
-    git_ok(&v, &p, &["reset", "-q"]);
+    v.git(&p, &["reset", "-q"]);
     std::fs::write(p.join("README"), "hello hunter2-long\n").unwrap();
-    let refused = git(&v, &p, &["commit", "-qam", "leak again"]);
+    let refused = v.try_git(&p, &["commit", "-qam", "leak again"]);
     assert!(!refused.status.success());
     assert!(
         stderr(&refused).contains("README:1:7:"),
@@ -242,7 +231,7 @@ fn the_hook_refuses_a_commit_with_a_vault_secret() {
 #[test]
 fn an_existing_hook_is_chained_and_kept() {
     let (v, p) = setup();
-    git_ok(&v, &p, &["init", "-q"]);
+    v.git(&p, &["init", "-q"]);
     let hooks = p.join(".git/hooks");
     std::fs::create_dir_all(&hooks).unwrap();
     let old =
@@ -271,16 +260,16 @@ fn an_existing_hook_is_chained_and_kept() {
     );
 
     std::fs::write(p.join("a"), "fine\n").unwrap();
-    git_ok(&v, &p, &["add", "a"]);
-    git_ok(&v, &p, &["commit", "-qm", "ok"]);
+    v.git(&p, &["add", "a"]);
+    v.git(&p, &["commit", "-qm", "ok"]);
     assert!(
         p.join("marker").exists(),
         "the previous hook ran after the scan"
     );
     std::fs::remove_file(p.join("marker")).unwrap();
     std::fs::write(p.join("a"), "tok_9876543210\n").unwrap();
-    git_ok(&v, &p, &["add", "a"]);
-    assert!(!git(&v, &p, &["commit", "-qm", "leak"]).status.success());
+    v.git(&p, &["add", "a"]);
+    assert!(!v.try_git(&p, &["commit", "-qm", "leak"]).status.success());
     assert!(
         !p.join("marker").exists(),
         "a refused commit stops before the previous hook"

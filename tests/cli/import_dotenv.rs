@@ -1,14 +1,12 @@
 //! `coffer import dotenv`: a .env file moves into the vault and becomes safe to commit.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::{Vault, stderr, stdout};
+use crate::common::{TestVault, stderr, stdout};
 
 const DOTENV: &str = "# service settings\nexport DATABASE_PASSWORD=\"correct horse battery\" # prod db\nAPI_TOKEN='tok_abc123456789'\nPORT=8080\nEMPTY=\nALREADY=coffer:shared/key\n";
 
 #[test]
 fn migration_end_to_end() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("shared/key", "shared-value\n");
     let env = v.dir.path().join(".env");
     std::fs::write(&env, DOTENV).unwrap();
@@ -60,7 +58,7 @@ fn migration_end_to_end() {
 
 #[test]
 fn existing_secrets_are_not_overwritten_without_force() {
-    let v = Vault::new();
+    let v = TestVault::new();
     v.insert("svc/API_TOKEN", "old-token\n");
     std::fs::write(
         v.dir.path().join(".env"),
@@ -89,7 +87,7 @@ fn existing_secrets_are_not_overwritten_without_force() {
 
 #[test]
 fn syntax_errors_name_the_line_and_import_nothing() {
-    let v = Vault::new();
+    let v = TestVault::new();
     std::fs::write(
         v.dir.path().join(".env"),
         "GOOD=value-one\nBAD LINE with-secret-words\n",
@@ -110,7 +108,7 @@ fn syntax_errors_name_the_line_and_import_nothing() {
 
 #[test]
 fn multiline_values_stay_in_the_file_with_a_note() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let env = v.dir.path().join(".env");
     std::fs::write(
         &env,
@@ -129,7 +127,7 @@ fn multiline_values_stay_in_the_file_with_a_note() {
 
 #[test]
 fn a_tracked_file_warns_about_history() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let project = v.dir.path().join("project");
     std::fs::create_dir(&project).unwrap();
     std::fs::write(project.join(".env"), "TOKEN=abcdefgh12\n").unwrap();

@@ -1,24 +1,19 @@
 //! The agent: unlock once, lock, time out, trust only our own uid, restart across versions,
 //! drive plugins, keep secrets out of logs. Every test has its own `XDG_RUNTIME_DIR` (see
-//! `common::Vault`), so agents never meet, and stops its agent at the end.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+//! `crate::common::TestVault`), so agents never meet, and stops its agent at the end.
 
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
+use crate::common::{self, TestVault, exit_code, stderr, stdout};
 use age::secrecy::{ExposeSecret, SecretString};
-use common::{Vault, stderr, stdout};
-use rexpect::session::{PtySession, spawn_command};
 
 const PASSPHRASE: &str = "agent test passphrase";
 
 /// Stops the vault's agent when the test ends, however it ends.
-struct StopsAgent<'a>(&'a Vault);
+struct StopsAgent<'a>(&'a TestVault);
 
 impl Drop for StopsAgent<'_> {
     fn drop(&mut self) {
@@ -27,80 +22,31 @@ impl Drop for StopsAgent<'_> {
 }
 
 /// A vault whose identity is protected with [`PASSPHRASE`], holding two secrets.
-fn protected_vault() -> Vault {
-    let v = Vault::bare();
-    let out = with_passphrase(&v, &["init", "--passphrase-fd", "3"], PASSPHRASE);
+fn protected_vault() -> TestVault {
+    let v = TestVault::bare();
+    let out = with_passphrase(&v, &["init", "--passphrase-fd", "3"], PASSPHRASE)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     v.insert("web/a", "alpha-secret\nuser: ann\n");
     v.insert("web/b", "beta-secret\nuser: bob\n");
     v
 }
 
-/// Runs coffer without a controlling terminal, with `passphrase` readable on descriptor 3.
-fn with_passphrase(v: &Vault, args: &[&str], passphrase: &str) -> Output {
-    with_passphrase_env(v, args, passphrase, &[])
+/// coffer without a controlling terminal, with `passphrase` readable on descriptor 3.
+fn with_passphrase(v: &TestVault, args: &[&str], passphrase: &str) -> std::process::Command {
+    v.with_fd3(args, &format!("{passphrase}\n"))
 }
 
-fn with_passphrase_env(v: &Vault, args: &[&str], passphrase: &str, env: &[(&str, &str)]) -> Output {
-    common::require_tool("setsid");
-    let file = v.dir.path().join("passphrase-input");
-    std::fs::write(&file, format!("{passphrase}\n")).unwrap();
-    let out = v
-        .tool("sh")
-        .arg("-c")
-        .arg(format!(
-            "exec setsid -w '{}' \"$@\" 3<\"$0\"",
-            common::coffer_bin().display()
-        ))
-        .arg(&file)
-        .args(args)
-        .envs(env.iter().copied())
+fn unlock(v: &TestVault) {
+    let out = with_passphrase(v, &["unlock", "--passphrase-fd", "3"], PASSPHRASE)
         .output()
         .unwrap();
-    std::fs::remove_file(&file).unwrap();
-    out
-}
-
-/// Runs coffer with no controlling terminal (so nothing can be asked).
-fn without_terminal(v: &Vault, args: &[&str]) -> Output {
-    without_terminal_env(v, args, &[])
-}
-
-fn without_terminal_env(v: &Vault, args: &[&str], env: &[(&str, &str)]) -> Output {
-    common::require_tool("setsid");
-    v.tool("setsid")
-        .arg("-w")
-        .arg(common::coffer_bin())
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
-}
-
-fn unlock(v: &Vault) {
-    let out = with_passphrase(v, &["unlock", "--passphrase-fd", "3"], PASSPHRASE);
     assert!(out.status.success(), "unlock: {}", stderr(&out));
 }
 
-fn spawn(v: &Vault, args: &[&str]) -> PtySession {
-    let mut cmd = std::process::Command::new(common::coffer_bin());
-    cmd.env_clear()
-        .envs(v.envs())
-        .current_dir(v.dir.path())
-        .args(args);
-    spawn_command(cmd, Some(30_000)).unwrap()
-}
-
-fn exit_code(p: &mut PtySession) -> i32 {
-    p.exp_eof().unwrap();
-    match p.process_mut().wait().unwrap() {
-        rexpect::process::WaitStatus::Exited(_, code) => code,
-        other => panic!("unexpected status {other:?}"),
-    }
-}
-
 /// `coffer agent status`: its output, or `None` when no agent runs.
-fn status(v: &Vault) -> Option<String> {
+fn status(v: &TestVault) -> Option<String> {
     let out = v.run(&["agent", "status"]);
     match out.status.code() {
         Some(0) => Some(stdout(&out)),
@@ -112,7 +58,7 @@ fn status(v: &Vault) -> Option<String> {
     }
 }
 
-fn agent_pid(v: &Vault) -> u32 {
+fn agent_pid(v: &TestVault) -> u32 {
     let text = status(v).expect("an agent runs");
     text.split("pid ")
         .nth(1)
@@ -140,7 +86,7 @@ fn the_first_command_asks_once_and_the_next_ones_do_not() {
     let _stop = StopsAgent(&v);
     assert!(status(&v).is_none(), "no agent before it is needed");
 
-    let mut p = spawn(&v, &["show", "web/a"]);
+    let mut p = v.spawn(&["show", "web/a"]);
     p.exp_string("Passphrase for ").unwrap();
     p.send_line(PASSPHRASE).unwrap();
     let rest = p.exp_eof().unwrap();
@@ -151,11 +97,11 @@ fn the_first_command_asks_once_and_the_next_ones_do_not() {
     );
 
     // Later commands, on a terminal or not, ask nothing.
-    let mut p = spawn(&v, &["show", "web/b"]);
+    let mut p = v.spawn(&["show", "web/b"]);
     let rest = p.exp_eof().unwrap();
     assert!(rest.contains("beta-secret"), "{rest:?}");
     assert!(!rest.contains("Passphrase"), "asked again: {rest:?}");
-    let out = without_terminal(&v, &["grep", "user"]);
+    let out = v.without_terminal(&["grep", "user"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "web/a:\nuser: ann\nweb/b:\nuser: bob\n");
     assert!(status(&v).unwrap().contains("unlocked: "));
@@ -163,7 +109,7 @@ fn the_first_command_asks_once_and_the_next_ones_do_not() {
     // After `lock`, the next command asks again.
     v.cmd().arg("lock").assert().success();
     assert!(status(&v).unwrap().contains("\nlocked\n"));
-    let mut p = spawn(&v, &["show", "web/a"]);
+    let mut p = v.spawn(&["show", "web/a"]);
     p.exp_string("Passphrase for ").unwrap();
     p.send_line(PASSPHRASE).unwrap();
     p.exp_string("alpha-secret").unwrap();
@@ -174,7 +120,7 @@ fn the_first_command_asks_once_and_the_next_ones_do_not() {
 fn a_wrong_passphrase_fails_and_leaves_the_agent_locked() {
     let v = protected_vault();
     let _stop = StopsAgent(&v);
-    let mut p = spawn(&v, &["show", "web/a"]);
+    let mut p = v.spawn(&["show", "web/a"]);
     p.exp_string("Passphrase for ").unwrap();
     p.send_line("not the passphrase").unwrap();
     let rest = p.exp_eof().unwrap();
@@ -182,14 +128,16 @@ fn a_wrong_passphrase_fails_and_leaves_the_agent_locked() {
     assert!(!rest.contains("alpha-secret"));
     assert!(status(&v).unwrap().contains("\nlocked\n"));
 
-    let mut p = spawn(&v, &["unlock"]);
+    let mut p = v.spawn(&["unlock"]);
     p.exp_string("Passphrase for ").unwrap();
     p.send_line("still wrong").unwrap();
     p.exp_string("coffer: wrong passphrase for ").unwrap();
     assert_eq!(exit_code(&mut p), 1);
     assert!(status(&v).unwrap().contains("\nlocked\n"));
 
-    let out = with_passphrase(&v, &["unlock", "--passphrase-fd", "3"], "wrong again");
+    let out = with_passphrase(&v, &["unlock", "--passphrase-fd", "3"], "wrong again")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).starts_with("coffer: wrong passphrase for "));
     assert!(status(&v).unwrap().contains("\nlocked\n"));
@@ -209,15 +157,15 @@ fn unlock_with_a_descriptor_serves_scripts() {
         "{text}"
     );
     assert!(text.contains("locks in 1"), "default timeout 15m: {text}");
-    let out = without_terminal(&v, &["show", "web/b"]);
+    let out = v.without_terminal(&["show", "web/b"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(out.stdout, b"beta-secret\nuser: bob\n");
     // Bulk commands go through the agent too: re-encrypt everything, then read it back.
-    let out = without_terminal(&v, &["reencrypt"]);
+    let out = v.without_terminal(&["reencrypt"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(v.show("web/a"), b"alpha-secret\nuser: ann\n");
     // unlock when already unlocked asks nothing and succeeds.
-    let out = without_terminal(&v, &["unlock"]);
+    let out = v.without_terminal(&["unlock"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     eprintln!("unlock took {unlock_time:?}");
 }
@@ -227,7 +175,7 @@ fn a_locked_agent_without_a_terminal_fails_at_once() {
     let v = protected_vault();
     let _stop = StopsAgent(&v);
     let started = Instant::now();
-    let out = without_terminal(&v, &["show", "web/a"]);
+    let out = v.without_terminal(&["show", "web/a"]).output().unwrap();
     assert!(started.elapsed() < Duration::from_secs(10), "it hung");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -236,10 +184,10 @@ fn a_locked_agent_without_a_terminal_fails_at_once() {
     );
     assert!(out.stdout.is_empty());
     // The same for grep and for unlock itself (which has nothing to ask on).
-    let out = without_terminal(&v, &["grep", "x"]);
+    let out = v.without_terminal(&["grep", "x"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("the vault is locked; run coffer unlock"));
-    let out = without_terminal(&v, &["unlock"]);
+    let out = v.without_terminal(&["unlock"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--passphrase-fd"), "{}", stderr(&out));
 }
@@ -248,13 +196,16 @@ fn a_locked_agent_without_a_terminal_fails_at_once() {
 fn no_agent_decrypts_in_process_and_starts_nothing() {
     let v = protected_vault();
     let _stop = StopsAgent(&v);
-    let mut p = spawn(&v, &["--no-agent", "show", "web/a"]);
+    let mut p = v.spawn(&["--no-agent", "show", "web/a"]);
     p.exp_string("Passphrase for ").unwrap();
     p.send_line(PASSPHRASE).unwrap();
     p.exp_string("alpha-secret").unwrap();
     assert_eq!(exit_code(&mut p), 0);
     assert!(!v.agent_socket().exists(), "an agent was started");
-    let out = without_terminal(&v, &["--no-agent", "show", "web/a"]);
+    let out = v
+        .without_terminal(&["--no-agent", "show", "web/a"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("passphrase"), "{}", stderr(&out));
     assert!(!v.agent_socket().exists());
@@ -262,11 +213,11 @@ fn no_agent_decrypts_in_process_and_starts_nothing() {
 
 #[test]
 fn an_unprotected_identity_never_starts_an_agent() {
-    let v = Vault::new();
+    let v = TestVault::new();
     let _stop = StopsAgent(&v);
     v.insert("x", "plain\n");
     assert_eq!(v.show("x"), b"plain\n");
-    let out = without_terminal(&v, &["grep", "plain"]);
+    let out = v.without_terminal(&["grep", "plain"]).output().unwrap();
     assert!(out.status.success());
     assert!(!v.agent_socket().exists(), "an agent was started");
     let out = v.run(&["unlock"]);
@@ -340,7 +291,7 @@ fn another_user_cannot_use_the_agent() {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     }
     // Still serving its own user.
-    let out = without_terminal(&v, &["show", "web/a"]);
+    let out = v.without_terminal(&["show", "web/a"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
@@ -359,7 +310,7 @@ fn an_unsafe_socket_folder_is_refused() {
         stderr(&out)
     );
     // A command never sends anything there; it asks and works in-process instead.
-    let out = without_terminal(&v, &["show", "web/a"]);
+    let out = v.without_terminal(&["show", "web/a"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(!stdout(&out).contains("alpha"));
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -385,7 +336,7 @@ fn the_agent_locks_when_idle_and_then_exits() {
         unlocked_at.elapsed() >= Duration::from_secs(2),
         "locked too early"
     );
-    let out = without_terminal(&v, &["show", "web/a"]);
+    let out = v.without_terminal(&["show", "web/a"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("the vault is locked"));
     // That command was a use; two more seconds of nothing and the locked agent exits.
@@ -406,7 +357,7 @@ fn an_agent_of_another_version_is_restarted() {
     let v = protected_vault();
     let _stop = StopsAgent(&v);
     let mut old = v
-        .tool(common::coffer_bin().to_str().unwrap())
+        .coffer()
         .args(["agent", "--pretend-version", "999"])
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -428,7 +379,7 @@ fn an_agent_of_another_version_is_restarted() {
         assert!(Instant::now() < deadline, "the old agent still runs");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = without_terminal(&v, &["show", "web/a"]);
+    let out = v.without_terminal(&["show", "web/a"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
@@ -452,7 +403,7 @@ fn a_stale_socket_is_replaced() {
         "a crashed agent leaves its socket"
     );
     // The next command finds nothing behind it, starts a fresh (locked) agent.
-    let out = without_terminal(&v, &["show", "web/a"]);
+    let out = v.without_terminal(&["show", "web/a"]).output().unwrap();
     assert_eq!(
         stderr(&out),
         "coffer: the vault is locked; run coffer unlock\n"
@@ -482,7 +433,7 @@ fn debug_logs_never_show_identities_passphrases_or_secrets() {
     let v = protected_vault();
     let log = v.dir.path().join("agent.log");
     let mut agent = v
-        .tool(common::coffer_bin().to_str().unwrap())
+        .coffer()
         .arg("agent")
         .env("COFFER_LOG", "debug")
         .stderr(std::fs::File::create(&log).unwrap())
@@ -492,16 +443,16 @@ fn debug_logs_never_show_identities_passphrases_or_secrets() {
         v.agent_socket().exists()
     });
     let mut outputs = Vec::new();
-    outputs.push(with_passphrase(
-        &v,
-        &["unlock", "--passphrase-fd", "3"],
-        "a wrong one",
-    ));
-    outputs.push(with_passphrase(
-        &v,
-        &["unlock", "--passphrase-fd", "3"],
-        PASSPHRASE,
-    ));
+    outputs.push(
+        with_passphrase(&v, &["unlock", "--passphrase-fd", "3"], "a wrong one")
+            .output()
+            .unwrap(),
+    );
+    outputs.push(
+        with_passphrase(&v, &["unlock", "--passphrase-fd", "3"], PASSPHRASE)
+            .output()
+            .unwrap(),
+    );
     for args in [
         &["show", "web/a"][..],
         &["grep", "user"],
@@ -510,7 +461,12 @@ fn debug_logs_never_show_identities_passphrases_or_secrets() {
         &["show", "web/b"],
         &["agent", "stop"],
     ] {
-        outputs.push(without_terminal_env(&v, args, &[("COFFER_LOG", "debug")]));
+        outputs.push(
+            v.without_terminal(args)
+                .env("COFFER_LOG", "debug")
+                .output()
+                .unwrap(),
+        );
     }
     agent.wait().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
@@ -549,7 +505,7 @@ fn debug_logs_never_show_identities_passphrases_or_secrets() {
 /// A fake `age-plugin-fake`: its stanza `fake` carries the file key in the clear. It records
 /// each run in `plugin-ran`, asks for the PIN in `pin` if that file exists, and with
 /// `plugin-slow` present, marks `plugin-waiting` and sleeps before answering.
-fn install_fake_plugin(v: &Vault) -> PathBuf {
+fn install_fake_plugin(v: &TestVault) -> PathBuf {
     let bin = v.dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let dir = v.dir.path().display().to_string();
@@ -592,7 +548,7 @@ printf '%s\n\n' '-> done'
 }
 
 /// Env with the fake plugin's folder first on PATH.
-fn plugin_path(v: &Vault, bin: &Path) -> String {
+fn plugin_path(v: &TestVault, bin: &Path) -> String {
     let path = v
         .envs()
         .into_iter()
@@ -630,8 +586,8 @@ fn encrypt(recipient: &dyn age::Recipient, plaintext: &[u8]) -> Vec<u8> {
 
 /// A vault whose identities file holds only the fake plugin's identity (protected with
 /// [`PASSPHRASE`] when `protect`), and a secret `hw/one` and `hw/two` for it.
-fn plugin_vault(protect: bool, allow: bool) -> (Vault, String) {
-    let v = Vault::new();
+fn plugin_vault(protect: bool, allow: bool) -> (TestVault, String) {
+    let v = TestVault::new();
     let bin = install_fake_plugin(&v);
     let identity = age::plugin::Identity::default_for_plugin("fake")
         .unwrap()
@@ -662,7 +618,7 @@ fn plugin_vault(protect: bool, allow: bool) -> (Vault, String) {
     (v, path)
 }
 
-fn plugin_runs(v: &Vault) -> usize {
+fn plugin_runs(v: &TestVault) -> usize {
     std::fs::read_to_string(v.dir.path().join("plugin-ran"))
         .map(|s| s.lines().count())
         .unwrap_or(0)
@@ -674,14 +630,15 @@ fn a_plugin_not_allowed_locally_never_runs() {
         let (v, path) = plugin_vault(protect, false);
         let _stop = StopsAgent(&v);
         let out = if protect {
-            with_passphrase_env(
-                &v,
-                &["unlock", "--passphrase-fd", "3"],
-                PASSPHRASE,
-                &[("PATH", &path)],
-            )
+            with_passphrase(&v, &["unlock", "--passphrase-fd", "3"], PASSPHRASE)
+                .env("PATH", &path)
+                .output()
+                .unwrap()
         } else {
-            without_terminal_env(&v, &["show", "hw/one"], &[("PATH", &path)])
+            v.without_terminal(&["show", "hw/one"])
+                .env("PATH", &path)
+                .output()
+                .unwrap()
         };
         assert_eq!(out.status.code(), Some(1), "protect={protect}");
         let err = stderr(&out);
@@ -698,7 +655,11 @@ fn a_plugin_not_allowed_locally_never_runs() {
 fn an_allowed_plugin_unwraps_without_an_agent() {
     let (v, path) = plugin_vault(false, true);
     let _stop = StopsAgent(&v);
-    let out = without_terminal_env(&v, &["show", "hw/one"], &[("PATH", &path)]);
+    let out = v
+        .without_terminal(&["show", "hw/one"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(out.stdout, b"hardware-one\n");
     assert_eq!(plugin_runs(&v), 1);
@@ -711,13 +672,9 @@ fn the_agent_drives_the_plugin_and_asks_its_pin_once_per_unlock() {
     let _stop = StopsAgent(&v);
     std::fs::write(v.dir.path().join("pin"), "4321").unwrap();
     let spawn_show = |name: &str| {
-        let mut cmd = std::process::Command::new(common::coffer_bin());
-        cmd.env_clear()
-            .envs(v.envs())
-            .env("PATH", &path)
-            .current_dir(v.dir.path())
-            .args(["show", name]);
-        spawn_command(cmd, Some(30_000)).unwrap()
+        let mut cmd = v.coffer();
+        cmd.env("PATH", &path).args(["show", name]);
+        common::on_terminal(cmd)
     };
     let mut p = spawn_show("hw/one");
     p.exp_string("Passphrase for ").unwrap();
@@ -751,20 +708,15 @@ fn the_agent_drives_the_plugin_and_asks_its_pin_once_per_unlock() {
 fn an_agent_killed_mid_command_gives_a_clear_error() {
     let (v, path) = plugin_vault(true, true);
     let _stop = StopsAgent(&v);
-    let out = with_passphrase_env(
-        &v,
-        &["unlock", "--passphrase-fd", "3"],
-        PASSPHRASE,
-        &[("PATH", &path)],
-    );
+    let out = with_passphrase(&v, &["unlock", "--passphrase-fd", "3"], PASSPHRASE)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let agent = agent_pid(&v);
     std::fs::write(v.dir.path().join("plugin-slow"), "").unwrap();
     let show = v
-        .tool("setsid")
-        .arg("-w")
-        .arg(common::coffer_bin())
-        .args(["show", "hw/one"])
+        .without_terminal(&["show", "hw/one"])
         .env("PATH", &path)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
