@@ -705,7 +705,6 @@ fn ask_client(description: &str) -> Option<SecretString> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::crypto::identity::NewIdentity;
     use std::sync::mpsc;

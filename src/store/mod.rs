@@ -353,7 +353,6 @@ fn sort_tree(node: &mut TreeNode) {
 /// The storage contract, run against every backend: what the vault relies on.
 #[cfg(test)]
 mod contract {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
     fn name(s: &str) -> SecretName {

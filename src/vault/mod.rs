@@ -618,7 +618,6 @@ impl Vault {
 /// bulk copies) hold whatever the storage behind it.
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::store::MemoryStore;
     use age::secrecy::ExposeSecret;
