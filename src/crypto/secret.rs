@@ -24,11 +24,6 @@ impl Plaintext {
         &mut self.0
     }
 
-    /// Takes ownership of a string's bytes without copying them.
-    pub fn from_string(s: String) -> Self {
-        Self::new(s.into_bytes())
-    }
-
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }

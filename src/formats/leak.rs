@@ -203,10 +203,6 @@ impl Matcher {
     pub fn owners(&self, hit: &Hit) -> &[Owner] {
         &self.owners[hit.pattern]
     }
-
-    pub fn pattern_count(&self) -> usize {
-        self.owners.len()
-    }
 }
 
 /// The `secret=` parameter of an `otpauth://` URI.
