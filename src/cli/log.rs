@@ -9,6 +9,7 @@ use clap::Args;
 use clap_complete::ArgValueCompleter;
 
 use coffer::SecretName;
+use coffer::sys::text::terminal_safe;
 use coffer::team::log::{DeviceId, Event, LogFile, Outcome, Record};
 use coffer::vault::{RecipientOverride, Vault};
 
@@ -200,7 +201,8 @@ pub fn log(args: &LogArgs, ctx: &Context) -> Result<ExitCode> {
             r.outcome,
             r.name.as_deref().unwrap_or("")
         );
-        writeln!(out, "{}", line.trim_end())?;
+        // Shared logs are written by other devices: their fields are data, not instructions.
+        writeln!(out, "{}", terminal_safe(line.trim_end()))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 
 use coffer::crypto::recipients::{Recipient, Recipients};
 use coffer::store::{RECIPIENTS_FILE, StoreError, StoreLock};
+use coffer::sys::text::terminal_safe;
 use coffer::team::trust::describe;
 use coffer::vault::{Changed, RecipientOverride};
 use coffer::{Folder, SecretName, Vault};
@@ -81,7 +82,7 @@ fn relative(vault: &Vault, path: &Path) -> String {
 
 fn listed(r: &Recipient) -> String {
     match r.label() {
-        Some(label) => format!("{}  ({label})", r.key()),
+        Some(label) => format!("{}  ({})", r.key(), terminal_safe(label)),
         None => r.key().to_owned(),
     }
 }
@@ -123,10 +124,11 @@ fn ls(path: &PathArg, ctx: &Context) -> Result<ExitCode> {
         );
         for e in exposed {
             let by: Vec<String> = e.removals.iter().map(ToString::to_string).collect();
+            let name = terminal_safe(e.name.as_str());
             if by.is_empty() {
-                println!("  {}", e.name);
+                println!("  {name}");
             } else {
-                println!("  {}  (by {})", e.name, by.join("; "));
+                println!("  {name}  (by {})", by.join("; "));
             }
         }
     }
@@ -384,7 +386,7 @@ fn warn_still_listed_below(vault: &Vault, folder: &Folder, removed: &[Recipient]
                 eprintln!(
                     "coffer: {} can still read {below}: it is listed in {below}/{RECIPIENTS_FILE}; run `coffer recipients rm -p {below} {}` too",
                     display_name(gone),
-                    gone.label().unwrap_or(gone.key())
+                    display_name(gone)
                 );
             }
         }
@@ -392,8 +394,9 @@ fn warn_still_listed_below(vault: &Vault, folder: &Folder, removed: &[Recipient]
     Ok(())
 }
 
-fn display_name(r: &Recipient) -> &str {
-    r.label().unwrap_or(r.key())
+/// A recipient as the user knows it: its label (made terminal-safe), else its key.
+fn display_name(r: &Recipient) -> String {
+    terminal_safe(r.label().unwrap_or(r.key())).into_owned()
 }
 
 fn names_of(list: &[Recipient]) -> String {

@@ -10,6 +10,7 @@ use clap_complete::ArgValueCompleter;
 use rayon::prelude::*;
 
 use coffer::store::TreeNode;
+use coffer::sys::text::terminal_safe;
 use coffer::{Folder, Plaintext, SecretName, Vault};
 
 use super::{Context, UsageError, parse_name, ui};
@@ -298,9 +299,10 @@ impl Matcher {
             } else {
                 format!("{parent}/")
             };
-            format!("\x1b[94m{dir}\x1b[1;94m{}\x1b[0m:\n", name.leaf()).into_bytes()
+            let (dir, leaf) = (terminal_safe(&dir), terminal_safe(name.leaf()));
+            format!("\x1b[94m{dir}\x1b[1;94m{leaf}\x1b[0m:\n").into_bytes()
         } else {
-            format!("{name}:\n").into_bytes()
+            format!("{}:\n", terminal_safe(name.as_str())).into_bytes()
         };
         out.extend_from_slice(&lines);
         Some(out)

@@ -1,5 +1,6 @@
 //! Terminal interaction: prompts, confirmations, colour and the tree drawing of `ls`.
 
+use coffer::sys::text::terminal_safe;
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context as _, Result, bail};
@@ -77,7 +78,8 @@ pub fn error_line(error: &anyhow::Error) -> String {
         }
         parts.push(text);
     }
-    one_line(&parts.join(": "))
+    // Errors carry names, labels, paths and git's words: data, never terminal instructions.
+    terminal_safe(&one_line(&parts.join(": "))).into_owned()
 }
 
 /// Folds an error chain onto one line: docs/BEHAVIOUR.md §1.5 promises one line per failure.
@@ -137,7 +139,7 @@ pub fn render_tree(header: Option<&str>, root: &TreeNode, color: bool) -> String
     let glyphs = Glyphs::for_locale();
     let mut out = String::new();
     if let Some(header) = header {
-        out.push_str(header);
+        out.push_str(&terminal_safe(header));
         out.push('\n');
     }
     draw_children(&mut out, root, "", &glyphs, color);
@@ -152,10 +154,10 @@ fn draw_children(out: &mut String, node: &TreeNode, prefix: &str, g: &Glyphs, co
         out.push_str(if last { g.last } else { g.tee });
         if child.is_folder && color {
             out.push_str(BLUE_BOLD);
-            out.push_str(&child.name);
+            out.push_str(&terminal_safe(&child.name));
             out.push_str(RESET);
         } else {
-            out.push_str(&child.name);
+            out.push_str(&terminal_safe(&child.name));
         }
         out.push('\n');
         if child.is_folder {

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::sys::text::terminal_safe;
+
 /// Why a recipients file or argument was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RecipientError {
@@ -85,8 +87,9 @@ impl fmt::Debug for Recipient {
 
 impl fmt::Display for Recipient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A label comes from a file anyone with push access can edit.
         match &self.label {
-            Some(label) => write!(f, "{} ({label})", self.key),
+            Some(label) => write!(f, "{} ({})", self.key, terminal_safe(label)),
             None => f.write_str(&self.key),
         }
     }

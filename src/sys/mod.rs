@@ -1,5 +1,7 @@
 //! Process hygiene (docs/BEHAVIOUR.md §7) and the few system calls coffer needs, through `rustix`.
 
+pub mod text;
+
 use std::io::Read;
 use std::path::PathBuf;
 

@@ -10,6 +10,7 @@
 use std::fmt;
 
 use crate::store::name::SecretName;
+use crate::sys::text::terminal_safe;
 
 const HEADER: &str = "# coffer: this secret was readable by a recipient who has since been removed.\n\
 # Change its value (coffer edit / generate / insert) to clear this mark.\n";
@@ -26,8 +27,19 @@ pub struct Removal {
 impl fmt::Display for Removal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.label {
-            Some(label) => write!(f, "{label} ({}), removed {}", self.key, self.at),
-            None => write!(f, "{}, removed {}", self.key, self.at),
+            Some(label) => write!(
+                f,
+                "{} ({}), removed {}",
+                terminal_safe(label),
+                terminal_safe(&self.key),
+                terminal_safe(&self.at)
+            ),
+            None => write!(
+                f,
+                "{}, removed {}",
+                terminal_safe(&self.key),
+                terminal_safe(&self.at)
+            ),
         }
     }
 }

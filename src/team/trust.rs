@@ -23,6 +23,7 @@ use crate::crypto::recipients::RecipientError;
 use crate::crypto::recipients::{Recipient, Recipients};
 use crate::store::name::Folder;
 use crate::store::{MetaFile, Storage, StoreError};
+use crate::sys::text::terminal_safe;
 
 type Result<T, E = TrustError> = std::result::Result<T, E>;
 
@@ -74,9 +75,11 @@ impl From<&Recipient> for Listed {
 
 impl fmt::Display for Listed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A label comes from a file anyone with push access can edit.
+        let key = terminal_safe(&self.key);
         match &self.label {
-            Some(label) => write!(f, "{} ({label})", self.key),
-            None => f.write_str(&self.key),
+            Some(label) => write!(f, "{key} ({})", terminal_safe(label)),
+            None => f.write_str(&key),
         }
     }
 }

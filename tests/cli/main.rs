@@ -19,6 +19,7 @@ mod clipboard;
 mod completion;
 mod docs;
 mod git;
+mod hostile;
 mod import;
 mod import_dotenv;
 mod init;
