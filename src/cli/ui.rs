@@ -18,11 +18,52 @@ pub fn color_stdout() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Asks for a secret on the terminal, without echo.
+/// Asks for a secret on the terminal, without echo. Echo goes off *before* the prompt is
+/// shown, so an answer typed the instant the prompt appears is never echoed (a prompt printed
+/// first leaves a window in which it is).
 pub fn ask_secret(prompt: &str) -> Result<Zeroizing<String>> {
-    let answer =
-        rpassword::prompt_password(prompt).context("cannot ask on the terminal (no terminal?)")?;
-    Ok(Zeroizing::new(answer))
+    let no_terminal = "cannot ask on the terminal (no terminal?)";
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .context(no_terminal)?;
+    let original = rustix::termios::tcgetattr(&tty).context(no_terminal)?;
+    let mut silent = original.clone();
+    silent.local_modes.remove(rustix::termios::LocalModes::ECHO);
+    silent
+        .local_modes
+        .insert(rustix::termios::LocalModes::ECHONL);
+    rustix::termios::tcsetattr(&tty, rustix::termios::OptionalActions::Now, &silent)
+        .context(no_terminal)?;
+    // Echo comes back however this function ends.
+    let _restore = RestoreTerminal {
+        tty: &tty,
+        original,
+    };
+    (&tty).write_all(prompt.as_bytes())?;
+    (&tty).flush()?;
+    let mut answer = Zeroizing::new(String::new());
+    std::io::BufReader::new(&tty).read_line(&mut answer)?;
+    while answer.ends_with('\n') || answer.ends_with('\r') {
+        answer.pop();
+    }
+    Ok(answer)
+}
+
+struct RestoreTerminal<'a> {
+    tty: &'a std::fs::File,
+    original: rustix::termios::Termios,
+}
+
+impl Drop for RestoreTerminal<'_> {
+    fn drop(&mut self) {
+        let _ = rustix::termios::tcsetattr(
+            self.tty,
+            rustix::termios::OptionalActions::Now,
+            &self.original,
+        );
+    }
 }
 
 /// Asks a yes/no question if standard input is a terminal; without one, the answer is yes,

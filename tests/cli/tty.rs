@@ -134,3 +134,62 @@ fn mismatched_new_passphrases_create_nothing() {
     assert_eq!(exit_code(&mut p), 1);
     assert!(!v.identities().exists());
 }
+
+/// An answer typed the instant the prompt shows must not be echoed: echo goes off before
+/// the prompt is written. strace widens the window between the two to 200 ms by delaying
+/// every terminal ioctl, so a prompt printed before echo goes off is always caught. (rexpect
+/// turns echo off on its pseudo-terminals; `stty echo` makes this one echo as a real one.)
+#[test]
+fn an_answer_typed_the_instant_the_prompt_shows_is_not_echoed() {
+    use std::io::{Read, Write};
+    common::require_tool("strace");
+    let v = TestVault::new();
+    for round in 0..2 {
+        let name = format!("fast{round}");
+        let mut cmd = v.tool("sh");
+        cmd.args([
+            "-c",
+            "stty echo && exec \"$@\"",
+            "sh",
+            "strace",
+            "-f",
+            "-o",
+            "/dev/null",
+        ])
+        .args(["-e", "trace=ioctl", "-e", "inject=ioctl:delay_enter=200000"])
+        .arg(common::coffer_bin())
+        .args(["insert", &name]);
+        let process = rexpect::process::PtyProcess::new(cmd).unwrap();
+        let mut master = process.get_file_handle().unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut answered = 0;
+        while answered < 2 {
+            let n = master.read(&mut buf).unwrap();
+            assert!(
+                n > 0,
+                "coffer ended early: {:?}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+            let prompts = seen.windows(9).filter(|w| w == b"password ").count();
+            if prompts > answered {
+                master.write_all(b"typed-ahead-answer\n").unwrap();
+                answered += 1;
+            }
+        }
+        loop {
+            match master.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+        let text = String::from_utf8_lossy(&seen);
+        assert!(
+            !text.contains("typed-ahead-answer"),
+            "round {round}: the answer was echoed: {text:?}"
+        );
+        process.wait().unwrap();
+        assert_eq!(v.show(&name), b"typed-ahead-answer\n");
+    }
+}
