@@ -150,6 +150,9 @@ pub fn inject(args: &InjectArgs, ctx: &Context) -> Result<ExitCode> {
             anyhow!("line {line}: {e}")
         })?
     };
+    let read: Vec<&coffer::SecretName> =
+        template.references.iter().map(|(r, _)| r.name()).collect();
+    super::log::record_reads(ctx, "inject", &read);
     let mut rendered = Zeroizing::new(Vec::with_capacity(text.len()));
     for piece in &template.pieces {
         match piece {

@@ -39,6 +39,11 @@ pub fn record(ctx: &Context, command: &Command, result: &Result<ExitCode>) {
     if matches!(command, Command::Log(_)) {
         return;
     }
+    // `run` and `inject` record what they read as they read it ([`record_reads`]): `run`
+    // becomes the program and never returns. Only their failures are recorded here.
+    if matches!(command, Command::Run(_) | Command::Inject(_)) && result.is_ok() {
+        return;
+    }
     let (op, name) = describe(command);
     // A command that ran to its end is ok even when its exit code reports something (audit
     // findings, git's own status); one that stopped with an error failed.
@@ -46,13 +51,37 @@ pub fn record(ctx: &Context, command: &Command, result: &Result<ExitCode>) {
         Ok(_) => Outcome::Ok,
         Err(_) => Outcome::Failed,
     };
-    let event = Event {
-        op: &op,
-        name: name.as_ref().map(SecretName::as_str),
-        outcome,
+    append(ctx, &op, &[name.as_ref()], outcome);
+}
+
+/// Records that `op` read `names` (each secret once), or one record without a name when it
+/// read none: `run` and `inject` call this once every reference resolved, before the
+/// program starts or the output is written.
+pub fn record_reads(ctx: &Context, op: &str, names: &[&SecretName]) {
+    let mut unique: Vec<&SecretName> = names.to_vec();
+    unique.sort();
+    unique.dedup();
+    let names: Vec<Option<&SecretName>> = if unique.is_empty() {
+        vec![None]
+    } else {
+        unique.into_iter().map(Some).collect()
     };
+    append(ctx, op, &names, Outcome::Ok);
+}
+
+fn append(ctx: &Context, op: &str, names: &[Option<&SecretName>], outcome: Outcome) {
     let written = own_log(ctx).and_then(|log| match log {
-        Some((log, device)) => Ok(log.append(&device, &event).map(drop)?),
+        Some((log, device)) => {
+            for name in names {
+                let event = Event {
+                    op,
+                    name: name.map(SecretName::as_str),
+                    outcome,
+                };
+                log.append(&device, &event)?;
+            }
+            Ok(())
+        }
         None => Ok(()),
     });
     if let Err(e) = written {

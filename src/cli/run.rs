@@ -204,6 +204,8 @@ fn run_program(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
     }
     drop(resolved);
 
+    let read: Vec<&coffer::SecretName> = wanted.iter().map(|w| w.1.name()).collect();
+    super::log::record_reads(ctx, "run", &read);
     if args.mask {
         return run_masked(command, mask_values, program);
     }

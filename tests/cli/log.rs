@@ -276,3 +276,52 @@ fn shared_logs_of_two_devices_merge_after_a_sync() {
     let verify = b.run(&["log", "--verify"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
 }
+
+#[test]
+fn run_and_inject_record_each_secret_they_read() {
+    let v = TestVault::new();
+    v.insert("app/db", "db-value-never-logged\n");
+    v.insert("app/api", "api-value-never-logged\n");
+    // Without --mask, run becomes the program: its records are written before that.
+    let out = v.run(&[
+        "run",
+        "-e",
+        "DB=coffer:app/db",
+        "-e",
+        "API=coffer:app/api",
+        "--",
+        "true",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let masked = v.run(&["run", "--mask", "-e", "DB=coffer:app/db", "--", "true"]);
+    assert!(masked.status.success(), "{}", stderr(&masked));
+    let template = v.dir.path().join("t.tmpl");
+    std::fs::write(&template, "db={{ coffer:app/db }}\n").unwrap();
+    let rendered = v.run(&["inject", "-i", template.to_str().unwrap()]);
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    let unknown = v.run(&["run", "-e", "X=coffer:app/none", "--", "true"]);
+    assert_eq!(unknown.status.code(), Some(1));
+
+    let records = log_json(&v, &[]);
+    let seen: Vec<(String, String, String)> = records
+        .iter()
+        .filter(|r| r["op"] == "run" || r["op"] == "inject")
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or("-").to_owned();
+            (s("op"), s("name"), s("outcome"))
+        })
+        .collect();
+    let want = |op: &str, name: &str, outcome: &str| (op.into(), name.into(), outcome.into());
+    assert_eq!(
+        seen,
+        vec![
+            want("run", "app/api", "ok"),
+            want("run", "app/db", "ok"),
+            want("run", "app/db", "ok"),
+            want("inject", "app/db", "ok"),
+            want("run", "-", "failed"),
+        ]
+    );
+    let raw = std::fs::read_to_string(local_log(&v)).unwrap();
+    assert!(!raw.contains("value-never-logged"));
+}
