@@ -4,8 +4,10 @@
 //! The walk starts from the source root's directory handle and opens every folder and file
 //! relative to its parent with `O_NOFOLLOW`, so no symbolic link inside the source is followed
 //! — a link is reported, not read — and nothing outside the source can be reached, whatever
-//! races with us. The root itself may be a link (a store kept in a synced folder). Hidden
-//! entries (`.git`, `.gpg-id`, `.age-recipients`) are metadata and are left alone.
+//! races with us. The root itself may be a link (a store kept in a synced folder). The
+//! stores' own hidden metadata (`.git`, `.gpg-id`, `.age-recipients`, …) is left alone; any
+//! other hidden folder or hidden secret file is reported, since coffer names never start with
+//! a dot and a secret must not be left behind silently.
 
 use std::ffi::CStr;
 use std::fs::File;
@@ -20,6 +22,19 @@ use crate::store::name::SecretName;
 
 /// Folders nested deeper than this are reported rather than walked.
 const MAX_DEPTH: usize = 64;
+
+/// Hidden entries that are the stores' own metadata, never secrets.
+const METADATA: &[&[u8]] = &[
+    b".git",
+    b".gitattributes",
+    b".gitignore",
+    b".gpg-id",
+    b".age-recipients",
+    b".age-identities",
+    b".extensions",
+    b".coffer",
+    b".DS_Store",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -94,15 +109,39 @@ impl Walk<'_> {
             source: e.into(),
         };
         let mut entries: Vec<Vec<u8>> = Vec::new();
+        let mut hidden: Vec<(Vec<u8>, FileType)> = Vec::new();
         for entry in Dir::read_from(dir).map_err(io)? {
             let entry = entry.map_err(io)?;
             let name = entry.file_name().to_bytes();
-            // Hidden entries are metadata (and `.`, `..`).
-            if !name.starts_with(b".") {
+            if name == b"." || name == b".." || METADATA.contains(&name) {
+                continue;
+            }
+            if name.starts_with(b".") {
+                hidden.push((name.to_vec(), entry.file_type()));
+            } else {
                 entries.push(name.to_vec());
             }
         }
         entries.sort();
+        hidden.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, kind) in hidden {
+            let what = match kind {
+                FileType::Directory => "a hidden folder",
+                FileType::RegularFile if name.ends_with(self.suffix.as_bytes()) => {
+                    "a hidden secret"
+                }
+                _ => continue,
+            };
+            trail.push(name);
+            self.problem(
+                trail,
+                format!(
+                    "{what}: coffer names cannot start with '.', so it is not imported; \
+                     rename it in the source to import it"
+                ),
+            );
+            trail.pop();
+        }
         for name in entries {
             trail.push(name);
             let result = self.entry(dir, trail);
@@ -296,6 +335,32 @@ mod tests {
                 "leak.gpg: is a symbolic link; links in the source are not followed",
                 "tab\\there.gpg: invalid name: a secret name cannot contain NUL or control characters",
                 "top=T",
+            ]
+        );
+    }
+
+    #[test]
+    fn hidden_folders_and_secrets_are_reported_and_metadata_left_alone() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        std::fs::create_dir_all(src.join(".old/deep")).unwrap();
+        std::fs::create_dir_all(src.join(".git")).unwrap();
+        std::fs::create_dir_all(src.join("web")).unwrap();
+        std::fs::write(src.join(".old/deep/x.gpg"), "X").unwrap();
+        std::fs::write(src.join(".git/h.gpg"), "H").unwrap();
+        std::fs::write(src.join(".gpg-id"), "id").unwrap();
+        std::fs::write(src.join("web/.hidden.gpg"), "S").unwrap();
+        std::fs::write(src.join("web/.notes"), "n").unwrap();
+        std::fs::write(src.join("web/shop.gpg"), "W").unwrap();
+        let found = collect(&src, ".gpg").unwrap();
+        let because = "coffer names cannot start with '.', so it is not imported; \
+                       rename it in the source to import it";
+        assert_eq!(
+            summary(&found),
+            [
+                format!(".old: a hidden folder: {because}"),
+                format!("web/.hidden.gpg: a hidden secret: {because}"),
+                "web/shop=W".to_owned(),
             ]
         );
     }
