@@ -1,4 +1,7 @@
-//! Process hygiene (SPEC §7) and the few system calls coffer needs, through `rustix`.
+//! Process hygiene (SPEC §7) and the few system calls coffer needs, through `rustix`;
+//! [`private`] owns private files and folders.
+
+pub mod private;
 
 use std::io::Read;
 use std::path::PathBuf;
