@@ -203,6 +203,8 @@ fn write_identity_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
         private::create_missing_dirs(parent)?;
     }
     private::create_private_atomically(path, bytes)?;
+    // A killed earlier attempt may have left its temporary, with its unused key, beside it.
+    private::sweep_stale_temporaries(path);
     Ok(())
 }
 

@@ -218,6 +218,49 @@ pub fn is_temporary(file_name: &str) -> bool {
         && !original.is_empty()
 }
 
+/// Removes the temporaries of `path` (`.NAME.PID.RANDOM.tmp` beside it) whose writer is no
+/// longer running: what a killed writer left behind, which may hold a copy of a key. A
+/// temporary of a live process (this one included) is left alone. Returns how many went.
+pub fn sweep_stale_temporaries(path: &Path) -> usize {
+    let (Some(name), Some(dir)) = (path.file_name().and_then(|n| n.to_str()), path.parent()) else {
+        return 0;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let prefix = format!(".{name}.");
+    entries
+        .flatten()
+        .filter(|entry| {
+            let file_name = entry.file_name();
+            let Some(file_name) = file_name.to_str() else {
+                return false;
+            };
+            let pid = file_name
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.split('.').next())
+                .and_then(|pid| pid.parse::<i32>().ok());
+            is_temporary(file_name)
+                && pid.is_some_and(|pid| !is_running(pid))
+                && entry.file_type().is_ok_and(|t| t.is_file())
+                && std::fs::remove_file(entry.path()).is_ok()
+        })
+        .count()
+}
+
+/// Whether a process with this id exists (for any user).
+fn is_running(pid: i32) -> bool {
+    match rustix::process::Pid::from_raw(pid) {
+        Some(pid) => !matches!(rustix::process::test_kill_process(pid), Err(Errno::SRCH)),
+        None => false,
+    }
+}
+
 /// Creates a new `0600` file at `path` holding `bytes`, failing if anything (a link included)
 /// is there. Neither atomic nor synced: for scratch files in a private RAM-backed folder, such
 /// as the plaintext `edit` hands to the editor, which must not outlive the process anyway.
@@ -800,6 +843,31 @@ mod tests {
         let err = create_private_file(&file, b"again").unwrap_err();
         assert!(matches!(err, PrivateError::Exists(_)), "{err:?}");
         assert_eq!(std::fs::read(&file).unwrap(), b"secret");
+    }
+
+    #[test]
+    fn only_the_temporaries_of_dead_writers_are_swept() {
+        let t = tempfile::tempdir().unwrap();
+        let file = t.path().join("identities");
+        std::fs::write(&file, b"whole").unwrap();
+        // A pid above the kernel's maximum (4194304) never runs.
+        let dead = t.path().join(".identities.9999999.0123456789abcdef.tmp");
+        let live = t.path().join(format!(
+            ".identities.{}.0123456789abcdef.tmp",
+            std::process::id()
+        ));
+        let other_file = t.path().join(".pins.9999999.0123456789abcdef.tmp");
+        let not_ours = t.path().join(".identities.9999999.tmp");
+        for p in [&dead, &live, &other_file, &not_ours] {
+            std::fs::write(p, b"partial").unwrap();
+        }
+        assert_eq!(sweep_stale_temporaries(&file), 1);
+        assert!(!dead.exists());
+        assert!(live.exists() && other_file.exists() && not_ours.exists());
+        assert_eq!(std::fs::read(&file).unwrap(), b"whole");
+        assert!(is_running(i32::try_from(std::process::id()).unwrap()));
+        assert!(!is_running(9_999_999));
+        assert!(!is_running(0));
     }
 
     #[test]
