@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use age::secrecy::ExposeSecret;
 use age_core::format::{FileKey, Stanza};
 
+use super::AgentError;
 use super::protocol::{self, ErrorKind, Request, Response, SecretBytes, Status, VERSION};
-use super::{AgentError, check_private_dir};
 use crate::config::{Config, Paths};
 use crate::crypto::identity::{self, Identities, IdentityError, PassphrasePrompt};
 use crate::crypto::recipients::Recipient;
@@ -213,7 +213,7 @@ fn find(socket: &Path) -> Result<Found, AgentError> {
     let dir = socket.parent().unwrap_or(Path::new("/"));
     match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Nothing),
-        _ => check_private_dir(dir)?,
+        _ => crate::sys::private::check_private_dir(dir).map_err(AgentError::UnsafeDir)?,
     }
     match std::fs::symlink_metadata(socket) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Nothing),

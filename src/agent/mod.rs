@@ -12,9 +12,10 @@ pub mod client;
 pub mod protocol;
 pub mod server;
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::sys::private::{self, PrivateError};
 
 /// The idle timeout when the config sets none (docs/BEHAVIOUR.md §4).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -26,8 +27,8 @@ pub enum AgentError {
     Locked,
     #[error("wrong passphrase for {0}")]
     WrongPassphrase(PathBuf),
-    #[error("the agent folder {path} is not safe: {why}")]
-    UnsafeDir { path: PathBuf, why: String },
+    #[error("the agent folder is not safe")]
+    UnsafeDir(#[source] PrivateError),
     #[error("the agent socket {0} belongs to another user; refusing to use it")]
     ForeignAgent(PathBuf),
     #[error("cannot start the coffer agent: {0}")]
@@ -42,56 +43,17 @@ pub enum AgentError {
     BadTimeout(String),
 }
 
-/// Where the agent's socket lives: `$XDG_RUNTIME_DIR/coffer/agent.sock`, else
-/// `<temp dir>/coffer-<uid>/agent.sock` (docs/BEHAVIOUR.md §2).
+/// Where the agent's socket lives: `agent.sock` in this user's runtime folder,
+/// `$XDG_RUNTIME_DIR/coffer`, else `<temp dir>/coffer-<uid>` (docs/BEHAVIOUR.md §2).
 pub fn socket_path() -> PathBuf {
-    socket_dir().join("agent.sock")
-}
-
-fn socket_dir() -> PathBuf {
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        Some(run) => PathBuf::from(run).join("coffer"),
-        None => std::env::temp_dir().join(format!("coffer-{}", crate::sys::uid())),
-    }
+    private::runtime_dir().join("agent.sock")
 }
 
 /// Creates the socket's folder (`0700`) if needed and checks that it is ours and private: a
 /// folder another user controls could hold a fake agent that collects passphrases.
 pub fn prepare_socket_dir(socket: &Path) -> Result<(), AgentError> {
     let dir = socket.parent().unwrap_or(Path::new("/"));
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => {
-            return Err(AgentError::UnsafeDir {
-                path: dir.to_owned(),
-                why: e.to_string(),
-            });
-        }
-    }
-    check_private_dir(dir)
-}
-
-/// The folder must be a real directory (not a link), owned by us, with no access for others.
-pub fn check_private_dir(dir: &Path) -> Result<(), AgentError> {
-    let unsafe_dir = |why: String| AgentError::UnsafeDir {
-        path: dir.to_owned(),
-        why,
-    };
-    let meta = std::fs::symlink_metadata(dir).map_err(|e| unsafe_dir(e.to_string()))?;
-    if !meta.is_dir() {
-        return Err(unsafe_dir("not a directory".into()));
-    }
-    if meta.uid() != crate::sys::uid() {
-        return Err(unsafe_dir(format!("owned by uid {}", meta.uid())));
-    }
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(unsafe_dir(format!(
-            "mode {mode:03o}; it must be 700 (chmod 700 it)"
-        )));
-    }
-    Ok(())
+    private::create_private_dir(dir).map_err(AgentError::UnsafeDir)
 }
 
 /// Parses `[agent] timeout`: whole seconds (`900`, `"900"`) or a number with a unit

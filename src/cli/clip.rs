@@ -18,7 +18,6 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -413,7 +412,8 @@ struct Rendezvous {
 
 impl Rendezvous {
     fn new(selection: Selection) -> Result<Self> {
-        let dir = private_dir()?;
+        let dir = coffer::sys::private::create_runtime_dir()
+            .context("no private folder for the clipboard")?;
         let display = std::env::var("WAYLAND_DISPLAY")
             .ok()
             .filter(|v| !v.is_empty())
@@ -457,27 +457,4 @@ impl Rendezvous {
             Err(e) => Err(anyhow!("cannot lock {}: {e}", self.lock.display())),
         }
     }
-}
-
-/// A folder only this user can enter, for the helpers' socket and lock.
-fn private_dir() -> Result<PathBuf> {
-    let uid = coffer::sys::uid();
-    let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        Some(run) => PathBuf::from(run).join("coffer"),
-        None => std::env::temp_dir().join(format!("coffer-{uid}")),
-    };
-    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
-    }
-    let meta = std::fs::symlink_metadata(&dir)
-        .with_context(|| format!("cannot inspect {}", dir.display()))?;
-    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
-        bail!(
-            "{} must be a folder owned by you with mode 0700; refusing to use it for the clipboard",
-            dir.display()
-        );
-    }
-    Ok(dir)
 }

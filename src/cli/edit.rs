@@ -248,7 +248,9 @@ pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
     let file = dir
         .path()
         .join(format!("{}.txt", name.as_str().replace('/', "-")));
-    write_private(&file, original.as_bytes())?;
+    // A scratch file in a private RAM-backed folder: exclusive and `0600`, but neither atomic
+    // nor synced, since it must not outlive this process.
+    coffer::sys::private::create_private_file(&file, original.as_bytes())?;
 
     let editor = editor_command();
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -311,18 +313,6 @@ fn private_tmp_root(allow_disk: bool) -> Result<PathBuf> {
     bail!(
         "no RAM-backed folder (tmpfs) for the plaintext; rerun with --allow-disk-tmp to accept a disk-backed temporary file"
     )
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(bytes)?;
-    Ok(())
 }
 
 fn read_private(path: &Path) -> Result<Vec<u8>> {

@@ -7,8 +7,6 @@
 //! file's values with references, so a failure never loses a value.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
@@ -17,6 +15,7 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use coffer::formats::reference::Reference;
+use coffer::sys::private;
 use coffer::tools::import;
 use coffer::{Plaintext, SecretName};
 
@@ -48,6 +47,10 @@ pub struct DotenvArgs {
 pub fn dotenv(args: &DotenvArgs, ctx: &Context) -> Result<ExitCode> {
     let folder = parse_folder(&args.prefix)?;
     let file = &args.file;
+    if args.rewrite {
+        // Refused now rather than after the import: the file is replaced, never a link's target.
+        private::check_replaceable(file)?;
+    }
     let bytes = Zeroizing::new(
         std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?,
     );
@@ -168,7 +171,7 @@ store it with `coffer insert -m` and keep it out of this file by hand",
                 .filter(|_| value_is_plain && !e.value.is_empty())
                 .cloned()
         }));
-        replace_file(file, rewritten.as_bytes())?;
+        private::replace_keeping_mode(file, rewritten.as_bytes())?;
         println!(
             "Rewrote {}: its values are now coffer: references.",
             file.display()
@@ -181,35 +184,6 @@ store it with `coffer insert -m` and keep it out of this file by hand",
     }
     warn_if_tracked(file);
     Ok(ExitCode::SUCCESS)
-}
-
-/// Replaces `path` atomically, keeping its permissions.
-fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let target =
-        std::fs::canonicalize(path).with_context(|| format!("cannot find {}", path.display()))?;
-    let dir = target
-        .parent()
-        .ok_or_else(|| anyhow!("{} has no folder", path.display()))?;
-    let mode = std::fs::metadata(&target)
-        .map(|m| m.permissions().mode())
-        .unwrap_or(0o600);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".coffer-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| {
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))
-        })
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(&target)
-        .map_err(|e| anyhow!("cannot replace {}: {}", path.display(), e.error))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// Warns when git tracks `file`: its old values live on in the repository's history.

@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 use age::secrecy::SecretString;
 use coffer::crypto::identity::NewIdentity;
 use coffer::crypto::recipients::{Recipient, Recipients};
+use coffer::sys::private;
 use coffer::vault::Changed;
 use coffer::{Folder, Vault};
 
@@ -161,8 +162,7 @@ pub(super) fn ensure_identity(
         // The public half, so that encrypting (and its lockout check) never needs the
         // passphrase, as with pass.
         let public = coffer::crypto::identity::public_file_of(path);
-        std::fs::write(&public, format!("{}\n", new.recipient()))
-            .with_context(|| format!("cannot write {}", public.display()))?;
+        private::write_private_atomically(&public, format!("{}\n", new.recipient()).as_bytes())?;
     }
     eprintln!(
         "Created a new identity in {}\nYour recipient: {}",
@@ -196,25 +196,15 @@ fn new_passphrase(fd: Option<u32>) -> Result<SecretString> {
     Ok(SecretString::from(passphrase.to_string()))
 }
 
-/// Writes the identities file `0600` in a `0700` folder, refusing to replace anything.
+/// Writes the identities file atomically (`0600`; missing folders `0700`), refusing to
+/// replace anything: a crash leaves no identities file or a whole one, never a torn key.
 fn write_identity_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if let Some(parent) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        private::create_missing_dirs(parent)?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
+    private::create_private_atomically(path, bytes)?;
+    // A killed earlier attempt may have left its temporary, with its unused key, beside it.
+    private::sweep_stale_temporaries(path);
     Ok(())
 }
 

@@ -15,6 +15,7 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use coffer::formats::reference::{self, Reference};
+use coffer::sys::private::{self, Existing, PrivateError};
 
 use super::{Context, UsageError};
 
@@ -166,7 +167,7 @@ pub fn inject(args: &InjectArgs, ctx: &Context) -> Result<ExitCode> {
             out.write_all(&rendered)?;
             out.flush()?;
         }
-        Some(path) => write_private(path, &rendered, args.force)?,
+        Some(path) => write_output(path, &rendered, args.force)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -178,36 +179,20 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Writes `bytes` to `path` through a `0600` temporary file in the same folder, made durable
-/// and then renamed into place (only over an existing file when `replace`).
-pub fn write_private(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".coffer-")
-        .tempfile_in(&dir)
-        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    let persisted = if replace {
-        tmp.persist(path).map(drop)
+/// Writes the rendered text to `path`: `0600`, atomic and durable, and only over an existing
+/// file when `replace`.
+fn write_output(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
+    let existing = if replace {
+        Existing::Replace
     } else {
-        tmp.persist_noclobber(path).map(drop)
+        Existing::Refuse
     };
-    persisted.map_err(|e| {
-        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            anyhow!("{} already exists; use -f to replace it", path.display())
-        } else {
-            anyhow!("cannot write {}: {}", path.display(), e.error)
+    match private::write_atomically(path, bytes, private::PRIVATE_FILE_MODE, existing) {
+        Err(PrivateError::Exists(_)) => {
+            bail!("{} already exists; use -f to replace it", path.display())
         }
-    })?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
+        written => Ok(written?),
     }
-    Ok(())
 }
 
 #[cfg(test)]

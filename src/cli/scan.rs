@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use coffer::Folder;
 use coffer::formats::leak::{Matcher, Owner, PatternsBuilder};
+use coffer::sys::private;
 
 use super::{Context, UsageError};
 
@@ -516,8 +517,7 @@ fn install_hook() -> Result<ExitCode> {
         bail!("cannot find the repository's hooks folder");
     }
     let hooks = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end());
-    std::fs::create_dir_all(&hooks)
-        .with_context(|| format!("cannot create {}", hooks.display()))?;
+    private::create_missing_dirs(&hooks)?;
     let hook = hooks.join("pre-commit");
     let chained = hooks.join(CHAINED_HOOK);
     let mut kept = false;
@@ -542,22 +542,19 @@ fn install_hook() -> Result<ExitCode> {
             .with_context(|| format!("cannot move the existing hook to {}", chained.display()))?;
         kept = true;
     }
-    let text = hook_script();
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&hook)
-        .and_then(|mut f| {
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(std::fs::Permissions::from_mode(0o755))
-        });
+    // Executable, atomic and durable; never over a hook that appeared meanwhile.
+    let written = private::write_atomically(
+        &hook,
+        hook_script().as_bytes(),
+        0o755,
+        private::Existing::Refuse,
+    );
     if let Err(e) = written {
-        if kept {
+        // Put the old hook back, unless another one took its place meanwhile.
+        if kept && !matches!(e, private::PrivateError::Exists(_)) {
             let _ = std::fs::rename(&chained, &hook);
         }
-        return Err(anyhow!("cannot write {}: {e}", hook.display()));
+        return Err(e.into());
     }
     println!(
         "Installed the coffer pre-commit hook in {}.",

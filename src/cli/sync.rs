@@ -1,6 +1,6 @@
 //! `clone URL [DIR]` (join a team vault) and `sync [--resolve NAME --ours|--theirs]`.
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -140,11 +140,7 @@ pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
         .parent()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/"));
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
+    coffer::sys::private::create_missing_dirs(&parent)?;
     let dest_arg = dest.as_os_str().to_owned();
     Git::new(&parent).run([
         "clone".as_ref(),

@@ -621,21 +621,7 @@ fn names_below(base: &Path, relative_to: &Path, suffix: &str) -> Result<Vec<Secr
 
 /// Whether `file_name` is one of [`write_temp`]'s files: `.NAME.PID.RANDOM.tmp`.
 fn is_temporary(file_name: &str) -> bool {
-    let Some(rest) = file_name
-        .strip_prefix('.')
-        .and_then(|r| r.strip_suffix(".tmp"))
-    else {
-        return false;
-    };
-    let mut parts = rest.rsplitn(3, '.');
-    let random = parts.next().unwrap_or_default();
-    let pid = parts.next().unwrap_or_default();
-    let original = parts.next().unwrap_or_default();
-    random.len() == 16
-        && random.bytes().all(|b| b.is_ascii_hexdigit())
-        && !pid.is_empty()
-        && pid.bytes().all(|b| b.is_ascii_digit())
-        && !original.is_empty()
+    crate::sys::private::is_temporary(file_name)
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -667,15 +653,8 @@ fn read_file_at(dir: &OwnedFd, file_name: &str, path: &Path) -> Result<Vec<u8>> 
 /// Fails if `file_name` in `dir` is a link (we would replace the link, not follow it, but an
 /// operation on a link must fail and leave it alone).
 fn refuse_link(dir: &OwnedFd, file_name: &str, path: &Path) -> Result<()> {
-    match rustix::fs::statat(dir, file_name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) => match rustix::fs::FileType::from_raw_mode(st.st_mode) {
-            rustix::fs::FileType::Symlink => Err(StoreError::Symlink(path.to_owned())),
-            rustix::fs::FileType::RegularFile => Ok(()),
-            _ => Err(StoreError::NotAFile(path.to_owned())),
-        },
-        Err(Errno::NOENT) => Ok(()),
-        Err(e) => Err(io_error(path, e)),
-    }
+    crate::sys::private::check_replaceable_at(dir, file_name.as_ref(), path)?;
+    Ok(())
 }
 
 /// Writes `bytes` to a new temporary file beside `file_name`; returns the temporary's name.
@@ -687,34 +666,9 @@ fn write_temp(
     path: &Path,
     sync: bool,
 ) -> Result<String> {
-    let tmp = format!(
-        ".{file_name}.{}.{:016x}.tmp",
-        std::process::id(),
-        rand::random::<u64>()
-    );
-    let fd = rustix::fs::openat(
-        dir,
-        tmp.as_str(),
-        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    )
-    .map_err(|e| io_error(path, e))?;
-    let mut file = File::from(fd);
-    let written = fault::write_all(&mut file, bytes)
-        .and_then(|()| if sync { file.sync_all() } else { Ok(()) });
-    if let Err(reason) = written {
-        drop(file);
-        let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
-        return Err(match reason.raw_os_error() {
-            Some(code) if code == Errno::NOSPC.raw_os_error() => StoreError::NoSpace(path.into()),
-            Some(code) if code == Errno::DQUOT.raw_os_error() => StoreError::NoSpace(path.into()),
-            _ => StoreError::Io {
-                path: path.to_owned(),
-                reason,
-            },
-        });
-    }
-    Ok(tmp)
+    Ok(crate::sys::private::write_temp_at(
+        dir, file_name, bytes, path, sync,
+    )?)
 }
 
 /// Sets a file's modification time (access time now).
@@ -743,7 +697,7 @@ fn set_modified(
         .map_err(|e| io_error(path, e))
 }
 
-/// temp file → fsync → rename → fsync the folder.
+/// temp file → fsync → rename → fsync the folder, through [`private`].
 fn write_atomically(
     dir: &OwnedFd,
     file_name: &str,
@@ -751,16 +705,9 @@ fn write_atomically(
     path: &Path,
     sync: bool,
 ) -> Result<()> {
-    refuse_link(dir, file_name, path)?;
-    let tmp = write_temp(dir, file_name, bytes, path, sync)?;
-    if let Err(e) = rustix::fs::renameat(dir, tmp.as_str(), dir, file_name) {
-        let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
-        return Err(io_error(path, e));
-    }
-    if sync {
-        rustix::fs::fsync(dir).map_err(|e| io_error(path, e))?;
-    }
-    Ok(())
+    Ok(crate::sys::private::write_atomically_at(
+        dir, file_name, bytes, path, sync,
+    )?)
 }
 
 /// Turns an `openat` failure into the error a user should see: a link is named as such.
@@ -789,37 +736,31 @@ fn walk_error(base: &Path, e: walkdir::Error) -> StoreError {
     }
 }
 
-/// Fault injection for the storage layer's own tests: make the next writes fail with ENOSPC
-/// after a number of bytes, as a full disk would.
-mod fault {
-    use std::io::{self, Write};
-
-    #[cfg(test)]
-    thread_local! {
-        pub static FAIL_AFTER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
-    }
-
-    pub fn write_all(file: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
-        #[cfg(test)]
-        if let Some(limit) = FAIL_AFTER.with(|f| f.get()) {
-            let cut = limit.min(bytes.len());
-            file.write_all(&bytes[..cut])?;
-            if cut < bytes.len() {
-                return Err(io::Error::from_raw_os_error(libc_enospc()));
-            }
+impl From<crate::sys::private::PrivateError> for StoreError {
+    fn from(e: crate::sys::private::PrivateError) -> Self {
+        use crate::sys::private::PrivateError;
+        match e {
+            PrivateError::Symlink(path) => StoreError::Symlink(path),
+            PrivateError::NotAFile(path) => StoreError::NotAFile(path),
+            PrivateError::NoSpace(path) => StoreError::NoSpace(path),
+            PrivateError::Write { path, source }
+            | PrivateError::CreateDir { path, source }
+            | PrivateError::Inspect { path, source } => StoreError::Io {
+                path,
+                reason: source,
+            },
+            other => StoreError::Io {
+                path: other.path().to_owned(),
+                reason: io::Error::other(other),
+            },
         }
-        file.write_all(bytes)
-    }
-
-    #[cfg(test)]
-    fn libc_enospc() -> i32 {
-        rustix::io::Errno::NOSPC.raw_os_error()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::private::fault;
     use std::os::unix::fs::PermissionsExt;
 
     fn store() -> (tempfile::TempDir, FsStore) {
@@ -899,9 +840,6 @@ mod tests {
         std::fs::write(&keep, b"not ours").unwrap();
         assert_eq!(s.sweep_temps(&lock, &Folder::root()).unwrap(), 1);
         assert!(keep.exists(), "only coffer's own temporaries are swept");
-        assert!(is_temporary(".x.age.12.0123456789abcdef.tmp"));
-        assert!(is_temporary("..age-recipients.12.0123456789abcdef.tmp"));
-        assert!(!is_temporary(".x.age.tmp"));
         assert!(!stale.exists());
         assert_eq!(s.read(&name("d/x")).unwrap(), b"x");
     }

@@ -1,5 +1,7 @@
-//! Process hygiene (docs/BEHAVIOUR.md §7) and the few system calls coffer needs, through `rustix`.
+//! Process hygiene (docs/BEHAVIOUR.md §7) and the few system calls coffer needs, through
+//! `rustix`; [`private`] owns private files and folders, [`text`] terminal-safe text.
 
+pub mod private;
 pub mod text;
 
 use std::io::Read;

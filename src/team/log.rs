@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{DirBuilderExt, FileExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{FlockOperation, Mode, OFlags};
@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::store::{MetaDir, Storage, StoreError};
+use crate::sys::private::{self, PrivateError};
 
 /// `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -45,6 +46,8 @@ pub enum LogError {
     Io { path: PathBuf, reason: io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    File(#[from] PrivateError),
     #[error("the device id in {0} is not valid (expected lowercase letters, digits and '-')")]
     BadDevice(PathBuf),
 }
@@ -149,7 +152,7 @@ impl DeviceId {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
         }
-        create_private_dir(data_dir)?;
+        private::create_missing_dirs(data_dir)?;
         let host: String = hostname()
             .to_lowercase()
             .chars()
@@ -159,21 +162,15 @@ impl DeviceId {
         let host = host.trim_matches('-');
         let host = if host.is_empty() { "device" } else { host };
         let id = format!("{host}-{:08x}", rand::random::<u32>());
-        let created = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path);
-        match created {
-            Ok(mut file) => {
-                file.write_all(format!("{id}\n").as_bytes()).map_err(io)?;
-                Self::new(&id).ok_or(LogError::BadDevice(path.clone()))
-            }
+        // Atomic, so a crash never leaves an empty device file behind.
+        match private::create_private_atomically(&path, format!("{id}\n").as_bytes()) {
+            Ok(()) => Self::new(&id).ok_or(LogError::BadDevice(path.clone())),
             // Another process made it first: use theirs.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Err(PrivateError::Exists(_)) => {
                 let text = std::fs::read_to_string(&path).map_err(io)?;
                 Self::new(text.trim()).ok_or(LogError::BadDevice(path.clone()))
             }
-            Err(e) => Err(io(e)),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -222,7 +219,7 @@ impl LogFile {
         let dir = match open_dir(data_dir) {
             Ok(dir) => dir,
             Err(_) => {
-                create_private_dir(data_dir)?;
+                private::create_missing_dirs(data_dir)?;
                 open_dir(data_dir)?
             }
         };
@@ -693,17 +690,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
         out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     out
-}
-
-fn create_private_dir(dir: &Path) -> Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|reason| LogError::Io {
-            path: dir.to_owned(),
-            reason,
-        })
 }
 
 fn open_dir(dir: &Path) -> Result<OwnedFd> {

@@ -12,8 +12,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::io::Write;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +21,7 @@ use crate::crypto::recipients::RecipientError;
 use crate::crypto::recipients::{Recipient, Recipients};
 use crate::store::name::Folder;
 use crate::store::{MetaFile, Storage, StoreError};
+use crate::sys::private::{self, PrivateError};
 use crate::sys::text::terminal_safe;
 
 type Result<T, E = TrustError> = std::result::Result<T, E>;
@@ -46,6 +45,8 @@ pub enum TrustError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot keep the approved recipients")]
+    Write(#[from] PrivateError),
     #[error(
         "the approved recipients in {path} are damaged ({message}); remove the file and run `coffer recipients accept`"
     )]
@@ -228,16 +229,9 @@ impl Pins {
 
     /// Writes the pins atomically (`0600` in a `0700` folder).
     pub fn save(&self) -> Result<(), TrustError> {
-        let io = |source| TrustError::Io {
-            path: self.file.clone(),
-            source,
-        };
-        let dir = self.file.parent().unwrap_or(Path::new("."));
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io)?;
+        if let Some(dir) = self.file.parent() {
+            private::create_missing_dirs(dir)?;
+        }
         let file = PinFile {
             store: self.store.clone(),
             folders: self
@@ -255,10 +249,7 @@ impl Pins {
              # Change them with `coffer recipients accept`, not by hand.\n{body}",
             self.store.display()
         );
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        tmp.write_all(text.as_bytes()).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(&self.file).map_err(|e| io(e.error))?;
+        private::write_private_atomically(&self.file, text.as_bytes())?;
         Ok(())
     }
 

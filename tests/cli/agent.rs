@@ -305,7 +305,10 @@ fn an_unsafe_socket_folder_is_refused() {
     let out = v.run(&["agent", "status"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("is not safe: mode 755"),
+        stderr(&out).contains(&format!(
+            "the agent folder is not safe: {} has mode 755",
+            dir.display()
+        )),
         "{}",
         stderr(&out)
     );

@@ -309,9 +309,26 @@ impl TestVault {
     }
 }
 
-/// Runs `cmd` on a pseudo-terminal.
+/// Runs `cmd` on a pseudo-terminal that echoes what is typed, as a real one does (rexpect
+/// turns echo off on its terminals, which would hide an answer a prompt failed to hide).
 pub fn on_terminal(cmd: std::process::Command) -> PtySession {
-    spawn_command(cmd, Some(30_000)).unwrap()
+    // Every command here comes from the harness, with a cleared and complete environment.
+    let mut echoing = std::process::Command::new("sh");
+    echoing
+        .env_clear()
+        .args(["-c", "stty echo && exec \"$@\"", "sh"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => echoing.env(key, value),
+            None => echoing.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        echoing.current_dir(dir);
+    }
+    spawn_command(echoing, Some(30_000)).unwrap()
 }
 
 /// Waits for a program on a pseudo-terminal to end and returns its exit code.

@@ -166,3 +166,37 @@ fn a_tracked_file_warns_about_history() {
         "TOKEN=coffer:p/TOKEN\n"
     );
 }
+
+#[test]
+fn rewrite_keeps_the_mode_and_refuses_a_link_before_importing() {
+    use std::os::unix::fs::PermissionsExt;
+    let v = TestVault::new();
+    let env = v.dir.path().join(".env");
+    std::fs::write(&env, "KEY=value-one\n").unwrap();
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = v.run(&["import", "dotenv", ".env", "--prefix", "a", "--rewrite"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&env).unwrap(), "KEY=coffer:a/KEY\n");
+    let mode = std::fs::metadata(&env).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640);
+
+    let shared = v.dir.path().join("shared.env");
+    std::fs::write(&shared, "OTHER=value-two\n").unwrap();
+    let link = v.dir.path().join("link.env");
+    std::os::unix::fs::symlink(&shared, &link).unwrap();
+    let out = v.run(&["import", "dotenv", "link.env", "--prefix", "b", "--rewrite"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "coffer: link.env is a symbolic link; coffer never writes through a link\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&shared).unwrap(),
+        "OTHER=value-two\n"
+    );
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert!(
+        !v.run(&["show", "b/OTHER"]).status.success(),
+        "nothing imported"
+    );
+}

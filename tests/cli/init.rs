@@ -250,3 +250,124 @@ fn an_existing_passage_store_is_used_in_place() {
         .unwrap();
     assert_eq!(stdout(&out), "from passage\n");
 }
+
+/// Whether `text` is a whole identities file as `init --no-passphrase` writes it: it parses,
+/// holds one identity, and that identity's public key is the one the header announces.
+fn is_whole_identity_file(text: &str) -> bool {
+    let announced = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .map(str::to_owned);
+    let Ok(file) = age::IdentityFile::from_buffer(text.as_bytes()) else {
+        return false;
+    };
+    let key = text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .and_then(|l| l.parse::<age::x25519::Identity>().ok());
+    let identities = file.into_identities().map(|ids| ids.len()).unwrap_or(0);
+    text.ends_with('\n')
+        && identities == 1
+        && key.is_some_and(|k| Some(k.to_public().to_string()) == announced)
+}
+
+/// Kills `coffer init --no-passphrase` at every call of each file-writing system call in
+/// turn (strace's fault injection: the Nth `write`, the Nth `fsync`, the Nth rename…), so the
+/// kill lands on every step of writing the identity, not just near it. After each kill the
+/// identities file is absent or whole (never empty or torn, which would lock the user out of
+/// every secret), and the next `init` works.
+#[test]
+fn killing_init_at_any_step_never_leaves_a_torn_identity() {
+    use std::os::unix::process::ExitStatusExt;
+    common::require_tool("strace");
+    let syscalls = [
+        "openat",
+        "mkdir",
+        "mkdirat",
+        "write",
+        "fsync",
+        "renameat",
+        "renameat2",
+        "linkat",
+    ];
+    let (mut killed, mut killed_with_a_temporary, mut killed_after_the_identity) = (0, 0, 0);
+    for syscall in syscalls {
+        for nth in 1.. {
+            assert!(
+                nth < 400,
+                "init never finished under injection into {syscall}"
+            );
+            let v = TestVault::bare();
+            let out = v
+                .tool("strace")
+                .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+                .arg(format!("trace={syscall}"))
+                .arg("-e")
+                .arg(format!("inject={syscall}:signal=KILL:when={nth}"))
+                .arg(common::coffer_bin())
+                .args(["init", "--no-passphrase"])
+                .output()
+                .unwrap();
+            let at = format!("killed at {syscall} #{nth}");
+            if out.status.success() {
+                assert!(is_whole_identity_file(
+                    &std::fs::read_to_string(v.identities()).unwrap()
+                ));
+                break;
+            }
+            assert_eq!(out.status.signal(), Some(9), "{at}: {}", stderr(&out));
+            killed += 1;
+            let data_dir = v.identities().parent().unwrap().to_owned();
+            let temporaries: Vec<String> = std::fs::read_dir(&data_dir)
+                .map(|d| {
+                    d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                        .filter(|n| n.starts_with(".identities.") && n.ends_with(".tmp"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !temporaries.is_empty() {
+                killed_with_a_temporary += 1;
+            }
+            match std::fs::read(v.identities()) {
+                Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{at}"),
+                Ok(bytes) => {
+                    killed_after_the_identity += 1;
+                    let text = String::from_utf8(bytes).unwrap();
+                    assert!(
+                        is_whole_identity_file(&text),
+                        "{at}: torn identity {text:?}"
+                    );
+                    let mode = std::fs::metadata(v.identities())
+                        .unwrap()
+                        .permissions()
+                        .mode();
+                    assert_eq!(mode & 0o777, 0o600, "{at}");
+                }
+            }
+            // Whatever the kill left, the next init gives a usable vault.
+            let again = v.run(&["init", "--no-passphrase"]);
+            assert!(again.status.success(), "{at}: {}", stderr(&again));
+            let text = std::fs::read_to_string(v.identities()).unwrap();
+            assert!(is_whole_identity_file(&text), "{at}: after a second init");
+            let left: Vec<String> = std::fs::read_dir(&data_dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.starts_with(".identities.") && n.ends_with(".tmp"))
+                .collect();
+            assert!(
+                left.is_empty(),
+                "{at}: the killed run's temporary stays: {left:?}"
+            );
+        }
+    }
+    // The kills did land inside the write: some left a temporary but no identity,
+    // some came after it was in place.
+    assert!(
+        killed_with_a_temporary > 0,
+        "no kill landed mid-write ({killed} kills)"
+    );
+    assert!(
+        killed_after_the_identity > 0,
+        "no kill came after the identity ({killed} kills)"
+    );
+}
