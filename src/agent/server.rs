@@ -130,6 +130,7 @@ impl Server {
             state: Mutex::new(State {
                 unlocked: None,
                 last_use: Instant::now(),
+                busy: 0,
             }),
             options,
             inode,
@@ -340,6 +341,9 @@ struct Agent {
 struct State {
     unlocked: Option<Arc<Unlocked>>,
     last_use: Instant,
+    /// Requests being answered now: the agent is not idle while one runs (an unlock's scrypt
+    /// or a plugin waiting for a PIN can outlast a short timeout).
+    busy: usize,
 }
 
 /// What the idle clock asks for at a given moment.
@@ -357,6 +361,9 @@ impl State {
     /// Advances the idle clock to `now`: locks after `timeout` without use, and asks to exit
     /// after another `timeout` locked. Every use (and the lock itself) restarts the clock.
     fn step_idle_clock(&mut self, now: Instant, timeout: Duration) -> IdleStep {
+        if self.busy > 0 {
+            return IdleStep::Wait(timeout);
+        }
         let idle = now.saturating_duration_since(self.last_use);
         if idle < timeout {
             return IdleStep::Wait(timeout - idle);
@@ -453,7 +460,17 @@ impl Agent {
                 }
             };
             let stop = matches!(request, Request::Stop);
+            // Asking for the status is not a use: it must not keep the agent unlocked.
+            let is_use = !matches!(request, Request::Status | Request::Stop);
+            self.state().busy += 1;
             let response = self.handle(request, &stream);
+            {
+                let mut state = self.state();
+                state.busy -= 1;
+                if is_use {
+                    state.last_use = Instant::now();
+                }
+            }
             if protocol::send(&mut stream, &response).is_err() {
                 return;
             }
@@ -828,6 +845,7 @@ mod tests {
                 secrets: Arc::default(),
             })),
             last_use: start,
+            busy: 0,
         };
         let timeout = Duration::from_secs(900);
         let at = |secs| start + Duration::from_secs(secs);
@@ -847,6 +865,25 @@ mod tests {
             IdleStep::Wait(Duration::from_secs(1))
         );
         assert_eq!(state.step_idle_clock(at(1800), timeout), IdleStep::Exit);
+    }
+
+    #[test]
+    fn a_request_in_progress_keeps_the_agent_from_idling() {
+        let start = Instant::now();
+        let mut state = State {
+            unlocked: None,
+            last_use: start,
+            busy: 1,
+        };
+        let timeout = Duration::from_secs(2);
+        // A slow unlock (scrypt on a loaded machine) outlasts the timeout: no exit under it.
+        let late = start + Duration::from_secs(60);
+        assert_eq!(
+            state.step_idle_clock(late, timeout),
+            IdleStep::Wait(timeout)
+        );
+        state.busy = 0;
+        assert_eq!(state.step_idle_clock(late, timeout), IdleStep::Exit);
     }
 
     #[test]
