@@ -322,14 +322,28 @@ pub struct AgentIdentity {
 }
 
 impl AgentIdentity {
+    fn unwrap_on_new(
+        &self,
+        stanzas: &[Stanza],
+    ) -> Result<(Connection, Option<FileKey>), AgentError> {
+        // The agent that answered at the start is gone (or replaced): say so.
+        let mut conn = Connection::open(&self.socket)?.ok_or(AgentError::Gone)?;
+        let key = conn.unwrap(stanzas, &self.prompt)?;
+        Ok((conn, key))
+    }
+
     fn try_unwrap(&self, stanzas: &[Stanza]) -> Result<Option<FileKey>, AgentError> {
         let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
-        let mut conn = match pooled {
-            Some(c) => c,
-            // The agent that answered at the start is gone (or replaced): say so.
-            None => Connection::open(&self.socket)?.ok_or(AgentError::Gone)?,
+        let (conn, key) = match pooled {
+            Some(mut conn) => match conn.unwrap(stanzas, &self.prompt) {
+                Ok(key) => (conn, key),
+                // The agent closes connections left idle: a pooled one may be gone. Once
+                // more, on a new connection.
+                Err(AgentError::Io(_) | AgentError::Gone) => self.unwrap_on_new(stanzas)?,
+                Err(e) => return Err(e),
+            },
+            None => self.unwrap_on_new(stanzas)?,
         };
-        let key = conn.unwrap(stanzas, &self.prompt)?;
         if let Ok(mut pool) = self.pool.lock() {
             pool.push(conn);
         }

@@ -14,8 +14,9 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 /// The protocol version. Bump it on any change to the messages below.
 pub const VERSION: u32 = 1;
 
-/// No message comes near this: an identities file is a few KiB, a header a few stanzas.
-const MAX_FRAME: usize = 4 << 20;
+/// No message comes near this: an identities file is a few KiB, a header a few stanzas. With
+/// the agent's cap on connections it bounds what clients can make the agent hold.
+pub const MAX_FRAME: usize = 1 << 20;
 
 /// Bytes that must not outlive their use: a passphrase, a file key, a PIN.
 ///

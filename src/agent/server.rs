@@ -19,7 +19,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,8 @@ const SOCKET_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 /// What the agent needs to run.
 pub struct Options {
     pub socket: PathBuf,
+    /// What one client, or many, may make the agent hold.
+    pub limits: Limits,
     /// Locks after this long without use, and stops after as long again locked.
     pub timeout: Duration,
     /// Plugin names the local config allows (`[plugins] allow`).
@@ -48,6 +50,27 @@ pub struct Options {
     /// The protocol version to announce: [`protocol::VERSION`], except in tests of the restart path.
     pub version: u32,
     pub log: Log,
+}
+
+/// Bounds on what clients can make the agent do: at most `connections` at once (each can
+/// hold one frame of at most [`protocol::MAX_FRAME`]), a frame once begun must arrive within
+/// `frame_time`, and a connection silent for `idle_connection` is closed (clients open a new
+/// one).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub connections: usize,
+    pub frame_time: Duration,
+    pub idle_connection: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            connections: 64,
+            frame_time: Duration::from_secs(10),
+            idle_connection: Duration::from_secs(120),
+        }
+    }
 }
 
 /// How [`run`] ended without error. Only [`Outcome::AlreadyRunning`] returns before serving.
@@ -135,6 +158,7 @@ impl Server {
             options,
             inode,
             stopping: AtomicBool::new(false),
+            connections: AtomicUsize::new(0),
             waker,
         });
         Ok(Some(Self {
@@ -231,20 +255,52 @@ impl Server {
                     return;
                 }
             };
+            let limit = self.agent.options.limits.connections;
+            if self.agent.connections.load(Ordering::SeqCst) >= limit {
+                self.agent.log(&format!(
+                    "{limit} connections already open: closing a new one"
+                ));
+                continue;
+            }
             // Connections are served with blocking reads, whatever the listener does.
             if let Err(e) = stream.set_nonblocking(false) {
                 self.agent.log(&format!("cannot serve a connection: {e}"));
                 continue;
             }
             let agent = self.agent.clone();
+            agent.connections.fetch_add(1, Ordering::SeqCst);
             let spawned = std::thread::Builder::new()
                 .name("connection".into())
                 .stack_size(1 << 20)
-                .spawn(move || agent.serve(stream));
+                .spawn(move || {
+                    agent.serve(stream);
+                    agent.connections.fetch_sub(1, Ordering::SeqCst);
+                });
             if let Err(e) = spawned {
+                self.agent.connections.fetch_sub(1, Ordering::SeqCst);
                 self.agent.log(&format!("cannot serve a connection: {e}"));
             }
         }
+    }
+}
+
+/// Reads from a connection until a deadline, however the bytes trickle in.
+struct Deadline<'a> {
+    stream: &'a UnixStream,
+    deadline: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "a message did not arrive in time",
+            ));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        (&mut &*self.stream).read(buf)
     }
 }
 
@@ -334,6 +390,8 @@ struct Agent {
     inode: u64,
     /// Set (before the socket is removed) when a client asked the agent to stop.
     stopping: AtomicBool,
+    /// Connections being served now.
+    connections: AtomicUsize,
     /// The writing end of [`Server::wake`].
     waker: UnixStream,
 }
@@ -432,7 +490,7 @@ impl Agent {
                 return;
             }
         }
-        match protocol::receive::<Request>(&mut stream) {
+        match self.receive(&stream) {
             Ok(Request::Hello { version }) => {
                 let hello = Response::Hello {
                     version: self.options.version,
@@ -451,7 +509,7 @@ impl Agent {
             }
         }
         loop {
-            let request = match protocol::receive::<Request>(&mut stream) {
+            let request = match self.receive(&stream) {
                 Ok(r) => r,
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return,
                 Err(e) => {
@@ -479,6 +537,29 @@ impl Agent {
                 return;
             }
         }
+    }
+
+    /// Reads the next request: waits up to `idle_connection` for it to begin, then gives it
+    /// `frame_time` to arrive whole, so a client trickling bytes cannot hold a connection
+    /// (and its buffer) for long.
+    fn receive(&self, mut stream: &UnixStream) -> std::io::Result<Request> {
+        let limits = self.options.limits;
+        stream.set_read_timeout(Some(limits.idle_connection))?;
+        let mut first = [0u8; 1];
+        if let Err(e) = stream.read_exact(&mut first) {
+            return Err(match e.kind() {
+                // The client went quiet: as good as gone.
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                    std::io::ErrorKind::UnexpectedEof.into()
+                }
+                _ => e,
+            });
+        }
+        let mut rest = Deadline {
+            stream,
+            deadline: Instant::now() + limits.frame_time,
+        };
+        protocol::receive(&mut (&first[..]).chain(&mut rest))
     }
 
     fn handle(&self, request: Request, stream: &UnixStream) -> Response {
@@ -752,6 +833,10 @@ mod tests {
     }
 
     fn start(timeout: Duration) -> TestAgent {
+        start_with(timeout, Limits::default())
+    }
+
+    fn start_with(timeout: Duration, limits: Limits) -> TestAgent {
         let dir = tempfile::tempdir().unwrap();
         // The agent makes its folder 0700, as it would under the runtime folder.
         let socket = dir.path().join("coffer").join("agent.sock");
@@ -762,6 +847,7 @@ mod tests {
         };
         let options = Options {
             socket: socket.clone(),
+            limits,
             timeout,
             allowed_plugins: Vec::new(),
             version: protocol::VERSION,
@@ -886,6 +972,110 @@ mod tests {
         assert_eq!(state.step_idle_clock(late, timeout), IdleStep::Exit);
     }
 
+    /// Whether the agent closed `stream` without answering (within a few seconds).
+    fn closed_unanswered(stream: &mut UnixStream) -> bool {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        matches!(stream.read(&mut byte), Ok(0))
+            || matches!(stream.read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
+    }
+
+    fn hello(stream: &mut UnixStream) -> Response {
+        let hello = Request::Hello {
+            version: protocol::VERSION,
+        };
+        protocol::send(stream, &hello).unwrap();
+        protocol::receive(stream).unwrap()
+    }
+
+    #[test]
+    fn connections_past_the_limit_are_closed_and_the_rest_served() {
+        let limits = Limits {
+            connections: 3,
+            ..Limits::default()
+        };
+        let agent = start_with(Duration::from_secs(600), limits);
+        let mut held: Vec<UnixStream> = (0..3)
+            .map(|_| {
+                let mut s = UnixStream::connect(&agent.socket).unwrap();
+                assert!(matches!(hello(&mut s), Response::Hello { .. }));
+                s
+            })
+            .collect();
+        let mut extra = UnixStream::connect(&agent.socket).unwrap();
+        assert!(
+            closed_unanswered(&mut extra),
+            "a fourth connection was served"
+        );
+        held.pop();
+        // A slot freed is a slot used again.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut s = UnixStream::connect(&agent.socket).unwrap();
+            let _ = protocol::send(
+                &mut s,
+                &Request::Hello {
+                    version: protocol::VERSION,
+                },
+            );
+            if protocol::receive::<Response>(&mut s).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the freed slot was never reused");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_frame_past_the_maximum_is_refused_without_being_read() {
+        let agent = start(Duration::from_secs(600));
+        let mut stream = UnixStream::connect(&agent.socket).unwrap();
+        let len = u32::try_from(protocol::MAX_FRAME + 1).unwrap();
+        stream.write_all(&len.to_be_bytes()).unwrap();
+        assert!(closed_unanswered(&mut stream));
+        assert!(!agent.is_unlocked(), "the agent still answers");
+    }
+
+    #[test]
+    fn a_frame_that_trickles_in_is_cut_off() {
+        let limits = Limits {
+            frame_time: Duration::from_millis(300),
+            ..Limits::default()
+        };
+        let agent = start_with(Duration::from_secs(600), limits);
+        let mut stream = UnixStream::connect(&agent.socket).unwrap();
+        // Announces 64 KiB, then sends a byte at a time, slower than the frame may take.
+        stream.write_all(&(64u32 << 10).to_be_bytes()).unwrap();
+        let started = Instant::now();
+        let mut cut = false;
+        while started.elapsed() < Duration::from_secs(5) {
+            if stream.write_all(b"{").is_err() {
+                cut = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            cut || closed_unanswered(&mut stream),
+            "the trickle was never cut"
+        );
+        assert!(!agent.is_unlocked(), "the agent still answers");
+    }
+
+    #[test]
+    fn a_silent_connection_is_closed_after_the_idle_limit() {
+        let limits = Limits {
+            idle_connection: Duration::from_millis(200),
+            ..Limits::default()
+        };
+        let agent = start_with(Duration::from_secs(600), limits);
+        let mut stream = UnixStream::connect(&agent.socket).unwrap();
+        assert!(matches!(hello(&mut stream), Response::Hello { .. }));
+        assert!(closed_unanswered(&mut stream));
+    }
+
     #[test]
     fn it_locks_after_the_timeout_and_then_ends_idle() {
         let timeout = Duration::from_millis(500);
@@ -992,6 +1182,7 @@ mod tests {
         let agent = start(Duration::from_secs(60));
         let options = Options {
             socket: agent.socket.clone(),
+            limits: Limits::default(),
             timeout: Duration::from_secs(60),
             allowed_plugins: Vec::new(),
             version: protocol::VERSION,

@@ -148,6 +148,7 @@ pub fn agent(args: &AgentArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let options = server::Options {
         socket: agent_lib::socket_path(),
+        limits: server::Limits::default(),
         timeout,
         allowed_plugins: ctx.config.plugins.allow.clone(),
         version: args.pretend_version.unwrap_or(protocol::VERSION),
