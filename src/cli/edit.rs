@@ -239,9 +239,11 @@ pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
         None => Plaintext::default(),
     };
     let tmp_root = private_tmp_root(args.allow_disk_tmp)?;
+    // An edit killed with -9 could not remove its plaintext: the next edit does.
+    coffer::sys::private::sweep_dead_private_dirs(&tmp_root, EDIT_DIR);
     // Dropping the TempDir removes the plaintext on every path out of this function.
     let dir = tempfile::Builder::new()
-        .prefix("coffer.")
+        .prefix(&coffer::sys::private::private_dir_prefix(EDIT_DIR))
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir_in(&tmp_root)
         .with_context(|| format!("cannot create a private folder in {}", tmp_root.display()))?;
@@ -297,6 +299,9 @@ pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
 }
 
 /// A RAM-backed folder for plaintext: `$XDG_RUNTIME_DIR` or `/dev/shm` when they are tmpfs.
+/// The prefix of `edit`'s private folders (`coffer-edit.PID.RANDOM`).
+const EDIT_DIR: &str = "coffer-edit";
+
 fn private_tmp_root(allow_disk: bool) -> Result<PathBuf> {
     let candidates = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)

@@ -253,6 +253,40 @@ pub fn sweep_stale_temporaries(path: &Path) -> usize {
         .count()
 }
 
+/// The name of a private folder that belongs to this process: `PREFIX.PID.` then whatever
+/// makes it unique. [`sweep_dead_private_dirs`] recognises such folders of dead processes.
+pub fn private_dir_prefix(prefix: &str) -> String {
+    format!("{prefix}.{}.", std::process::id())
+}
+
+/// Removes the folders `PREFIX.PID.*` in `root` that are ours and whose process is no longer
+/// running: what `kill -9` left behind (an editor's plaintext in a RAM-backed folder). Links
+/// are never followed. Returns how many went.
+pub fn sweep_dead_private_dirs(root: &Path, prefix: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    let uid = crate::sys::uid();
+    let start = format!("{prefix}.");
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(&start))
+                .and_then(|rest| rest.split('.').next())
+                .and_then(|pid| pid.parse::<i32>().ok());
+            let ours = std::fs::symlink_metadata(entry.path()).is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                m.is_dir() && m.uid() == uid
+            });
+            ours && pid.is_some_and(|pid| !is_running(pid))
+                && std::fs::remove_dir_all(entry.path()).is_ok()
+        })
+        .count()
+}
+
 /// Whether a process with this id exists (for any user).
 fn is_running(pid: i32) -> bool {
     match rustix::process::Pid::from_raw(pid) {
@@ -414,6 +448,10 @@ fn temp_suffix() -> String {
 }
 
 /// Creates the temporary `tmp` in `dir` and fills it. On failure it is removed.
+///
+/// Where the filesystem allows, the file is written unnamed (`O_TMPFILE`) and gets the name
+/// `tmp` only once it is whole and synced: a writer killed meanwhile leaves nothing behind,
+/// not even a partial copy of what it was writing (a rendered template, a key).
 fn write_temp(
     dir: BorrowedFd<'_>,
     tmp: &OsStr,
@@ -422,6 +460,23 @@ fn write_temp(
     mode: u32,
     sync: bool,
 ) -> Result<()> {
+    if let Some(mut file) = open_unnamed(dir) {
+        fill(&mut file, bytes, mode, sync).map_err(|source| write_error(path, source))?;
+        // Named through /proc: `AT_EMPTY_PATH` would need a capability.
+        let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
+        match rustix::fs::linkat(
+            rustix::fs::CWD,
+            proc_path.as_str(),
+            dir,
+            tmp,
+            AtFlags::SYMLINK_FOLLOW,
+        ) {
+            Ok(()) => return Ok(()),
+            // No /proc here: write it again, named from the start.
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(write_error(path, e.into())),
+        }
+    }
     let fd = rustix::fs::openat(
         dir,
         tmp,
@@ -430,21 +485,36 @@ fn write_temp(
     )
     .map_err(|e| write_error(path, e.into()))?;
     let mut file = File::from(fd);
-    let written = (|| {
-        if mode != PRIVATE_FILE_MODE {
-            // Not through `openat`'s mode, which the umask would cut down.
-            rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))?;
-        }
-        fault::write_all(&mut file, bytes)?;
-        if sync {
-            file.sync_all()?;
-        }
-        Ok(())
-    })();
+    let written = fill(&mut file, bytes, mode, sync);
     if let Err(source) = written {
         drop(file);
         let _ = rustix::fs::unlinkat(dir, tmp, AtFlags::empty());
         return Err(write_error(path, source));
+    }
+    Ok(())
+}
+
+/// An unnamed `0600` file in `dir`, if the filesystem supports them.
+fn open_unnamed(dir: BorrowedFd<'_>) -> Option<File> {
+    rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC,
+        Mode::from_raw_mode(PRIVATE_FILE_MODE),
+    )
+    .ok()
+    .map(File::from)
+}
+
+/// Sets the mode, writes and (if asked) syncs a new temporary.
+fn fill(file: &mut File, bytes: &[u8], mode: u32, sync: bool) -> io::Result<()> {
+    if mode != PRIVATE_FILE_MODE {
+        // Not through `openat`'s mode, which the umask would cut down.
+        rustix::fs::fchmod(&*file, Mode::from_raw_mode(mode))?;
+    }
+    fault::write_all(file, bytes)?;
+    if sync {
+        file.sync_all()?;
     }
     Ok(())
 }

@@ -263,3 +263,71 @@ fn edit_refuses_disk_tmp_unless_allowed() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(v.show("e"), b"y\n");
 }
+
+/// `kill -9` of `edit` cannot remove its plaintext; the next `edit` does.
+#[test]
+fn a_killed_edits_plaintext_is_swept_by_the_next_edit() {
+    let v = TestVault::new();
+    v.insert("e", "kill-nine-plaintext\n");
+    let rt = runtime_dir();
+    // The editor runs under `sh -c`: it kills coffer, the shell's parent, with SIGKILL.
+    let ed = editor(
+        &v,
+        "kill -KILL $(awk '{print $4}' /proc/$PPID/stat); exit 0",
+    );
+    let out = edit(&v, &ed, &rt, "e");
+    assert_eq!(out.status.code(), None, "coffer was killed");
+    let left = files_below(&rt);
+    assert_eq!(left.len(), 1, "the killed edit left its file: {left:?}");
+    let ok = editor(&v, "true");
+    let out = edit(&v, &ok, &rt, "e");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        files_below(&rt).is_empty(),
+        "plaintext of a dead edit is still there: {:?}",
+        files_below(&rt)
+    );
+    std::fs::remove_dir_all(rt).unwrap();
+}
+
+/// `inject -o` killed at each sync of its output leaves no copy of the rendered secret.
+#[test]
+fn a_killed_inject_leaves_no_plaintext_on_disk() {
+    common::require_tool("strace");
+    let v = TestVault::new();
+    v.insert("db", "rendered-plaintext-value\n");
+    let template = v.dir.path().join("t.tmpl");
+    std::fs::write(&template, "DB={{ coffer:db }}\n").unwrap();
+    let out_dir = v.dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let target = out_dir.join("app.env");
+    for when in 1..=4 {
+        let run = v
+            .tool("strace")
+            .args(["-f", "-o", "/dev/null", "-e", "trace=fsync,fdatasync"])
+            .arg(format!("--inject=fsync:signal=SIGKILL:when={when}"))
+            .arg(common::coffer_bin())
+            .args(["inject", "-f", "-i"])
+            .arg(&template)
+            .arg("-o")
+            .arg(&target)
+            .output()
+            .unwrap();
+        for entry in std::fs::read_dir(&out_dir).unwrap().flatten() {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            let holds = bytes.windows(24).any(|w| w == b"rendered-plaintext-value");
+            assert!(
+                !holds || entry.path() == target,
+                "kill at fsync #{when} left plaintext in {}",
+                entry.path().display()
+            );
+        }
+        if run.status.success() {
+            break;
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "DB=rendered-plaintext-value\n"
+    );
+}
