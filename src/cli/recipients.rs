@@ -302,7 +302,7 @@ fn accept(path: &PathArg, ctx: &Context) -> Result<ExitCode> {
     let what = describe(&folder);
     let pending = vault.trust_changes_below(&folder)?;
     if pending.is_empty() {
-        let lock = vault.lock()?;
+        let lock = vault.lock_outside_git()?;
         vault.accept(&lock, &folder)?;
         println!("The recipients of {what} are already approved on this device.");
         return Ok(ExitCode::SUCCESS);
@@ -311,7 +311,7 @@ fn accept(path: &PathArg, ctx: &Context) -> Result<ExitCode> {
         eprintln!("{}: {}", change.what(), change.summary());
     }
     ui::confirm_or_stop("Approve these recipients for this device?")?;
-    let lock = vault.lock()?;
+    let lock = vault.lock_outside_git()?;
     let approved = vault.accept(&lock, &folder)?;
     for change in &approved {
         println!("Approved for {}: {}", change.what(), change.summary());

@@ -2,6 +2,7 @@
 //! users on this machine (each their own HOME and identity) sharing a bare git remote.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use crate::common::{self, TestVault, require_tool, stderr, stdout};
 
@@ -498,4 +499,165 @@ fn git_diff_shows_plaintext_and_autosync_pushes_each_change() {
     assert_eq!(std::fs::read(alice.path("site")).unwrap(), b"scribble");
     std::fs::write(alice.path("site"), before).unwrap();
     alice.run_ok(&["sync"]);
+}
+
+/// Runs coffer as `user` under strace, killed (SIGKILL) when it first makes one of the
+/// `syscalls` on `path` (as the program passes it: a bare file name for calls relative to a
+/// folder handle, a full path otherwise): a crash at that exact point.
+fn killed_at(user: &TestVault, syscalls: &str, path: &str, args: &[&str], stdin: &str) -> Output {
+    require_tool("strace");
+    let mut cmd = user.tool("strace");
+    cmd.args(["-f", "-qq", "-o", "/dev/null", "-P", path])
+        .arg(format!("--trace={syscalls}"))
+        .arg(format!("--inject={syscalls}:signal=SIGKILL"))
+        .arg(common::coffer_bin())
+        .args(args);
+    let out = common::output_with_stdin(&mut cmd, stdin.as_bytes());
+    // strace dies the way its tracee did.
+    let killed = std::os::unix::process::ExitStatusExt::signal(&out.status) == Some(9)
+        || out.status.code() == Some(137);
+    assert!(
+        killed,
+        "coffer {args:?} should be killed at {syscalls} {path}: {:?} {}",
+        out.status,
+        stderr(&out)
+    );
+    out
+}
+
+/// Alice and Bob share a vault; both changed `team/db`, Bob pushed first, and Alice's sync
+/// stopped on the conflict.
+fn stopped_sync() -> (TestVault, TestVault, tempfile::TempDir) {
+    let (remote_dir, remote) = common::bare_remote();
+    let remote = remote.display().to_string();
+    let alice = TestVault::with_git();
+    alice.insert("team/db", "one\n");
+    alice.run_ok(&["git", "remote", "add", "origin", &remote]);
+    alice.run_ok(&["sync"]);
+    let bob = TestVault::bare();
+    let out = bob.run_ok(&["clone", "--no-passphrase", &remote]);
+    alice.run_ok(&["recipients", "add", "--label", "bob", stdout(&out).trim()]);
+    alice.run_ok(&["sync"]);
+    bob.run_ok(&["sync"]);
+    bob.run_ok(&["recipients", "accept"]);
+    alice.insert("team/db", "alice\n");
+    bob.insert("team/db", "bob\n");
+    bob.run_ok(&["sync"]);
+    let err = refused(&alice, &["sync"]);
+    assert!(err.contains("team/db changed both"), "{err}");
+    (alice, bob, remote_dir)
+}
+
+#[test]
+fn no_write_goes_into_a_stopped_sync() {
+    let (alice, bob, _remote) = stopped_sync();
+    let before = files_below_store(&alice);
+    for args in [
+        &["insert", "-m", "web/new"][..],
+        &["generate", "web/gen"][..],
+        &["rm", "-f", "team/db"][..],
+        &["mv", "team/db", "team/moved"][..],
+        &["reencrypt"][..],
+        &["recipients", "rm", "bob"][..],
+        &["init", "-p", "ops"][..],
+    ] {
+        let out = alice
+            .cmd()
+            .args(args)
+            .write_stdin(b"value\n".to_vec())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with("coffer: "), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("coffer sync --resolve"), "{args:?}: {err}");
+        assert!(err.contains("team/db.age"), "{args:?}: {err}");
+    }
+    assert_eq!(files_below_store(&alice), before, "nothing was written");
+    // Approving recipients changes nothing git tracks: allowed.
+    alice.run_ok(&["recipients", "accept"]);
+    let out = alice.run_ok(&["sync", "--resolve", "team/db", "--ours"]);
+    assert!(stderr(&out).contains("Kept"), "{}", stderr(&out));
+    let shown = alice.store_git(&["show", "--stat", "--format=%s", "HEAD"]);
+    assert!(!shown.contains("web/new"), "{shown}");
+    alice.insert("web/new", "now\n");
+    assert_eq!(
+        alice.git_log()[0],
+        "Add given password for web/new to store."
+    );
+    alice.run_ok(&["sync"]);
+    bob.run_ok(&["sync"]);
+    assert_eq!(bob.show("web/new"), b"now\n");
+}
+
+fn files_below_store(user: &TestVault) -> Vec<(String, Vec<u8>)> {
+    common::files_below(&user.store())
+        .into_iter()
+        .filter(|f| !f.starts_with(".git/") && f != ".coffer/lock")
+        .map(|f| {
+            let bytes = std::fs::read(user.store().join(&f)).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn git_leftovers_are_named_and_then_committed() {
+    let alice = TestVault::with_git();
+    alice.insert("web/shop", "one\n");
+    alice.insert("web/other", "x\n");
+    let before = std::fs::read(alice.path("web/shop")).unwrap();
+
+    // A git killed mid-command leaves its index lock: nothing is written, the file is named.
+    let index_lock = alice.store().join(".git/index.lock");
+    std::fs::write(&index_lock, b"").unwrap();
+    let out = alice
+        .cmd()
+        .args(["insert", "-m", "-f", "web/shop"])
+        .write_stdin(b"two\n".to_vec())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&index_lock.display().to_string()),
+        "names the file in full: {err}"
+    );
+    assert_eq!(std::fs::read(alice.path("web/shop")).unwrap(), before);
+    assert_eq!(alice.store_git(&["status", "--porcelain"]), "");
+    std::fs::remove_file(&index_lock).unwrap();
+
+    // A coffer killed between writing a secret and committing it (here, where it would
+    // look for the secret's exposure mark) leaves the new value uncommitted ...
+    killed_at(
+        &alice,
+        "openat",
+        "exposed",
+        &["insert", "-m", "-f", "web/shop"],
+        "two\n",
+    );
+    assert_eq!(alice.show("web/shop"), b"two\n");
+    assert_ne!(alice.store_git(&["status", "--porcelain"]), "");
+    // ... and a hand-made scribble on another secret is not coffer's.
+    let other = std::fs::read(alice.path("web/other")).unwrap();
+    std::fs::write(alice.path("web/other"), b"scribble").unwrap();
+    // The next write commits what coffer left, then its own change; the scribble stays.
+    alice.insert("web/next", "three\n");
+    assert_eq!(
+        alice.git_log()[..2],
+        [
+            "Add given password for web/next to store.",
+            "Commit changes left by an interrupted coffer command.",
+        ]
+    );
+    assert_eq!(
+        alice.store_git(&["status", "--porcelain"]),
+        " M web/other.age\n"
+    );
+    let left = alice.store_git(&["show", "--name-only", "--format=", "HEAD~1"]);
+    assert_eq!(left, "web/shop.age\n");
+    std::fs::write(alice.path("web/other"), other).unwrap();
+    assert_eq!(alice.store_git(&["status", "--porcelain"]), "");
 }
