@@ -11,6 +11,13 @@ use std::process::{Command, Output, Stdio};
 /// The `.gitattributes` line that keeps git from treating ciphertext as text or merging it.
 pub const GITATTRIBUTES: &str = "*.age -text -merge diff=age\n";
 
+/// What coffer writes to `.git/info/attributes`, which outranks every `.gitattributes` in
+/// the tree: a teammate's pushed `*.age text eol=crlf` (or a filter, `ident`, an encoding)
+/// must not rewrite ciphertext or recipients files on checkout (docs/BEHAVIOUR.md §5).
+pub const INFO_ATTRIBUTES: &str = "# Written by coffer: these win over any .gitattributes in the store.\n\
+*.age -text -merge diff=age -ident -filter -working-tree-encoding -eol\n\
+.age-recipients -text -merge -ident -filter -working-tree-encoding -eol\n";
+
 /// The commit message for what an interrupted coffer command left uncommitted.
 pub const LEFTOVERS_MESSAGE: &str = "Commit changes left by an interrupted coffer command.";
 
@@ -280,6 +287,38 @@ impl Git {
         self.run(["config", "--local", "diff.age.binary", "true"])?;
         self.run(["config", "--local", "diff.age.textconv", &textconv])?;
         self.run(["config", "--local", "diff.age.cachetextconv", "false"])?;
+        self.write_info_attributes()
+    }
+
+    /// Writes coffer's attributes to `.git/info/attributes`, where they outrank whatever the
+    /// tree's `.gitattributes` say (docs/BEHAVIOUR.md §5). Lines the user added are kept.
+    pub fn write_info_attributes(&self) -> Result<(), GitError> {
+        let [path] = self.git_paths(["info/attributes"])?;
+        let io = |source| GitError::Io {
+            path: path.clone(),
+            source,
+        };
+        let old = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io(e)),
+        };
+        if old.starts_with(INFO_ATTRIBUTES) {
+            return Ok(());
+        }
+        let theirs: String = old
+            .lines()
+            .filter(|l| !INFO_ATTRIBUTES.lines().any(|ours| ours == *l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        std::io::Write::write_all(&mut tmp, format!("{INFO_ATTRIBUTES}{theirs}").as_bytes())
+            .map_err(io)?;
+        tmp.persist(&path).map_err(|e| io(e.error))?;
         Ok(())
     }
 }

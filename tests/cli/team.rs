@@ -661,3 +661,58 @@ fn git_leftovers_are_named_and_then_committed() {
     std::fs::write(alice.path("web/other"), other).unwrap();
     assert_eq!(alice.store_git(&["status", "--porcelain"]), "");
 }
+
+#[test]
+fn a_pushed_gitattributes_cannot_rewrite_secrets_in_a_clone() {
+    let (_remote_dir, remote) = common::bare_remote();
+    let remote = remote.display().to_string();
+    let alice = TestVault::with_git();
+    alice.insert("team/db", "db-password\n");
+    alice.insert("web/shop", "shop\n");
+    alice.run_ok(&["git", "remote", "add", "origin", &remote]);
+    alice.run_ok(&["sync"]);
+
+    // A member with push access, using plain git, asks for CRLF line ends on every secret.
+    let mallory = TestVault::new();
+    let checkout = mallory.dir.path().join("checkout");
+    mallory.git(
+        mallory.dir.path(),
+        &["clone", "-q", &remote, checkout.to_str().unwrap()],
+    );
+    std::fs::write(
+        checkout.join(".gitattributes"),
+        "*.age text eol=crlf\n.age-recipients text eol=crlf\n",
+    )
+    .unwrap();
+    mallory.git(&checkout, &["commit", "-qam", "Normalise line ends."]);
+    mallory.git(&checkout, &["push", "-q", "origin", "HEAD"]);
+
+    // A fresh clone reads every secret as written, and git sees nothing changed.
+    let carol = TestVault::bare();
+    let out = carol.run_ok(&["clone", "--no-passphrase", &remote]);
+    let carol_key = stdout(&out).trim().to_owned();
+    alice.run_ok(&["sync"]);
+    alice.run_ok(&["recipients", "add", "--label", "carol", &carol_key]);
+    alice.run_ok(&["sync"]);
+    carol.run_ok(&["sync"]);
+    assert_eq!(carol.show("team/db"), b"db-password\n");
+    assert_eq!(carol.show("web/shop"), b"shop\n");
+    assert_eq!(carol.store_git(&["status", "--porcelain"]), "");
+    let fresh = TestVault::bare();
+    fresh.run_ok(&["clone", "--no-passphrase", &remote]);
+    for name in ["team/db", "web/shop"] {
+        assert_eq!(
+            std::fs::read(fresh.path(name)).unwrap(),
+            std::fs::read(alice.path(name)).unwrap(),
+            "{name} is byte-exact in a fresh clone"
+        );
+    }
+    let attributes = std::fs::read_to_string(fresh.store().join(".git/info/attributes")).unwrap();
+    assert!(attributes.contains("*.age -text"), "{attributes}");
+    // Writing and syncing keep ciphertext byte-exact too.
+    carol.run_ok(&["recipients", "accept"]);
+    carol.insert("web/new", "fresh\n");
+    carol.run_ok(&["sync"]);
+    alice.run_ok(&["sync"]);
+    assert_eq!(alice.show("web/new"), b"fresh\n");
+}
