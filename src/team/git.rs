@@ -279,10 +279,9 @@ impl Git {
 
     /// Sets the repository config coffer needs (docs/BEHAVIOUR.md §5).
     pub fn configure(&self, coffer_exe: &Path) -> Result<(), GitError> {
-        let textconv = format!(
-            "{} --no-agent textconv",
-            shell_quote(&coffer_exe.to_string_lossy())
-        );
+        // Through the agent, as every command: an unlocked identity serves `git log -p`
+        // without a prompt per blob (docs/BEHAVIOUR.md §4).
+        let textconv = format!("{} textconv", shell_quote(&coffer_exe.to_string_lossy()));
         self.run(["config", "--local", "core.symlinks", "false"])?;
         self.run(["config", "--local", "diff.age.binary", "true"])?;
         self.run(["config", "--local", "diff.age.textconv", &textconv])?;
