@@ -65,6 +65,18 @@ pub enum Error {
     Trust(#[from] TrustError),
     #[error("committed, but the automatic sync failed: {0}")]
     AutoSync(SyncError),
+    #[error(
+        "{} cannot be re-encrypted: {}{}: {reason}; nothing was changed",
+        if .paths.len() == 1 { "a secret" } else { "secrets" },
+        .paths.iter().take(5).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        if .paths.len() > 5 { format!(" and {} more", .paths.len() - 5) } else { String::new() }
+    )]
+    NotReencryptable {
+        /// Every file that cannot be decrypted here.
+        paths: Vec<PathBuf>,
+        /// Why the first of them cannot.
+        reason: DecryptError,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -527,6 +539,41 @@ impl Vault {
         Ok(())
     }
 
+    /// Checks, changing nothing, that every one of `names` can be decrypted here (so it can
+    /// be re-encrypted); fails naming every file that cannot. Values are dropped as read.
+    pub fn check_reencryptable(&self, names: &[SecretName]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        self.identities()?;
+        let mut failed: Vec<(SecretName, DecryptError)> = Vec::new();
+        for chunk in names.chunks(BATCH) {
+            let results: Vec<Option<(SecretName, DecryptError)>> = chunk
+                .par_iter()
+                .map(|name| match self.read(name) {
+                    Ok(_) => Ok(None),
+                    Err(Error::Decrypt {
+                        reason: DecryptError::Agent(message),
+                        name,
+                    }) => Err(Error::Decrypt {
+                        name,
+                        reason: DecryptError::Agent(message),
+                    }),
+                    Err(Error::Decrypt { reason, .. }) => Ok(Some((name.clone(), reason))),
+                    Err(e) => Err(e),
+                })
+                .collect::<Result<_>>()?;
+            failed.extend(results.into_iter().flatten());
+        }
+        let mut failed = failed.into_iter();
+        let Some((first, reason)) = failed.next() else {
+            return Ok(());
+        };
+        let mut paths = vec![self.path_of(&first)];
+        paths.extend(failed.map(|(name, _)| self.path_of(&name)));
+        Err(Error::NotReencryptable { paths, reason })
+    }
+
     /// Re-encrypts every secret at or below `folder` to its current recipients. Decryption
     /// and encryption run in parallel; writes are batched with one sync per batch.
     /// Returns the names re-encrypted.
@@ -636,6 +683,8 @@ impl Vault {
                 if has_secrets {
                     self.check_lockout(folder, r)?;
                 }
+                // Approval first: a kill between the file and its pin blocks nothing.
+                self.begin_writing(folder, recipients)?;
                 self.store.write_meta(
                     lock,
                     folder,
@@ -643,7 +692,10 @@ impl Vault {
                     r.to_file_text().as_bytes(),
                 )?;
             }
-            None => self.store.remove_meta(lock, folder, MetaFile::Recipients)?,
+            None => {
+                self.begin_writing(folder, None)?;
+                self.store.remove_meta(lock, folder, MetaFile::Recipients)?;
+            }
         }
         self.approve_written(folder, recipients)?;
         Ok(())

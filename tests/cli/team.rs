@@ -505,11 +505,23 @@ fn git_diff_shows_plaintext_and_autosync_pushes_each_change() {
 /// `syscalls` on `path` (as the program passes it: a bare file name for calls relative to a
 /// folder handle, a full path otherwise): a crash at that exact point.
 fn killed_at(user: &TestVault, syscalls: &str, path: &str, args: &[&str], stdin: &str) -> Output {
+    killed_at_nth(user, syscalls, path, 1, args, stdin)
+}
+
+/// [`killed_at`] the `nth` time (counted per thread) instead of the first.
+fn killed_at_nth(
+    user: &TestVault,
+    syscalls: &str,
+    path: &str,
+    nth: usize,
+    args: &[&str],
+    stdin: &str,
+) -> Output {
     require_tool("strace");
     let mut cmd = user.tool("strace");
     cmd.args(["-f", "-qq", "-o", "/dev/null", "-P", path])
         .arg(format!("--trace={syscalls}"))
-        .arg(format!("--inject={syscalls}:signal=SIGKILL"))
+        .arg(format!("--inject={syscalls}:signal=SIGKILL:when={nth}"))
         .arg(common::coffer_bin())
         .args(args);
     let out = common::output_with_stdin(&mut cmd, stdin.as_bytes());
@@ -715,4 +727,128 @@ fn a_pushed_gitattributes_cannot_rewrite_secrets_in_a_clone() {
     carol.run_ok(&["sync"]);
     alice.run_ok(&["sync"]);
     assert_eq!(alice.show("web/new"), b"fresh\n");
+}
+
+const RENAMES: &str = "rename,renameat,renameat2";
+
+/// The file that holds this device's pins for the user's store.
+fn pin_file(user: &TestVault) -> PathBuf {
+    let dir = user.data_dir().join("trust");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+#[test]
+fn a_revocation_that_cannot_reencrypt_everything_changes_nothing() {
+    let alice = TestVault::with_git();
+    let bob = TestVault::new();
+    alice.run_ok(&["recipients", "add", "--label", "bob", &bob.recipient()]);
+    alice.insert("web/a", "a\n");
+    alice.insert("web/b", "b\n");
+    // A secret someone encrypted to a key Alice does not hold.
+    let stranger = TestVault::new();
+    let foreign = alice.path("web/foreign");
+    alice.age_encrypt(&["-r", &stranger.recipient()], &foreign, b"theirs\n");
+    alice.git(&alice.store(), &["add", "web/foreign.age"]);
+    alice.git(&alice.store(), &["commit", "-qm", "Add foreign."]);
+    let before = files_below_store(&alice);
+
+    let err = refused(&alice, &["recipients", "rm", "bob"]);
+    assert!(
+        err.contains(&foreign.display().to_string()),
+        "names the file: {err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(files_below_store(&alice), before, "nothing was written");
+    assert!(!alice.store().join(".coffer/exposed").exists());
+    assert_clean_work_tree(&alice);
+    assert_eq!(
+        bob.age_decrypt(&bob.identities(), &alice.path("web/a")),
+        b"a\n"
+    );
+}
+
+#[test]
+fn a_killed_revocation_is_finished_by_running_it_again() {
+    require_tool("age");
+    let alice = TestVault::with_git();
+    let bob = TestVault::new();
+    alice.run_ok(&["recipients", "add", "--label", "bob", &bob.recipient()]);
+    let names = ["web/a", "web/b", "web/c", "web/d"];
+    for name in names {
+        alice.insert(name, format!("{name}\n"));
+    }
+    // Killed while re-encrypting, after the recipients file lost Bob.
+    killed_at(&alice, RENAMES, "c.age", &["recipients", "rm", "bob"], "");
+    let file = std::fs::read_to_string(alice.store().join(".age-recipients")).unwrap();
+    assert!(!file.contains(&bob.recipient()), "{file}");
+    let listing = stdout(&alice.run_ok(&["recipients"]));
+    assert!(listing.contains("Unfinished"), "{listing}");
+
+    let out = alice.run_ok(&["recipients", "rm", "bob"]);
+    assert!(
+        stdout(&out).starts_with("Finished removing bob from the store; re-encrypted 4"),
+        "{}",
+        stdout(&out)
+    );
+    for name in names {
+        let denied = alice
+            .tool("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(bob.identities())
+            .arg(alice.path(name))
+            .output()
+            .unwrap();
+        assert!(!denied.status.success(), "bob still decrypts {name}");
+        assert_eq!(alice.show(name), format!("{name}\n").as_bytes());
+        let mark = std::fs::read_to_string(exposed_mark(&alice, name)).unwrap();
+        assert_eq!(mark.matches(&bob.recipient()).count(), 1, "{mark}");
+    }
+    assert_eq!(alice.git_log()[0], "Remove recipient bob from the store.");
+    assert_clean_work_tree(&alice);
+    let listing = stdout(&alice.run_ok(&["recipients"]));
+    assert!(!listing.contains("Unfinished"), "{listing}");
+    // Done: a third run is told so.
+    let err = refused(&alice, &["recipients", "rm", "bob"]);
+    assert!(err.contains("not a recipient"), "{err}");
+}
+
+#[test]
+fn a_killed_recipients_add_blocks_no_later_write() {
+    require_tool("age");
+    let bob = TestVault::new();
+    let bob_key = bob.recipient();
+    // Killed at each save of this device's pins in turn: before the recipients file is
+    // written, between it and its approval, and after.
+    for nth in 1..=4 {
+        let alice = TestVault::with_git();
+        alice.insert("team/x", "x\n");
+        let pins = pin_file(&alice).display().to_string();
+        let args = [
+            "recipients",
+            "add",
+            "-p",
+            "team",
+            "--label",
+            "bob",
+            &bob_key,
+        ];
+        killed_at_nth(&alice, RENAMES, &pins, nth, &args, "");
+        let out = alice.try_insert("team/y", "y\n");
+        assert!(out.status.success(), "kill {nth}: {}", stderr(&out));
+        // Running it again finishes the job.
+        alice.run_ok(&args);
+        alice.insert("team/z", "z\n");
+        for name in ["team/x", "team/y", "team/z"] {
+            let value = bob.age_decrypt(&bob.identities(), &alice.path(name));
+            assert_eq!(value, format!("{}\n", &name[5..]).as_bytes(), "kill {nth}");
+        }
+        assert_clean_work_tree(&alice);
+    }
 }
