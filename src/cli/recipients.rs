@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use coffer::crypto::recipients::{Recipient, Recipients};
 use coffer::store::{RECIPIENTS_FILE, StoreError, StoreLock};
 use coffer::sys::text::terminal_safe;
-use coffer::team::trust::describe;
+use coffer::team::trust::{Listed, describe};
 use coffer::vault::{Changed, RecipientOverride};
 use coffer::{Folder, SecretName, Vault};
 
@@ -117,6 +117,27 @@ fn ls(path: &PathArg, ctx: &Context) -> Result<ExitCode> {
             );
         }
     }
+    for (at, removed) in vault.unfinished_reencryptions()? {
+        if folder.contains_folder(&at) || at.contains_folder(&folder) {
+            let again = if removed.is_empty() {
+                format!(
+                    "`coffer recipients add{} KEY` again, with a key it lists,",
+                    path_flag(&at)
+                )
+            } else {
+                let keys: Vec<&str> = removed.iter().map(|l| l.key.as_str()).collect();
+                format!(
+                    "`coffer recipients rm{} {}` again",
+                    path_flag(&at),
+                    keys.join(" ")
+                )
+            };
+            println!(
+                "Unfinished: a change of the recipients of {} was interrupted before every secret was re-encrypted; run {again} to finish it.",
+                describe(&at)
+            );
+        }
+    }
     let exposed = vault.exposed_below(&folder)?;
     if !exposed.is_empty() {
         println!(
@@ -193,14 +214,49 @@ fn add(args: &AddArgs, ctx: &Context) -> Result<ExitCode> {
             added.push(r);
         }
     }
-    if added.is_empty() {
+    let unfinished = vault
+        .unfinished_reencryptions()?
+        .iter()
+        .any(|(at, _)| *at == folder);
+    if added.is_empty() && !unfinished {
         return Ok(ExitCode::SUCCESS);
     }
     let file = vault.recipients_path(&folder);
     let governed = governed_names(&vault, &folder)?;
-    vault.set_recipients(&lock, &folder, Some(&Recipients::new(list, file)))?;
-    note_new_file(&folder, inherited.as_ref());
+    // As for `rm`: check first, remember the re-encryption owed, then change the file; a
+    // rerun after a kill (which finds the keys already listed) finishes it.
+    vault.check_reencryptable(&governed)?;
+    vault.begin_reencryption(&folder, &[])?;
+    if !added.is_empty() {
+        vault.set_recipients(&lock, &folder, Some(&Recipients::new(list, file)))?;
+        note_new_file(&folder, inherited.as_ref());
+    }
     reencrypt(&vault, &lock, &governed)?;
+    vault.end_reencryption(&folder)?;
+    if added.is_empty() {
+        vault.commit(
+            &[
+                Changed::Recipients(folder.clone()),
+                Changed::Folder(folder.clone()),
+            ],
+            &coffer::team::rotation::unchanged_message(
+                &format!(
+                    "Reencrypt {}.",
+                    if folder.is_root() {
+                        "password store".to_owned()
+                    } else {
+                        folder.to_string()
+                    }
+                ),
+                &[],
+            ),
+        )?;
+        println!(
+            "Finished re-encrypting {} secret(s) of {what} for its recipients.",
+            governed.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let who = names_of(&added);
     let plural = if added.len() == 1 { "" } else { "s" };
     vault.commit(
@@ -231,22 +287,29 @@ fn remove(args: &RemoveArgs, ctx: &Context) -> Result<ExitCode> {
     if list.is_empty() {
         bail!("{what} has no recipients; run `coffer init` to set them");
     }
+    // Removed by a run that was killed before it re-encrypted everything: finished now.
+    let unfinished = unfinished_removals(&vault, &folder)?;
     let mut removed: Vec<Recipient> = Vec::new();
+    let mut finishing: Vec<Recipient> = Vec::new();
     for arg in &args.who {
         let as_key = Recipient::parse(arg).ok();
-        let matching: Vec<&Recipient> = list
-            .iter()
-            .filter(|r| Some(*r) == as_key.as_ref() || r.label() == Some(arg.trim()))
-            .collect();
-        if matching.is_empty() {
+        let matches = |r: &Recipient| Some(r) == as_key.as_ref() || r.label() == Some(arg.trim());
+        let listed: Vec<&Recipient> = list.iter().filter(|r| matches(r)).collect();
+        let gone: Vec<&Recipient> = unfinished.iter().filter(|r| matches(r)).collect();
+        if listed.is_empty() && gone.is_empty() {
             bail!(
                 "{arg:?} is not a recipient of {what}; `coffer recipients{}` lists them",
                 path_flag(&folder)
             );
         }
-        for r in matching {
+        for r in listed {
             if !removed.contains(r) {
                 removed.push(r.clone());
+            }
+        }
+        for r in gone {
+            if !finishing.contains(r) && !removed.contains(r) {
+                finishing.push(r.clone());
             }
         }
     }
@@ -262,13 +325,27 @@ fn remove(args: &RemoveArgs, ctx: &Context) -> Result<ExitCode> {
         );
     }
     let file = vault.recipients_path(&folder);
+    let new = Recipients::new(remaining, file);
     let governed = governed_names(&vault, &folder)?;
-    vault.set_recipients(&lock, &folder, Some(&Recipients::new(remaining, file)))?;
-    note_new_file(&folder, inherited.as_ref());
+    // All or resumable (docs/BEHAVIOUR.md §5): everything is checked before anything
+    // changes; the unfinished re-encryption is remembered and the secrets marked exposed
+    // before the recipients file changes; a rerun after a kill finishes the job.
+    if !governed.is_empty() {
+        vault.check_lockout(&folder, &new)?;
+    }
+    vault.check_reencryptable(&governed)?;
+    let all_removed: Vec<Recipient> = removed.iter().chain(&finishing).cloned().collect();
+    let listed: Vec<Listed> = all_removed.iter().map(Listed::from).collect();
+    vault.begin_reencryption(&folder, &listed)?;
+    vault.mark_exposed(&lock, &governed, &all_removed)?;
+    if !removed.is_empty() {
+        vault.set_recipients(&lock, &folder, Some(&new))?;
+        note_new_file(&folder, inherited.as_ref());
+    }
     reencrypt(&vault, &lock, &governed)?;
-    vault.mark_exposed(&lock, &governed, &removed)?;
-    let who = names_of(&removed);
-    let plural = if removed.len() == 1 { "" } else { "s" };
+    vault.end_reencryption(&folder)?;
+    let who = names_of(&all_removed);
+    let plural = if all_removed.len() == 1 { "" } else { "s" };
     vault.commit(
         &[
             Changed::Recipients(folder.clone()),
@@ -279,10 +356,17 @@ fn remove(args: &RemoveArgs, ctx: &Context) -> Result<ExitCode> {
             &[],
         ),
     )?;
-    println!(
-        "Removed {who} from {what}; re-encrypted {} secret(s).",
-        governed.len()
-    );
+    if removed.is_empty() {
+        println!(
+            "Finished removing {who} from {what}; re-encrypted {} secret(s).",
+            governed.len()
+        );
+    } else {
+        println!(
+            "Removed {who} from {what}; re-encrypted {} secret(s).",
+            governed.len()
+        );
+    }
     if governed.is_empty() {
         println!("{who} could read no secret here.");
     } else {
@@ -294,8 +378,21 @@ fn remove(args: &RemoveArgs, ctx: &Context) -> Result<ExitCode> {
             println!("  {name}");
         }
     }
-    warn_still_listed_below(&vault, &folder, &removed)?;
+    warn_still_listed_below(&vault, &folder, &all_removed)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Who a killed `recipients rm` of `folder` had removed before it could finish.
+fn unfinished_removals(vault: &Vault, folder: &Folder) -> Result<Vec<Recipient>> {
+    let mut out = Vec::new();
+    for (at, removed) in vault.unfinished_reencryptions()? {
+        if at == *folder {
+            for l in removed {
+                out.push(Recipient::parse(&l.key)?.with_label(l.label));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn accept(path: &PathArg, ctx: &Context) -> Result<ExitCode> {
@@ -304,7 +401,7 @@ fn accept(path: &PathArg, ctx: &Context) -> Result<ExitCode> {
     let what = describe(&folder);
     let pending = vault.trust_changes_below(&folder)?;
     if pending.is_empty() {
-        let lock = vault.lock()?;
+        let lock = vault.lock_outside_git()?;
         vault.accept(&lock, &folder)?;
         println!("The recipients of {what} are already approved on this device.");
         return Ok(ExitCode::SUCCESS);
@@ -313,7 +410,7 @@ fn accept(path: &PathArg, ctx: &Context) -> Result<ExitCode> {
         eprintln!("{}: {}", change.what(), change.summary());
     }
     ui::confirm_or_stop("Approve these recipients for this device?")?;
-    let lock = vault.lock()?;
+    let lock = vault.lock_outside_git()?;
     let approved = vault.accept(&lock, &folder)?;
     for change in &approved {
         println!("Approved for {}: {}", change.what(), change.summary());

@@ -47,6 +47,10 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
     if !vault.git().is_repo() {
         return Err(coffer::team::sync::SyncError::NotARepo.into());
     }
+    // Stores cloned or set up by an older coffer get today's setup: attributes that outrank
+    // the tree's, a textconv that uses the agent.
+    let exe = std::env::current_exe().context("cannot find the coffer executable")?;
+    vault.git().configure(&exe)?;
     if let Some(raw) = &args.resolve {
         let name = parse_name(raw)?;
         let side = if args.ours { Side::Ours } else { Side::Theirs };
@@ -142,9 +146,12 @@ pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from("/"));
     coffer::sys::private::create_missing_dirs(&parent)?;
     let dest_arg = dest.as_os_str().to_owned();
+    // No checkout yet: coffer's attributes must be in place first, or a `.gitattributes`
+    // in the remote (`*.age text eol=crlf`) would rewrite every secret as it is checked out.
     Git::new(&parent).run([
         "clone".as_ref(),
         "--quiet".as_ref(),
+        "--no-checkout".as_ref(),
         "--".as_ref(),
         std::ffi::OsStr::new(&args.url),
         dest_arg.as_os_str(),
@@ -152,7 +159,14 @@ pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
     std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot restrict {}", dest.display()))?;
     let exe = std::env::current_exe().context("cannot find the coffer executable")?;
-    Git::new(&dest).configure(&exe)?;
+    let git = Git::new(&dest);
+    git.configure(&exe)?;
+    if git
+        .run(["rev-parse", "--verify", "--quiet", "HEAD"])
+        .is_ok()
+    {
+        git.run(["reset", "--quiet", "--hard", "HEAD"])?;
+    }
 
     let here = Context {
         paths: Paths {

@@ -73,6 +73,14 @@ pub fn decrypt(ciphertext: &[u8], identities: &Identities) -> Result<Plaintext, 
 
 const BINARY_MAGIC: &[u8] = b"age-encryption.org/v1\n";
 
+/// Whether `file` is a whole binary age file as coffer writes them (its header parses; the
+/// payload is not checked). Tells a secret coffer wrote from a hand-made scribble.
+pub fn is_age_file(file: &[u8]) -> bool {
+    file.starts_with(BINARY_MAGIC)
+        && check_stanza_framing(file).is_ok()
+        && age::Decryptor::new_buffered(file).is_ok()
+}
+
 fn decrypt_binary(file: &[u8], identities: &Identities) -> Result<Plaintext, DecryptError> {
     check_stanza_framing(file)?;
     let decryptor = age::Decryptor::new_buffered(file).map_err(map_error)?;

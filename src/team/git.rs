@@ -11,12 +11,44 @@ use std::process::{Command, Output, Stdio};
 /// The `.gitattributes` line that keeps git from treating ciphertext as text or merging it.
 pub const GITATTRIBUTES: &str = "*.age -text -merge diff=age\n";
 
+/// What coffer writes to `.git/info/attributes`, which outranks every `.gitattributes` in
+/// the tree: a teammate's pushed `*.age text eol=crlf` (or a filter, `ident`, an encoding)
+/// must not rewrite ciphertext or recipients files on checkout (docs/BEHAVIOUR.md §5).
+pub const INFO_ATTRIBUTES: &str = "# Written by coffer: these win over any .gitattributes in the store.\n\
+*.age -text -merge diff=age -ident -filter -working-tree-encoding -eol\n\
+.age-recipients -text -merge -ident -filter -working-tree-encoding -eol\n";
+
+/// The commit message for what an interrupted coffer command left uncommitted.
+pub const LEFTOVERS_MESSAGE: &str = "Commit changes left by an interrupted coffer command.";
+
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
     #[error("cannot run git: {0}")]
     Spawn(std::io::Error),
     #[error("git {command} failed: {message}")]
     Failed { command: String, message: String },
+    #[error(
+        "a sync is waiting to be resolved ({what}); nothing was changed: finish it with `coffer sync --resolve NAME --ours|--theirs` (or `coffer git status` to see what is left) first"
+    )]
+    Unresolved { what: String },
+    #[error(
+        "git's index is locked by {}: nothing was changed; if no git command is running, an interrupted one left it behind: remove that file and try again",
+        .0.display()
+    )]
+    IndexLocked(PathBuf),
+    #[error("cannot write {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A change git sees in the work tree: the path (relative to the store) and whether the
+/// file is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkTreeChange {
+    pub path: PathBuf,
+    pub deleted: bool,
 }
 
 /// A git repository whose work tree is the store.
@@ -81,13 +113,10 @@ impl Git {
                 .map(|a| a.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let stderr = String::from_utf8_lossy(&output.stderr);
-            let message = stderr
-                .lines()
-                .rfind(|l| !l.trim().is_empty())
-                .unwrap_or("no message")
-                .trim()
-                .to_owned();
-            Err(GitError::Failed { command, message })
+            Err(GitError::Failed {
+                command,
+                message: main_line(&stderr),
+            })
         }
     }
 
@@ -134,6 +163,114 @@ impl Git {
         Ok(())
     }
 
+    /// Where `rel` (`index.lock`, `MERGE_HEAD`, …) lives in the repository's git folder.
+    fn git_paths<const N: usize>(&self, rels: [&str; N]) -> Result<[PathBuf; N], GitError> {
+        let mut args = vec!["rev-parse"];
+        for rel in rels {
+            args.extend(["--git-path", rel]);
+        }
+        let out = self.run(&args)?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines();
+        Ok(rels.map(|rel| {
+            let p = PathBuf::from(lines.next().unwrap_or(rel));
+            if p.is_absolute() {
+                p
+            } else {
+                self.store.join(p)
+            }
+        }))
+    }
+
+    /// Refuses, before anything is written, while git is in the middle of something a write
+    /// would end up inside: a stopped rebase or merge (the write would ride along in the
+    /// resolved commit), or an index locked by a git that is running or was killed.
+    pub fn check_writable(&self) -> Result<(), GitError> {
+        if !self.is_repo() {
+            return Ok(());
+        }
+        let [
+            rebase_merge,
+            rebase_apply,
+            merge,
+            cherry_pick,
+            revert,
+            index_lock,
+        ] = self.git_paths([
+            "rebase-merge",
+            "rebase-apply",
+            "MERGE_HEAD",
+            "CHERRY_PICK_HEAD",
+            "REVERT_HEAD",
+            "index.lock",
+        ])?;
+        let operation = if rebase_merge.exists() || rebase_apply.exists() {
+            Some("a rebase")
+        } else if merge.exists() {
+            Some("a merge")
+        } else if cherry_pick.exists() {
+            Some("a cherry-pick")
+        } else if revert.exists() {
+            Some("a revert")
+        } else {
+            None
+        };
+        let unmerged = self.unmerged()?;
+        if operation.is_some() || !unmerged.is_empty() {
+            let mut what = format!("{} stopped", operation.unwrap_or("git"));
+            if !unmerged.is_empty() {
+                what.push_str(&format!(" with {} unmerged", unmerged.join(", ")));
+            }
+            return Err(GitError::Unresolved { what });
+        }
+        if index_lock.symlink_metadata().is_ok() {
+            return Err(GitError::IndexLocked(index_lock));
+        }
+        Ok(())
+    }
+
+    /// The paths (relative to the store) git's index holds unmerged.
+    fn unmerged(&self) -> Result<Vec<String>, GitError> {
+        let out = self.run(["diff", "--name-only", "--diff-filter=U", "-z"])?;
+        let mut paths: Vec<String> = out
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        paths.dedup();
+        Ok(paths)
+    }
+
+    /// Uncommitted changes (tracked or not) to the files coffer manages: secrets, recipients
+    /// files and `.coffer/` (its own `.gitignore` aside).
+    pub fn uncommitted_coffer_files(&self) -> Result<Vec<WorkTreeChange>, GitError> {
+        if !self.is_repo() {
+            return Ok(Vec::new());
+        }
+        let out = self.run([
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+            "--",
+            ":(glob)**/*.age",
+            ":(glob)**/.age-recipients",
+            ".coffer",
+            ":(exclude).coffer/.gitignore",
+        ])?;
+        Ok(out
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|entry| entry.len() > 3)
+            .map(|entry| WorkTreeChange {
+                path: PathBuf::from(String::from_utf8_lossy(&entry[3..]).into_owned()),
+                deleted: entry[..2].contains(&b'D'),
+            })
+            .collect())
+    }
+
     /// `git init` plus coffer's setup: attributes, textconv, no symlinks.
     pub fn init(&self, coffer_exe: &Path) -> Result<(), GitError> {
         self.run(["init", "-q"])?;
@@ -142,16 +279,58 @@ impl Git {
 
     /// Sets the repository config coffer needs (docs/BEHAVIOUR.md §5).
     pub fn configure(&self, coffer_exe: &Path) -> Result<(), GitError> {
-        let textconv = format!(
-            "{} --no-agent textconv",
-            shell_quote(&coffer_exe.to_string_lossy())
-        );
+        // Through the agent, as every command: an unlocked identity serves `git log -p`
+        // without a prompt per blob (docs/BEHAVIOUR.md §4).
+        let textconv = format!("{} textconv", shell_quote(&coffer_exe.to_string_lossy()));
         self.run(["config", "--local", "core.symlinks", "false"])?;
         self.run(["config", "--local", "diff.age.binary", "true"])?;
         self.run(["config", "--local", "diff.age.textconv", &textconv])?;
         self.run(["config", "--local", "diff.age.cachetextconv", "false"])?;
+        self.write_info_attributes()
+    }
+
+    /// Writes coffer's attributes to `.git/info/attributes`, where they outrank whatever the
+    /// tree's `.gitattributes` say (docs/BEHAVIOUR.md §5). Lines the user added are kept.
+    pub fn write_info_attributes(&self) -> Result<(), GitError> {
+        let [path] = self.git_paths(["info/attributes"])?;
+        let io = |source| GitError::Io {
+            path: path.clone(),
+            source,
+        };
+        let old = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io(e)),
+        };
+        if old.starts_with(INFO_ATTRIBUTES) {
+            return Ok(());
+        }
+        let theirs: String = old
+            .lines()
+            .filter(|l| !INFO_ATTRIBUTES.lines().any(|ours| ours == *l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        std::io::Write::write_all(&mut tmp, format!("{INFO_ATTRIBUTES}{theirs}").as_bytes())
+            .map_err(io)?;
+        tmp.persist(&path).map_err(|e| io(e.error))?;
         Ok(())
     }
+}
+
+/// The line of git's stderr that says what went wrong: its last `fatal:`/`error:` line (the
+/// lines after it are advice), else its last line.
+fn main_line(stderr: &str) -> String {
+    let lines = || stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .rfind(|l| l.starts_with("fatal:") || l.starts_with("error:"))
+        .or_else(|| lines().next_back())
+        .unwrap_or("no message")
+        .to_owned()
 }
 
 fn shell_quote(s: &str) -> String {

@@ -147,6 +147,12 @@ pub struct Pins {
     file: PathBuf,
     store: PathBuf,
     pub(crate) folders: BTreeMap<Folder, Vec<Listed>>,
+    /// A recipients file this device is writing (`None` keys: removing), saved before the
+    /// file changes so that a kill between the file and its approval blocks nothing.
+    pub(crate) writing: Option<(Folder, Option<Vec<Listed>>)>,
+    /// Folders whose re-encryption after a recipients change (and who was removed) is not
+    /// finished yet: a rerun of `recipients add|rm` finishes it.
+    pub(crate) unfinished: BTreeMap<Folder, Vec<Listed>>,
 }
 
 /// The on-disk form (TOML), readable by a curious user.
@@ -157,6 +163,20 @@ struct PinFile {
     /// Folder (`""` for the root) → approved recipients.
     #[serde(default)]
     folders: BTreeMap<String, Vec<Listed>>,
+    /// The recipients file being written, if a command is (or was killed) writing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    writing: Option<WritingFile>,
+    /// Folder → the recipients removed there, while its re-encryption is unfinished.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    unfinished: BTreeMap<String, Vec<Listed>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WritingFile {
+    folder: String,
+    /// The keys written; absent when the file is being removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    keys: Option<Vec<Listed>>,
 }
 
 impl Pins {
@@ -197,15 +217,25 @@ impl Pins {
                 store.display()
             )));
         }
+        let parse_folder = |f: &str| Folder::new(f).map_err(|e| invalid(e.to_string()));
         let mut folders = BTreeMap::new();
         for (folder, keys) in parsed.folders {
-            let folder = Folder::new(&folder).map_err(|e| invalid(e.to_string()))?;
-            folders.insert(folder, keys);
+            folders.insert(parse_folder(&folder)?, keys);
+        }
+        let writing = match parsed.writing {
+            Some(w) => Some((parse_folder(&w.folder)?, w.keys)),
+            None => None,
+        };
+        let mut unfinished = BTreeMap::new();
+        for (folder, removed) in parsed.unfinished {
+            unfinished.insert(parse_folder(&folder)?, removed);
         }
         Ok(Some(Self {
             file,
             store,
             folders,
+            writing,
+            unfinished,
         }))
     }
 
@@ -217,6 +247,8 @@ impl Pins {
             file,
             store: canonical,
             folders: BTreeMap::new(),
+            writing: None,
+            unfinished: BTreeMap::new(),
         };
         for folder in store.recipients_files_below(&Folder::root())? {
             if let Some(r) = own_recipients(store, &folder).ok().flatten() {
@@ -238,6 +270,15 @@ impl Pins {
                 .folders
                 .iter()
                 .map(|(f, keys)| (f.to_string(), keys.clone()))
+                .collect(),
+            writing: self.writing.as_ref().map(|(folder, keys)| WritingFile {
+                folder: folder.to_string(),
+                keys: keys.clone(),
+            }),
+            unfinished: self
+                .unfinished
+                .iter()
+                .map(|(f, removed)| (f.to_string(), removed.clone()))
                 .collect(),
         };
         let body = toml::to_string(&file).map_err(|e| TrustError::Invalid {
@@ -314,6 +355,28 @@ impl Pins {
         })
     }
 
+    /// Settles a recipients write this device began and may have been killed in: if the
+    /// folder's file is what was being written, that is approved (it is this device's own
+    /// change); otherwise the write never happened and the old approval stands.
+    pub fn settle_writing(&mut self, store: &dyn Storage) -> Result<()> {
+        let Some((folder, keys)) = self.writing.take() else {
+            return Ok(());
+        };
+        let own = own_recipients(store, &folder).ok().flatten();
+        match (keys, own) {
+            (Some(keys), Some(own)) => {
+                let written: BTreeSet<&str> = keys.iter().map(|l| l.key.as_str()).collect();
+                let there: BTreeSet<&str> = own.iter().map(|r| r.key()).collect();
+                if written == there {
+                    self.set(store, &folder, keys)?;
+                }
+            }
+            (None, None) => self.drop_inheriting_below(store, &folder, true)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// Approves `keys` for `folder`. Pins below it that only inherited from this folder's
     /// file are dropped: they now inherit the new pin.
     pub fn set(&mut self, store: &dyn Storage, folder: &Folder, keys: Vec<Listed>) -> Result<()> {
@@ -378,6 +441,8 @@ mod tests {
         Pins {
             file: PathBuf::from("x"),
             store: PathBuf::from("/s"),
+            writing: None,
+            unfinished: BTreeMap::new(),
             folders: entries
                 .iter()
                 .map(|(f, keys)| (folder(f), keys.iter().map(|r| Listed::from(*r)).collect()))

@@ -24,7 +24,11 @@ impl Vault {
                 Some(bytes) => parse(&bytes),
                 None => Vec::new(),
             };
+            // Marked already (a rerun finishing a killed removal): once is enough.
             for r in removed {
+                if removals.iter().any(|m| m.key == r.key()) {
+                    continue;
+                }
                 removals.push(Removal {
                     at: at.clone(),
                     key: r.key().to_owned(),

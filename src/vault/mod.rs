@@ -65,6 +65,18 @@ pub enum Error {
     Trust(#[from] TrustError),
     #[error("committed, but the automatic sync failed: {0}")]
     AutoSync(SyncError),
+    #[error(
+        "{} cannot be re-encrypted: {}{}: {reason}; nothing was changed",
+        if .paths.len() == 1 { "a secret" } else { "secrets" },
+        .paths.iter().take(5).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        if .paths.len() > 5 { format!(" and {} more", .paths.len() - 5) } else { String::new() }
+    )]
+    NotReencryptable {
+        /// Every file that cannot be decrypted here.
+        paths: Vec<PathBuf>,
+        /// Why the first of them cannot.
+        reason: DecryptError,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -245,9 +257,78 @@ impl Vault {
         let _ = self.identities.set(ids);
     }
 
-    /// Takes the store's writer lock: every change to the store holds it.
+    /// Takes the store's writer lock: every change to the store holds it. In a git work
+    /// tree it refuses, before anything is written, while a sync waits to be resolved or git's
+    /// index is locked, and first commits what an interrupted coffer command left
+    /// uncommitted (docs/BEHAVIOUR.md §5).
     pub fn lock(&self) -> Result<StoreLock> {
+        let lock = self.store.lock()?;
+        self.git.check_writable()?;
+        self.commit_leftovers(&lock)?;
+        Ok(lock)
+    }
+
+    /// The writer lock alone, for work that changes nothing git tracks (approving
+    /// recipients on this device): it may run while a sync waits to be resolved.
+    pub fn lock_outside_git(&self) -> Result<StoreLock> {
         Ok(self.store.lock()?)
+    }
+
+    /// Commits the coffer-made changes a killed command left in the work tree: secrets that
+    /// are whole age files (or are gone), recipients files this device approved, `.coffer/`.
+    /// Anything else (a scribbled secret, someone's hand-edited recipients) stays as it is,
+    /// for the user. Returns the paths committed.
+    fn commit_leftovers(&self, _lock: &StoreLock) -> Result<Vec<PathBuf>> {
+        let changes = self.git.uncommitted_coffer_files()?;
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let shared_log = crate::team::log::shared_log_dir(self.store());
+        let mut ours = Vec::new();
+        for change in changes {
+            let full = self.root().join(&change.path);
+            if full.starts_with(&shared_log) {
+                // This device's log rides along with every commit anyway.
+                continue;
+            }
+            if change.deleted || self.made_by_coffer(&change.path)? {
+                ours.push(full);
+            }
+        }
+        if !ours.is_empty() {
+            self.git
+                .commit(&ours, crate::team::git::LEFTOVERS_MESSAGE)?;
+        }
+        Ok(ours)
+    }
+
+    /// Whether a changed file (relative to the store) is one coffer could have written.
+    fn made_by_coffer(&self, path: &std::path::Path) -> Result<bool> {
+        let text = path.to_string_lossy();
+        if text.starts_with(".coffer/") {
+            return Ok(true);
+        }
+        if let Some(folder) = text.strip_suffix(crate::store::RECIPIENTS_FILE) {
+            let Some(folder) = folder
+                .strip_suffix('/')
+                .or((folder.is_empty()).then_some(""))
+                .and_then(|f| Folder::new(f).ok())
+            else {
+                return Ok(false);
+            };
+            // Only a file this device approved: someone's hand edit is theirs to commit.
+            return Ok(matches!(self.trust_change(&folder), Ok(None)));
+        }
+        let Some(name) = text
+            .strip_suffix(crate::store::AGE_SUFFIX)
+            .and_then(|n| SecretName::new(n).ok())
+        else {
+            return Ok(false);
+        };
+        Ok(match self.store.read(&name) {
+            Ok(bytes) => crypto::is_age_file(&bytes),
+            Err(_) => false,
+        })
     }
 
     /// Where the store lives, for messages.
@@ -476,6 +557,41 @@ impl Vault {
         Ok(())
     }
 
+    /// Checks, changing nothing, that every one of `names` can be decrypted here (so it can
+    /// be re-encrypted); fails naming every file that cannot. Values are dropped as read.
+    pub fn check_reencryptable(&self, names: &[SecretName]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        self.identities()?;
+        let mut failed: Vec<(SecretName, DecryptError)> = Vec::new();
+        for chunk in names.chunks(BATCH) {
+            let results: Vec<Option<(SecretName, DecryptError)>> = chunk
+                .par_iter()
+                .map(|name| match self.read(name) {
+                    Ok(_) => Ok(None),
+                    Err(Error::Decrypt {
+                        reason: DecryptError::Agent(message),
+                        name,
+                    }) => Err(Error::Decrypt {
+                        name,
+                        reason: DecryptError::Agent(message),
+                    }),
+                    Err(Error::Decrypt { reason, .. }) => Ok(Some((name.clone(), reason))),
+                    Err(e) => Err(e),
+                })
+                .collect::<Result<_>>()?;
+            failed.extend(results.into_iter().flatten());
+        }
+        let mut failed = failed.into_iter();
+        let Some((first, reason)) = failed.next() else {
+            return Ok(());
+        };
+        let mut paths = vec![self.path_of(&first)];
+        paths.extend(failed.map(|(name, _)| self.path_of(&name)));
+        Err(Error::NotReencryptable { paths, reason })
+    }
+
     /// Re-encrypts every secret at or below `folder` to its current recipients. Decryption
     /// and encryption run in parallel; writes are batched with one sync per batch.
     /// Returns the names re-encrypted.
@@ -585,6 +701,8 @@ impl Vault {
                 if has_secrets {
                     self.check_lockout(folder, r)?;
                 }
+                // Approval first: a kill between the file and its pin blocks nothing.
+                self.begin_writing(folder, recipients)?;
                 self.store.write_meta(
                     lock,
                     folder,
@@ -592,7 +710,10 @@ impl Vault {
                     r.to_file_text().as_bytes(),
                 )?;
             }
-            None => self.store.remove_meta(lock, folder, MetaFile::Recipients)?,
+            None => {
+                self.begin_writing(folder, None)?;
+                self.store.remove_meta(lock, folder, MetaFile::Recipients)?;
+            }
         }
         self.approve_written(folder, recipients)?;
         Ok(())

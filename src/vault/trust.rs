@@ -20,6 +20,9 @@ impl Vault {
         let Some(mut pins) = Pins::load(&self.paths().data_dir, self.store())? else {
             return Ok(None);
         };
+        // A kill between this device's own recipients file and its approval: settled here,
+        // in memory, and saved with the next change of the pins.
+        pins.settle_writing(self.store())?;
         let mut vanished = Vec::new();
         for folder in pins.folders.keys() {
             if let Some(name) = folder.as_name()
@@ -102,6 +105,56 @@ impl Vault {
         Ok(changes)
     }
 
+    /// Saves, before a recipients file is written (`Some`) or removed (`None`), that this
+    /// device is doing so: killed before its approval, the change still counts as its own.
+    pub(crate) fn begin_writing(
+        &self,
+        folder: &Folder,
+        written: Option<&Recipients>,
+    ) -> Result<()> {
+        let mut pins = self.pins_or_snapshot()?;
+        pins.writing = Some((
+            folder.clone(),
+            written.map(|r| r.iter().map(Listed::from).collect()),
+        ));
+        pins.save()?;
+        Ok(())
+    }
+
+    /// Remembers, before a recipients change of `folder` touches the store, that its secrets
+    /// must be re-encrypted (and that `removed` were removed), until
+    /// [`Vault::end_reencryption`]: a killed `recipients add|rm` is finished by running it
+    /// again.
+    pub fn begin_reencryption(&self, folder: &Folder, removed: &[Listed]) -> Result<()> {
+        let mut pins = self.pins_or_snapshot()?;
+        let entry = pins.unfinished.entry(folder.clone()).or_default();
+        for r in removed {
+            if !entry.iter().any(|l| l.key == r.key) {
+                entry.push(r.clone());
+            }
+        }
+        pins.save()?;
+        Ok(())
+    }
+
+    /// The re-encryption of `folder` is done.
+    pub fn end_reencryption(&self, folder: &Folder) -> Result<()> {
+        let mut pins = self.pins_or_snapshot()?;
+        if pins.unfinished.remove(folder).is_some() {
+            pins.save()?;
+        }
+        Ok(())
+    }
+
+    /// Recipients changes whose re-encryption a killed command left unfinished: the folder
+    /// and who was removed there.
+    pub fn unfinished_reencryptions(&self) -> Result<Vec<(Folder, Vec<Listed>)>> {
+        Ok(self
+            .pins()?
+            .map(|p| p.unfinished.into_iter().collect())
+            .unwrap_or_default())
+    }
+
     /// Records a recipients file this device wrote (`Some`) or removed (`None`) as approved.
     pub(crate) fn approve_written(
         &self,
@@ -135,8 +188,11 @@ impl Vault {
             return Err(TrustError::Unapproved(Box::new(change)).into());
         }
         let approved = pins.approved_for(from).to_vec();
+        pins.writing = Some((to.clone(), Some(approved.clone())));
+        pins.save()?;
         self.store()
             .write_meta(lock, to, MetaFile::Recipients, bytes)?;
+        pins.writing = None;
         pins.set(self.store(), to, approved)?;
         pins.save()?;
         Ok(())

@@ -749,3 +749,43 @@ fn an_agent_killed_mid_command_gives_a_clear_error() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn git_log_p_uses_the_unlocked_agent_without_a_terminal() {
+    let v = TestVault::bare();
+    let out = with_passphrase(&v, &["init", "--git", "--passphrase-fd", "3"], PASSPHRASE)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let _stop = StopsAgent(&v);
+    v.insert("web/a", "first-value\n");
+    v.insert("web/a", "second-value\n");
+    let log_p = || {
+        common::require_tool("setsid");
+        v.tool("setsid")
+            .args(["-w", "git", "-C"])
+            .arg(v.store())
+            .args(["log", "-p", "--", "web/a.age"])
+            .output()
+            .unwrap()
+    };
+    // Locked and no terminal: coffer says so, once per blob git asks about, in one line.
+    let out = log_p();
+    let err = stderr(&out);
+    let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("coffer")).collect();
+    assert!(!ours.is_empty(), "{err}");
+    for line in ours {
+        assert_eq!(
+            line, "coffer: the vault is locked; run coffer unlock",
+            "{err}"
+        );
+    }
+    // Unlocked: every blob is shown through the agent, nothing is asked.
+    unlock(&v);
+    let out = log_p();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("-first-value"), "{text}");
+    assert!(text.contains("+second-value"), "{text}");
+    assert!(text.contains("+first-value"), "{text}");
+}

@@ -2,6 +2,7 @@
 //! users on this machine (each their own HOME and identity) sharing a bare git remote.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use crate::common::{self, TestVault, require_tool, stderr, stdout};
 
@@ -498,4 +499,356 @@ fn git_diff_shows_plaintext_and_autosync_pushes_each_change() {
     assert_eq!(std::fs::read(alice.path("site")).unwrap(), b"scribble");
     std::fs::write(alice.path("site"), before).unwrap();
     alice.run_ok(&["sync"]);
+}
+
+/// Runs coffer as `user` under strace, killed (SIGKILL) when it first makes one of the
+/// `syscalls` on `path` (as the program passes it: a bare file name for calls relative to a
+/// folder handle, a full path otherwise): a crash at that exact point.
+fn killed_at(user: &TestVault, syscalls: &str, path: &str, args: &[&str], stdin: &str) -> Output {
+    killed_at_nth(user, syscalls, path, 1, args, stdin)
+}
+
+/// [`killed_at`] the `nth` time (counted per thread) instead of the first.
+fn killed_at_nth(
+    user: &TestVault,
+    syscalls: &str,
+    path: &str,
+    nth: usize,
+    args: &[&str],
+    stdin: &str,
+) -> Output {
+    require_tool("strace");
+    let mut cmd = user.tool("strace");
+    cmd.args(["-f", "-qq", "-o", "/dev/null", "-P", path])
+        .arg(format!("--trace={syscalls}"))
+        .arg(format!("--inject={syscalls}:signal=SIGKILL:when={nth}"))
+        .arg(common::coffer_bin())
+        .args(args);
+    let out = common::output_with_stdin(&mut cmd, stdin.as_bytes());
+    // strace dies the way its tracee did.
+    let killed = std::os::unix::process::ExitStatusExt::signal(&out.status) == Some(9)
+        || out.status.code() == Some(137);
+    assert!(
+        killed,
+        "coffer {args:?} should be killed at {syscalls} {path}: {:?} {}",
+        out.status,
+        stderr(&out)
+    );
+    out
+}
+
+/// Alice and Bob share a vault; both changed `team/db`, Bob pushed first, and Alice's sync
+/// stopped on the conflict.
+fn stopped_sync() -> (TestVault, TestVault, tempfile::TempDir) {
+    let (remote_dir, remote) = common::bare_remote();
+    let remote = remote.display().to_string();
+    let alice = TestVault::with_git();
+    alice.insert("team/db", "one\n");
+    alice.run_ok(&["git", "remote", "add", "origin", &remote]);
+    alice.run_ok(&["sync"]);
+    let bob = TestVault::bare();
+    let out = bob.run_ok(&["clone", "--no-passphrase", &remote]);
+    alice.run_ok(&["recipients", "add", "--label", "bob", stdout(&out).trim()]);
+    alice.run_ok(&["sync"]);
+    bob.run_ok(&["sync"]);
+    bob.run_ok(&["recipients", "accept"]);
+    alice.insert("team/db", "alice\n");
+    bob.insert("team/db", "bob\n");
+    bob.run_ok(&["sync"]);
+    let err = refused(&alice, &["sync"]);
+    assert!(err.contains("team/db changed both"), "{err}");
+    (alice, bob, remote_dir)
+}
+
+#[test]
+fn no_write_goes_into_a_stopped_sync() {
+    let (alice, bob, _remote) = stopped_sync();
+    let before = files_below_store(&alice);
+    for args in [
+        &["insert", "-m", "web/new"][..],
+        &["generate", "web/gen"][..],
+        &["rm", "-f", "team/db"][..],
+        &["mv", "team/db", "team/moved"][..],
+        &["reencrypt"][..],
+        &["recipients", "rm", "bob"][..],
+        &["init", "-p", "ops"][..],
+    ] {
+        let out = alice
+            .cmd()
+            .args(args)
+            .write_stdin(b"value\n".to_vec())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.starts_with("coffer: "), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("coffer sync --resolve"), "{args:?}: {err}");
+        assert!(err.contains("team/db.age"), "{args:?}: {err}");
+    }
+    assert_eq!(files_below_store(&alice), before, "nothing was written");
+    // Approving recipients changes nothing git tracks: allowed.
+    alice.run_ok(&["recipients", "accept"]);
+    let out = alice.run_ok(&["sync", "--resolve", "team/db", "--ours"]);
+    assert!(stderr(&out).contains("Kept"), "{}", stderr(&out));
+    let shown = alice.store_git(&["show", "--stat", "--format=%s", "HEAD"]);
+    assert!(!shown.contains("web/new"), "{shown}");
+    alice.insert("web/new", "now\n");
+    assert_eq!(
+        alice.git_log()[0],
+        "Add given password for web/new to store."
+    );
+    alice.run_ok(&["sync"]);
+    bob.run_ok(&["sync"]);
+    assert_eq!(bob.show("web/new"), b"now\n");
+}
+
+fn files_below_store(user: &TestVault) -> Vec<(String, Vec<u8>)> {
+    common::files_below(&user.store())
+        .into_iter()
+        .filter(|f| !f.starts_with(".git/") && f != ".coffer/lock")
+        .map(|f| {
+            let bytes = std::fs::read(user.store().join(&f)).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn git_leftovers_are_named_and_then_committed() {
+    let alice = TestVault::with_git();
+    alice.insert("web/shop", "one\n");
+    alice.insert("web/other", "x\n");
+    let before = std::fs::read(alice.path("web/shop")).unwrap();
+
+    // A git killed mid-command leaves its index lock: nothing is written, the file is named.
+    let index_lock = alice.store().join(".git/index.lock");
+    std::fs::write(&index_lock, b"").unwrap();
+    let out = alice
+        .cmd()
+        .args(["insert", "-m", "-f", "web/shop"])
+        .write_stdin(b"two\n".to_vec())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&index_lock.display().to_string()),
+        "names the file in full: {err}"
+    );
+    assert_eq!(std::fs::read(alice.path("web/shop")).unwrap(), before);
+    assert_eq!(alice.store_git(&["status", "--porcelain"]), "");
+    std::fs::remove_file(&index_lock).unwrap();
+
+    // A coffer killed between writing a secret and committing it (here, where it would
+    // look for the secret's exposure mark) leaves the new value uncommitted ...
+    killed_at(
+        &alice,
+        "openat",
+        "exposed",
+        &["insert", "-m", "-f", "web/shop"],
+        "two\n",
+    );
+    assert_eq!(alice.show("web/shop"), b"two\n");
+    assert_ne!(alice.store_git(&["status", "--porcelain"]), "");
+    // ... and a hand-made scribble on another secret is not coffer's.
+    let other = std::fs::read(alice.path("web/other")).unwrap();
+    std::fs::write(alice.path("web/other"), b"scribble").unwrap();
+    // The next write commits what coffer left, then its own change; the scribble stays.
+    alice.insert("web/next", "three\n");
+    assert_eq!(
+        alice.git_log()[..2],
+        [
+            "Add given password for web/next to store.",
+            "Commit changes left by an interrupted coffer command.",
+        ]
+    );
+    assert_eq!(
+        alice.store_git(&["status", "--porcelain"]),
+        " M web/other.age\n"
+    );
+    let left = alice.store_git(&["show", "--name-only", "--format=", "HEAD~1"]);
+    assert_eq!(left, "web/shop.age\n");
+    std::fs::write(alice.path("web/other"), other).unwrap();
+    assert_eq!(alice.store_git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_pushed_gitattributes_cannot_rewrite_secrets_in_a_clone() {
+    let (_remote_dir, remote) = common::bare_remote();
+    let remote = remote.display().to_string();
+    let alice = TestVault::with_git();
+    alice.insert("team/db", "db-password\n");
+    alice.insert("web/shop", "shop\n");
+    alice.run_ok(&["git", "remote", "add", "origin", &remote]);
+    alice.run_ok(&["sync"]);
+
+    // A member with push access, using plain git, asks for CRLF line ends on every secret.
+    let mallory = TestVault::new();
+    let checkout = mallory.dir.path().join("checkout");
+    mallory.git(
+        mallory.dir.path(),
+        &["clone", "-q", &remote, checkout.to_str().unwrap()],
+    );
+    std::fs::write(
+        checkout.join(".gitattributes"),
+        "*.age text eol=crlf\n.age-recipients text eol=crlf\n",
+    )
+    .unwrap();
+    mallory.git(&checkout, &["commit", "-qam", "Normalise line ends."]);
+    mallory.git(&checkout, &["push", "-q", "origin", "HEAD"]);
+
+    // A fresh clone reads every secret as written, and git sees nothing changed.
+    let carol = TestVault::bare();
+    let out = carol.run_ok(&["clone", "--no-passphrase", &remote]);
+    let carol_key = stdout(&out).trim().to_owned();
+    alice.run_ok(&["sync"]);
+    alice.run_ok(&["recipients", "add", "--label", "carol", &carol_key]);
+    alice.run_ok(&["sync"]);
+    carol.run_ok(&["sync"]);
+    assert_eq!(carol.show("team/db"), b"db-password\n");
+    assert_eq!(carol.show("web/shop"), b"shop\n");
+    assert_eq!(carol.store_git(&["status", "--porcelain"]), "");
+    let fresh = TestVault::bare();
+    fresh.run_ok(&["clone", "--no-passphrase", &remote]);
+    for name in ["team/db", "web/shop"] {
+        assert_eq!(
+            std::fs::read(fresh.path(name)).unwrap(),
+            std::fs::read(alice.path(name)).unwrap(),
+            "{name} is byte-exact in a fresh clone"
+        );
+    }
+    let attributes = std::fs::read_to_string(fresh.store().join(".git/info/attributes")).unwrap();
+    assert!(attributes.contains("*.age -text"), "{attributes}");
+    // Writing and syncing keep ciphertext byte-exact too.
+    carol.run_ok(&["recipients", "accept"]);
+    carol.insert("web/new", "fresh\n");
+    carol.run_ok(&["sync"]);
+    alice.run_ok(&["sync"]);
+    assert_eq!(alice.show("web/new"), b"fresh\n");
+}
+
+const RENAMES: &str = "rename,renameat,renameat2";
+
+/// The file that holds this device's pins for the user's store.
+fn pin_file(user: &TestVault) -> PathBuf {
+    let dir = user.data_dir().join("trust");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+#[test]
+fn a_revocation_that_cannot_reencrypt_everything_changes_nothing() {
+    let alice = TestVault::with_git();
+    let bob = TestVault::new();
+    alice.run_ok(&["recipients", "add", "--label", "bob", &bob.recipient()]);
+    alice.insert("web/a", "a\n");
+    alice.insert("web/b", "b\n");
+    // A secret someone encrypted to a key Alice does not hold.
+    let stranger = TestVault::new();
+    let foreign = alice.path("web/foreign");
+    alice.age_encrypt(&["-r", &stranger.recipient()], &foreign, b"theirs\n");
+    alice.git(&alice.store(), &["add", "web/foreign.age"]);
+    alice.git(&alice.store(), &["commit", "-qm", "Add foreign."]);
+    let before = files_below_store(&alice);
+
+    let err = refused(&alice, &["recipients", "rm", "bob"]);
+    assert!(
+        err.contains(&foreign.display().to_string()),
+        "names the file: {err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(files_below_store(&alice), before, "nothing was written");
+    assert!(!alice.store().join(".coffer/exposed").exists());
+    assert_clean_work_tree(&alice);
+    assert_eq!(
+        bob.age_decrypt(&bob.identities(), &alice.path("web/a")),
+        b"a\n"
+    );
+}
+
+#[test]
+fn a_killed_revocation_is_finished_by_running_it_again() {
+    require_tool("age");
+    let alice = TestVault::with_git();
+    let bob = TestVault::new();
+    alice.run_ok(&["recipients", "add", "--label", "bob", &bob.recipient()]);
+    let names = ["web/a", "web/b", "web/c", "web/d"];
+    for name in names {
+        alice.insert(name, format!("{name}\n"));
+    }
+    // Killed while re-encrypting, after the recipients file lost Bob.
+    killed_at(&alice, RENAMES, "c.age", &["recipients", "rm", "bob"], "");
+    let file = std::fs::read_to_string(alice.store().join(".age-recipients")).unwrap();
+    assert!(!file.contains(&bob.recipient()), "{file}");
+    let listing = stdout(&alice.run_ok(&["recipients"]));
+    assert!(listing.contains("Unfinished"), "{listing}");
+
+    let out = alice.run_ok(&["recipients", "rm", "bob"]);
+    assert!(
+        stdout(&out).starts_with("Finished removing bob from the store; re-encrypted 4"),
+        "{}",
+        stdout(&out)
+    );
+    for name in names {
+        let denied = alice
+            .tool("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(bob.identities())
+            .arg(alice.path(name))
+            .output()
+            .unwrap();
+        assert!(!denied.status.success(), "bob still decrypts {name}");
+        assert_eq!(alice.show(name), format!("{name}\n").as_bytes());
+        let mark = std::fs::read_to_string(exposed_mark(&alice, name)).unwrap();
+        assert_eq!(mark.matches(&bob.recipient()).count(), 1, "{mark}");
+    }
+    assert_eq!(alice.git_log()[0], "Remove recipient bob from the store.");
+    assert_clean_work_tree(&alice);
+    let listing = stdout(&alice.run_ok(&["recipients"]));
+    assert!(!listing.contains("Unfinished"), "{listing}");
+    // Done: a third run is told so.
+    let err = refused(&alice, &["recipients", "rm", "bob"]);
+    assert!(err.contains("not a recipient"), "{err}");
+}
+
+#[test]
+fn a_killed_recipients_add_blocks_no_later_write() {
+    require_tool("age");
+    let bob = TestVault::new();
+    let bob_key = bob.recipient();
+    // Killed at each save of this device's pins in turn: before the recipients file is
+    // written, between it and its approval, and after.
+    for nth in 1..=4 {
+        let alice = TestVault::with_git();
+        alice.insert("team/x", "x\n");
+        let pins = pin_file(&alice).display().to_string();
+        let args = [
+            "recipients",
+            "add",
+            "-p",
+            "team",
+            "--label",
+            "bob",
+            &bob_key,
+        ];
+        killed_at_nth(&alice, RENAMES, &pins, nth, &args, "");
+        let out = alice.try_insert("team/y", "y\n");
+        assert!(out.status.success(), "kill {nth}: {}", stderr(&out));
+        // Running it again finishes the job.
+        alice.run_ok(&args);
+        alice.insert("team/z", "z\n");
+        for name in ["team/x", "team/y", "team/z"] {
+            let value = bob.age_decrypt(&bob.identities(), &alice.path(name));
+            assert_eq!(value, format!("{}\n", &name[5..]).as_bytes(), "kill {nth}");
+        }
+        assert_clean_work_tree(&alice);
+    }
 }
