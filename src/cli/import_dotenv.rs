@@ -93,6 +93,8 @@ store it with `coffer insert -m` and keep it out of this file by hand",
     }
 
     let vault = ctx.vault()?;
+    // Looked at under the lock, so a secret written meanwhile is not overwritten unasked.
+    let lock = vault.lock()?;
     if !args.force {
         let existing: Vec<&SecretName> = plan
             .iter()
@@ -107,7 +109,6 @@ store it with `coffer insert -m` and keep it out of this file by hand",
             bail!("{first} already exists{more}; nothing was imported. Use -f to overwrite");
         }
     }
-    let lock = vault.lock()?;
     // The import module's steps: recipients checked (and approved) before anything is
     // written, encryption in parallel, crash-safe batches, one commit.
     let outcome = import::import(

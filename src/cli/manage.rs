@@ -85,63 +85,38 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
     if args.new.is_empty() {
         return Err(UsageError("invalid name \"\": a secret name cannot be empty".into()).into());
     }
-    let new_raw = args.new.trim_end_matches('/');
     let vault = ctx.vault()?;
-    let entry = vault.entry(&old)?;
-    if !entry.secret && !entry.folder {
-        bail!("{old} is not in the store.");
-    }
-    let is_folder = means_folder(entry, &args.old);
-    // An existing folder (or a trailing `/`) receives the source under its own leaf name.
-    let into = new_raw.is_empty()
-        || args.new.ends_with('/')
-        || SecretName::new(new_raw)
-            .ok()
-            .map(|n| vault.entry(&n))
-            .transpose()?
-            .is_some_and(|e| e.folder);
-    let new = if into {
-        let base = super::parse_folder(new_raw)?;
-        base.join(&parse_name(old.leaf())?)
-    } else {
-        parse_name(new_raw)?
-    };
-    if new == old {
-        bail!("{old} and {new} are the same");
-    }
-
-    let plan: Vec<(SecretName, SecretName)> = if is_folder {
-        let from = old.as_folder();
-        let to = new.as_folder();
-        if from.contains_folder(&to) {
-            return Err(UsageError(format!("cannot move {old} into itself")).into());
-        }
-        vault
-            .list(&from)?
-            .into_iter()
-            .filter_map(|n| n.rebase(&from, &to).map(|dest| (n, dest)))
-            .collect()
-    } else {
-        vec![(old.clone(), new.clone())]
-    };
-
-    let clashes = plan
-        .iter()
-        .filter(|(_, to)| vault.entry(to).is_ok_and(|e| e.secret))
-        .count();
-    if clashes > 0 && !args.force {
-        let what = if clashes == 1 && !is_folder {
+    // A first look, to ask before overwriting; everything is looked at again under the lock,
+    // so that what is moved and removed is what is there then.
+    let asked = plan_move(&vault, &old, args)?;
+    if asked.clashes > 0 && !args.force {
+        let new = &asked.new;
+        let what = if asked.clashes == 1 && !asked.is_folder {
             format!("{new} already exists. Overwrite it?")
         } else {
-            format!("{clashes} secrets under {new} already exist. Overwrite them?")
+            format!(
+                "{} secrets under {new} already exist. Overwrite them?",
+                asked.clashes
+            )
         };
         ui::confirm_or_stop(&what)?;
     }
 
     let lock = vault.lock()?;
-    if is_folder {
-        carry_recipients(&vault, &lock, &old.as_folder(), &new.as_folder())?;
+    let MovePlan {
+        new,
+        is_folder,
+        plan,
+        clashes,
+    } = plan_move(&vault, &old, args)?;
+    if !args.force && (new != asked.new || clashes > asked.clashes) {
+        bail!("{new} changed while you were answering; nothing was moved. Run the command again");
     }
+    let carried = if is_folder {
+        carry_recipients(&vault, &lock, &old.as_folder(), &new.as_folder())?
+    } else {
+        Vec::new()
+    };
     vault.transfer(&lock, &plan, false)?;
     let mut touched = vec![
         Changed::Secret(new.clone()),
@@ -150,7 +125,9 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
     let message = match mode {
         Mode::Move => {
             if is_folder {
-                vault.remove_folder(&lock, &old.as_folder())?;
+                // Only what was moved: nothing else that lies there is lost.
+                let moved: Vec<SecretName> = plan.iter().map(|(from, _)| from.clone()).collect();
+                vault.remove_moved(&lock, &moved, &carried)?;
                 touched.push(Changed::Folder(old.as_folder()));
             } else {
                 vault.remove(&lock, &old)?;
@@ -171,14 +148,74 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a `mv`/`cp` would do now: where `old` goes, and each secret's source and destination.
+struct MovePlan {
+    new: SecretName,
+    is_folder: bool,
+    plan: Vec<(SecretName, SecretName)>,
+    /// How many destinations already hold a secret.
+    clashes: usize,
+}
+
+fn plan_move(vault: &Vault, old: &SecretName, args: &MoveArgs) -> Result<MovePlan> {
+    let new_raw = args.new.trim_end_matches('/');
+    let entry = vault.entry(old)?;
+    if !entry.secret && !entry.folder {
+        bail!("{old} is not in the store.");
+    }
+    let is_folder = means_folder(entry, &args.old);
+    // An existing folder (or a trailing `/`) receives the source under its own leaf name.
+    let into = new_raw.is_empty()
+        || args.new.ends_with('/')
+        || SecretName::new(new_raw)
+            .ok()
+            .map(|n| vault.entry(&n))
+            .transpose()?
+            .is_some_and(|e| e.folder);
+    let new = if into {
+        let base = super::parse_folder(new_raw)?;
+        base.join(&parse_name(old.leaf())?)
+    } else {
+        parse_name(new_raw)?
+    };
+    if new == *old {
+        bail!("{old} and {new} are the same");
+    }
+    let plan: Vec<(SecretName, SecretName)> = if is_folder {
+        let from = old.as_folder();
+        let to = new.as_folder();
+        if from.contains_folder(&to) {
+            return Err(UsageError(format!("cannot move {old} into itself")).into());
+        }
+        vault
+            .list(&from)?
+            .into_iter()
+            .filter_map(|n| n.rebase(&from, &to).map(|dest| (n, dest)))
+            .collect()
+    } else {
+        vec![(old.clone(), new.clone())]
+    };
+    let clashes = plan
+        .iter()
+        .filter(|(_, to)| vault.entry(to).is_ok_and(|e| e.secret))
+        .count();
+    Ok(MovePlan {
+        new,
+        is_folder,
+        plan,
+        clashes,
+    })
+}
+
 /// A folder's own `.age-recipients` files travel with it, as they do with pass's `mv`, so
-/// its secrets stay readable by the same people.
+/// its secrets stay readable by the same people. Returns the folders whose file was carried.
 fn carry_recipients(
     vault: &Vault,
     lock: &coffer::store::StoreLock,
     from: &Folder,
     to: &Folder,
-) -> Result<()> {
+) -> Result<Vec<Folder>> {
+    let mut carried = Vec::new();
     for folder in vault.recipients_files_below(from)? {
         let Some(bytes) = vault.own_recipients_file(&folder)? else {
             continue;
@@ -191,6 +228,7 @@ fn carry_recipients(
             _ => to.clone(),
         };
         vault.copy_recipients_file(lock, &folder, &dest, &bytes)?;
+        carried.push(folder);
     }
-    Ok(())
+    Ok(carried)
 }

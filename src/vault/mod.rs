@@ -319,6 +319,24 @@ impl Vault {
         self.forget_exposure(lock, names)
     }
 
+    /// Removes what a folder move carried away: exactly `names`, then the recipients files of
+    /// `recipients_of` (which travelled with them), pruning the folders left empty. Anything
+    /// else (a file coffer does not know) stays where it is.
+    pub fn remove_moved(
+        &self,
+        lock: &StoreLock,
+        names: &[SecretName],
+        recipients_of: &[Folder],
+    ) -> Result<()> {
+        self.remove_all(lock, names)?;
+        for folder in recipients_of {
+            self.store()
+                .remove_meta(lock, folder, MetaFile::Recipients)?;
+            self.store().prune_empty(folder)?;
+        }
+        Ok(())
+    }
+
     /// Removes a whole folder and the exposure marks of what was in it.
     pub fn remove_folder(&self, lock: &StoreLock, folder: &Folder) -> Result<()> {
         let gone = self.store().list(folder)?;
