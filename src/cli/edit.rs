@@ -274,9 +274,7 @@ pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
     };
     if now != before {
         // Someone else changed it while we edited: keep both, lose nothing.
-        let stamp = jiff::Timestamp::now().as_second();
-        let aside = parse_name(&format!("{name}-conflict-{stamp}"))?;
-        vault.write(&lock, &aside, &edited)?;
+        let aside = save_aside(&vault, &lock, &name, &edited)?;
         vault.commit(
             &[Changed::Secret(aside.clone())],
             &format!("Add given password for {aside} to store."),
@@ -292,6 +290,36 @@ pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
         &format!("Edit password for {name} using {editor_name}."),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many names `save_aside` tries before giving up.
+const ASIDE_ATTEMPTS: u32 = 1000;
+
+/// Saves `edited` as a new secret `NAME-conflict-TIME` (then `-2`, `-3`, … when that is
+/// taken: two conflicting edits in one second), created exclusively so that no earlier copy
+/// is ever overwritten. Returns the name used.
+fn save_aside(
+    vault: &Vault,
+    lock: &coffer::store::StoreLock,
+    name: &SecretName,
+    edited: &Plaintext,
+) -> Result<SecretName> {
+    let stamp = jiff::Timestamp::now().as_second();
+    for attempt in 1..=ASIDE_ATTEMPTS {
+        let raw = match attempt {
+            1 => format!("{name}-conflict-{stamp}"),
+            n => format!("{name}-conflict-{stamp}-{n}"),
+        };
+        let aside = parse_name(&raw)?;
+        match vault.write_new(lock, &aside, edited) {
+            Ok(()) => return Ok(aside),
+            Err(coffer::Error::Store(coffer::store::StoreError::AlreadyExists(_))) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    bail!(
+        "{name} changed on disk while you were editing, and no free name was left for your version ({name}-conflict-{stamp}-…); {name} was left as it is"
+    )
 }
 
 /// A RAM-backed folder for plaintext: `$XDG_RUNTIME_DIR` or `/dev/shm` when they are tmpfs.

@@ -277,6 +277,44 @@ impl Storage for FsStore {
         write_atomically(&dir, &file_name, ciphertext, &self.path_of(name), true)
     }
 
+    /// Writes a new secret only if its name is free: the temporary is renamed into place
+    /// with `RENAME_NOREPLACE` (or hard-linked, which also refuses an existing name, where
+    /// the filesystem cannot), so a file that appeared meanwhile is never replaced.
+    fn create(&self, _lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()> {
+        let dir = self.open_folder(&name.parent(), true)?;
+        let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
+        let path = self.path_of(name);
+        let tmp = write_temp(&dir, &file_name, ciphertext, &path, true)?;
+        let placed = match rustix::fs::renameat_with(
+            &dir,
+            tmp.as_str(),
+            &dir,
+            file_name.as_str(),
+            rustix::fs::RenameFlags::NOREPLACE,
+        ) {
+            Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => {
+                let linked = rustix::fs::linkat(
+                    &dir,
+                    tmp.as_str(),
+                    &dir,
+                    file_name.as_str(),
+                    AtFlags::empty(),
+                );
+                let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+                linked
+            }
+            other => other,
+        };
+        if let Err(e) = placed {
+            let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+            return Err(match e {
+                Errno::EXIST => StoreError::AlreadyExists(path),
+                e => io_error(&path, e),
+            });
+        }
+        rustix::fs::fsync(&dir).map_err(|e| io_error(&path, e))
+    }
+
     /// Writes a metadata file atomically and durably.
     fn write_meta(
         &self,

@@ -152,6 +152,18 @@ impl Storage for MemoryStore {
         Ok(())
     }
 
+    fn create(&self, _lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()> {
+        let mut contents = self.contents();
+        if contents.secrets.contains_key(name) {
+            return Err(StoreError::AlreadyExists(self.path_of(name)));
+        }
+        contents.add_folders(&name.parent());
+        contents
+            .secrets
+            .insert(name.clone(), (ciphertext.to_vec(), SystemTime::now()));
+        Ok(())
+    }
+
     fn write_batch_keeping_times(
         &self,
         _lock: &StoreLock,

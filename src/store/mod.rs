@@ -37,6 +37,8 @@ pub enum StoreError {
     Symlink(PathBuf),
     #[error("{0} is not a regular file")]
     NotAFile(PathBuf),
+    #[error("{0} already exists")]
+    AlreadyExists(PathBuf),
     #[error("the store is locked by another coffer process{}; try again when it has finished", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     Locked { pid: Option<u32> },
     #[error("no space left on the device holding {0}; nothing was changed")]
@@ -171,6 +173,11 @@ pub trait Storage: Send + Sync {
 
     /// Writes one secret atomically and durably.
     fn write(&self, lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()>;
+
+    /// Writes a new secret atomically and durably, only if nothing is at `name` yet: it never
+    /// replaces a secret, not even one another process wrote a moment ago
+    /// ([`StoreError::AlreadyExists`] then).
+    fn create(&self, lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()>;
 
     /// Writes many secrets, each old or new after a crash, giving each the modification time
     /// at the same index of `times` when there is one (re-encryption keeps a secret's date).
@@ -497,6 +504,22 @@ mod contract {
             assert!(!store.remove_mark(&lock, kind, &name("a/b")).unwrap());
             assert_eq!(store.read_mark(kind, &name("a/b")).unwrap(), None);
             assert_eq!(store.marks(kind).unwrap(), vec![name("c")]);
+        }
+    }
+
+    #[test]
+    fn creating_never_replaces_a_secret() {
+        for (store, _dir) in backends() {
+            let lock = store.lock().unwrap();
+            store.create(&lock, &name("new/one"), b"first").unwrap();
+            assert!(matches!(
+                store.create(&lock, &name("new/one"), b"second"),
+                Err(StoreError::AlreadyExists(_))
+            ));
+            assert_eq!(store.read(&name("new/one")).unwrap(), b"first");
+            store.write(&lock, &name("new/one"), b"replaced").unwrap();
+            assert_eq!(store.read(&name("new/one")).unwrap(), b"replaced");
+            assert_eq!(store.list(&Folder::root()).unwrap(), vec![name("new/one")]);
         }
     }
 

@@ -476,6 +476,20 @@ impl Vault {
         Ok(())
     }
 
+    /// Encrypts and writes a new secret, only if `name` is free: never replaces one
+    /// (`StoreError::AlreadyExists` then).
+    pub fn write_new(
+        &self,
+        lock: &StoreLock,
+        name: &SecretName,
+        plaintext: &Plaintext,
+    ) -> Result<()> {
+        let ciphertext = self.encrypt_for(name, plaintext)?;
+        self.store.create(lock, name, &ciphertext)?;
+        self.clear_exposure(lock, name)?;
+        Ok(())
+    }
+
     /// Re-encrypts every secret at or below `folder` to its current recipients. Decryption
     /// and encryption run in parallel; writes are batched with one sync per batch.
     /// Returns the names re-encrypted.
