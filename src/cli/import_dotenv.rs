@@ -20,7 +20,7 @@ use coffer::formats::reference::Reference;
 use coffer::tools::import;
 use coffer::{Plaintext, SecretName};
 
-use super::{Context, parse_folder, parse_name};
+use super::{Context, UsageError, parse_folder, parse_name};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -81,7 +81,10 @@ store it with `coffer insert -m` and keep it out of this file by hand",
         Vec::with_capacity(chosen.len());
     for (key, &i) in &chosen {
         let leaf = parse_name(key)?;
-        plan.push((folder.join(&leaf), &entries[i]));
+        let name = folder
+            .try_join(&leaf)
+            .map_err(|e| UsageError(format!("invalid name \"{folder}/{leaf}\": {e}")))?;
+        plan.push((name, &entries[i]));
     }
     for note in &left {
         eprintln!("coffer: left in {}: {note}", file.display());

@@ -614,7 +614,11 @@ impl Storage for FsStore {
                 e.depth() == 0 || !is_hidden(e.file_name()) || e.file_name() == RECIPIENTS_FILE
             });
         for entry in walker {
-            let entry = entry.map_err(|e| walk_error(&base, e))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) if is_past_path_limit(&e) => continue,
+                Err(e) => return Err(walk_error(&base, e)),
+            };
             if entry.file_name() == RECIPIENTS_FILE && entry.file_type().is_file() {
                 let dir = entry.path().parent().unwrap_or(&base);
                 let rel = dir.strip_prefix(&self.root).unwrap_or(Path::new(""));
@@ -639,7 +643,13 @@ fn names_below(base: &Path, relative_to: &Path, suffix: &str) -> Result<Vec<Secr
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
     for entry in walker {
-        let entry = entry.map_err(|e| walk_error(base, e))?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            // Made behind coffer's back, past the system's path limit: no valid name lies
+            // there (names are far shorter), and the rest of the store must stay reachable.
+            Err(e) if is_past_path_limit(&e) => continue,
+            Err(e) => return Err(walk_error(base, e)),
+        };
         if !entry.file_type().is_file() {
             continue;
         }
@@ -817,6 +827,14 @@ fn io_error(path: &Path, e: Errno) -> StoreError {
         path: path.to_owned(),
         reason: io::Error::from(e),
     }
+}
+
+/// Whether a walk failed because a path grew past `PATH_MAX` (a tree made deeper than any
+/// valid name reaches).
+fn is_past_path_limit(e: &walkdir::Error) -> bool {
+    e.io_error()
+        .and_then(io::Error::raw_os_error)
+        .is_some_and(|code| code == Errno::NAMETOOLONG.raw_os_error())
 }
 
 fn walk_error(base: &Path, e: walkdir::Error) -> StoreError {
