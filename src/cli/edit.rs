@@ -136,6 +136,13 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
         super::qr::check_terminal(args.force)?;
     }
     let password = if let Some(words) = args.words {
+        if words > generate::MAX_WORDS {
+            return Err(UsageError(format!(
+                "--words {words} is too many; at most {} words",
+                generate::MAX_WORDS
+            ))
+            .into());
+        }
         generate::passphrase(words, &args.separator)?
     } else {
         let length = match &args.length {
@@ -148,6 +155,13 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
                 })?,
             None => env_length()?,
         };
+        if length > generate::MAX_LENGTH {
+            return Err(UsageError(format!(
+                "pass-length {length} is too long; at most {} characters",
+                generate::MAX_LENGTH
+            ))
+            .into());
+        }
         let set = character_set(args.no_symbols);
         let set = generate::expand_set(&set)?;
         generate::password(length, &set)?

@@ -33,6 +33,9 @@ const RENAME_THREADS: usize = 8;
 pub struct FsStore {
     root: PathBuf,
     root_fd: OwnedFd,
+    /// The largest file read (a secret, a recipients file, a mark); larger ones are refused
+    /// from their size, unread.
+    max_file_size: u64,
 }
 
 impl FsStore {
@@ -51,7 +54,14 @@ impl FsStore {
         Ok(Self {
             root: root.to_owned(),
             root_fd,
+            max_file_size: super::DEFAULT_MAX_SECRET_SIZE,
         })
+    }
+
+    /// Refuses to read files larger than `bytes`.
+    pub fn with_max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
+        self
     }
 
     /// Creates the store folder (and its parents) if needed, then opens it.
@@ -119,7 +129,7 @@ impl Storage for FsStore {
         let dir = self.open_folder(&name.parent(), false).map_err(not_found)?;
         let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
         let path = self.path_of(name);
-        read_file_at(&dir, &file_name, &path).map_err(not_found)
+        read_file_at(&dir, &file_name, &path, self.max_file_size).map_err(not_found)
     }
 
     /// Reads many secrets' ciphertexts, opening each folder once (bulk operations read
@@ -136,7 +146,7 @@ impl Storage for FsStore {
                 match dir {
                     Ok(dir) => {
                         let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
-                        read_file_at(dir, &file_name, &self.path_of(name))
+                        read_file_at(dir, &file_name, &self.path_of(name), self.max_file_size)
                             .map_err(|e| not_found_as(name, e))
                     }
                     // Open the chain again for this name, so the error is its own.
@@ -155,7 +165,12 @@ impl Storage for FsStore {
             }
             Err(e) => return Err(e),
         };
-        match read_file_at(&dir, file.file_name(), &self.meta_path(folder, file)) {
+        match read_file_at(
+            &dir,
+            file.file_name(),
+            &self.meta_path(folder, file),
+            self.max_file_size,
+        ) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
                 Ok(None)
@@ -248,6 +263,25 @@ impl Storage for FsStore {
         let parts = dir.components();
         let fd = self.open_dir(parts, create)?;
         Ok((fd, parts.iter().fold(self.root.clone(), |p, c| p.join(c))))
+    }
+
+    /// The size of a secret's file, from its metadata.
+    fn size(&self, name: &SecretName) -> Result<u64> {
+        let dir = self
+            .open_folder(&name.parent(), false)
+            .map_err(|e| not_found_as(name, e))?;
+        let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
+        let st = rustix::fs::statat(&dir, file_name.as_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(
+            |e| match e {
+                Errno::NOENT => StoreError::NotFound(name.to_string()),
+                e => io_error(&self.path_of(name), e),
+            },
+        )?;
+        match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+            rustix::fs::FileType::RegularFile => Ok(u64::try_from(st.st_size).unwrap_or(0)),
+            rustix::fs::FileType::Symlink => Err(StoreError::Symlink(self.path_of(name))),
+            _ => Err(StoreError::NotAFile(self.path_of(name))),
+        }
     }
 
     /// When a secret's file was last modified (its rotation date in a store without git).
@@ -530,7 +564,12 @@ impl Storage for FsStore {
             Err(e) => return Err(e),
         };
         let file_name = format!("{}{}", name.leaf(), kind.suffix());
-        match read_file_at(&dir, &file_name, &self.mark_path(kind, name)) {
+        match read_file_at(
+            &dir,
+            &file_name,
+            &self.mark_path(kind, name),
+            self.max_file_size,
+        ) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
                 Ok(None)
@@ -690,7 +729,9 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.as_encoded_bytes().starts_with(b".")
 }
 
-fn read_file_at(dir: &OwnedFd, file_name: &str, path: &Path) -> Result<Vec<u8>> {
+/// Reads a regular file whole, refusing (from `fstat`, before reading a byte) one larger
+/// than `max` bytes; a file that grows while read is cut off and refused the same way.
+fn read_file_at(dir: &OwnedFd, file_name: &str, path: &Path, max: u64) -> Result<Vec<u8>> {
     let fd = rustix::fs::openat(
         dir,
         file_name,
@@ -702,13 +743,25 @@ fn read_file_at(dir: &OwnedFd, file_name: &str, path: &Path) -> Result<Vec<u8>> 
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
         return Err(StoreError::NotAFile(path.to_owned()));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0));
+    let too_large = || StoreError::TooLarge {
+        path: path.to_owned(),
+        limit: max,
+    };
+    let size = u64::try_from(st.st_size).unwrap_or(0);
+    if size > max {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     File::from(fd)
+        .take(max.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|reason| StoreError::Io {
             path: path.to_owned(),
             reason,
         })?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
     Ok(bytes)
 }
 

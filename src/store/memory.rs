@@ -120,6 +120,14 @@ impl Storage for MemoryStore {
         })
     }
 
+    fn size(&self, name: &SecretName) -> Result<u64> {
+        self.contents()
+            .secrets
+            .get(name)
+            .map(|(bytes, _)| bytes.len() as u64)
+            .ok_or_else(|| StoreError::NotFound(name.to_string()))
+    }
+
     fn modified(&self, name: &SecretName) -> Result<SystemTime> {
         self.contents()
             .secrets

@@ -24,6 +24,9 @@ use name::{Folder, SecretName};
 pub const AGE_SUFFIX: &str = ".age";
 /// The recipients file of a folder.
 pub const RECIPIENTS_FILE: &str = ".age-recipients";
+/// The largest file the store reads unless told otherwise (`[limits] max_secret_size`): far
+/// above any real secret, far below what hurts memory.
+pub const DEFAULT_MAX_SECRET_SIZE: u64 = 16 << 20;
 /// The folder for vault metadata shared with the team.
 pub const META_DIR: &str = ".coffer";
 
@@ -39,6 +42,8 @@ pub enum StoreError {
     NotAFile(PathBuf),
     #[error("{0} already exists")]
     AlreadyExists(PathBuf),
+    #[error("{path} is larger than {limit} bytes (limits.max_secret_size); it was not read")]
+    TooLarge { path: PathBuf, limit: u64 },
     #[error("the store is locked by another coffer process{}; try again when it has finished", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     Locked { pid: Option<u32> },
     #[error("no space left on the device holding {0}; nothing was changed")]
@@ -164,6 +169,9 @@ pub trait Storage: Send + Sync {
 
     /// What exists at `name`: a secret, a folder, both, or neither.
     fn entry(&self, name: &SecretName) -> Result<Entry>;
+
+    /// The size of a secret's file, in bytes, without reading it.
+    fn size(&self, name: &SecretName) -> Result<u64>;
 
     /// When a secret was last written (its rotation date in a store without git).
     fn modified(&self, name: &SecretName) -> Result<SystemTime>;

@@ -126,7 +126,8 @@ impl Vault {
         prompt: PassphrasePrompt,
         overrides: RecipientOverride,
     ) -> Result<Self> {
-        let store = FsStore::open(&paths.store)?;
+        let store =
+            FsStore::open(&paths.store)?.with_max_file_size(config.limits.max_secret_size());
         Ok(Self::with_storage(
             Box::new(store),
             paths,
@@ -143,7 +144,8 @@ impl Vault {
         prompt: PassphrasePrompt,
         overrides: RecipientOverride,
     ) -> Result<Self> {
-        let store = FsStore::create(&paths.store)?;
+        let store =
+            FsStore::create(&paths.store)?.with_max_file_size(config.limits.max_secret_size());
         Ok(Self::with_storage(
             Box::new(store),
             paths,
@@ -299,7 +301,12 @@ impl Vault {
         Ok(self.store().children(folder)?)
     }
 
-    /// A secret's ciphertext, as stored (to notice a concurrent change, or its size).
+    /// The size of a secret's file, without reading it.
+    pub fn size(&self, name: &SecretName) -> Result<u64> {
+        Ok(self.store().size(name)?)
+    }
+
+    /// A secret's ciphertext, as stored (to notice a concurrent change).
     pub fn ciphertext(&self, name: &SecretName) -> Result<Vec<u8>> {
         Ok(self.store().read(name)?)
     }

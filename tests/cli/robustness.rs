@@ -458,3 +458,47 @@ fn a_full_disk_keeps_the_old_secret_and_leaves_no_temp() {
         "temp left behind: {left:?}"
     );
 }
+
+#[test]
+fn oversized_files_and_lengths_are_refused_without_reading_them() {
+    let v = TestVault::new();
+    v.insert("ok", "x\n");
+    // A sparse 2 GB "secret": refused from its size, never read.
+    let big = std::fs::File::create(v.path("big")).unwrap();
+    big.set_len(2 << 30).unwrap();
+    drop(big);
+    for args in [vec!["show", "big"], vec!["cp", "big", "copy"]] {
+        let out = v.run(&args);
+        assert_fails(&out, 1, "big.age");
+        assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+    }
+    // info takes the size from the file system.
+    let info = v.run_ok(&["info", "big"]);
+    assert!(!stdout(&info).is_empty());
+    // The limit is configurable.
+    let config = v.home().join(".config/coffer/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[limits]\nmax_secret_size = 1000\n").unwrap();
+    v.insert("small", "y\n");
+    let out = v.run(&["show", "ok"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(&config, "[limits]\nmax_secret_size = 10\n").unwrap();
+    assert_fails(&v.run(&["show", "ok"]), 1, "larger than 10 bytes");
+    std::fs::remove_file(&config).unwrap();
+    // Generated lengths are bounded.
+    assert_fails(&v.run(&["generate", "g", "1000000000"]), 2, "4096");
+    assert_fails(&v.run(&["generate", "g", "--words", "100000"]), 2, "1024");
+    v.run_ok(&["generate", "g", "4096"]);
+}
+
+#[test]
+fn endless_inputs_end_with_an_error() {
+    let v = TestVault::new();
+    v.insert("ok", "x\n");
+    let out = v.run(&["run", "--env-file", "/dev/zero", "--", "true"]);
+    assert_fails(&out, 1, "/dev/zero");
+    assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+    let out = v.run(&["inject", "-i", "/dev/zero"]);
+    assert_fails(&out, 1, "/dev/zero");
+    assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+}
