@@ -25,8 +25,9 @@ pub const AGE_SUFFIX: &str = ".age";
 /// The recipients file of a folder.
 pub const RECIPIENTS_FILE: &str = ".age-recipients";
 /// The largest file the store reads unless told otherwise (`[limits] max_secret_size`): far
-/// above any real secret, far below what hurts memory.
-pub const DEFAULT_MAX_SECRET_SIZE: u64 = 16 << 20;
+/// above any real secret (and above age's 256-chunk stream boundary, which the CCTV vectors
+/// cross), far below what hurts memory.
+pub const DEFAULT_MAX_SECRET_SIZE: u64 = 64 << 20;
 /// The folder for vault metadata shared with the team.
 pub const META_DIR: &str = ".coffer";
 
