@@ -37,6 +37,8 @@ pub struct Config {
     pub git: GitConfig,
     #[serde(default)]
     pub plugins: PluginConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -72,6 +74,21 @@ pub struct PluginConfig {
     /// Plugin names (`yubikey` for `age-plugin-yubikey`) this device allows.
     #[serde(default)]
     pub allow: Vec<String>,
+}
+
+/// `[limits]`: how much coffer reads of any one file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// The largest secret file (ciphertext) coffer reads, in bytes.
+    pub max_secret_size: Option<u64>,
+}
+
+impl LimitsConfig {
+    pub fn max_secret_size(&self) -> u64 {
+        self.max_secret_size
+            .unwrap_or(crate::store::DEFAULT_MAX_SECRET_SIZE)
+    }
 }
 
 impl Config {

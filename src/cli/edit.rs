@@ -136,6 +136,13 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
         super::qr::check_terminal(args.force)?;
     }
     let password = if let Some(words) = args.words {
+        if words > generate::MAX_WORDS {
+            return Err(UsageError(format!(
+                "--words {words} is too many; at most {} words",
+                generate::MAX_WORDS
+            ))
+            .into());
+        }
         generate::passphrase(words, &args.separator)?
     } else {
         let length = match &args.length {
@@ -148,6 +155,13 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
                 })?,
             None => env_length()?,
         };
+        if length > generate::MAX_LENGTH {
+            return Err(UsageError(format!(
+                "pass-length {length} is too long; at most {} characters",
+                generate::MAX_LENGTH
+            ))
+            .into());
+        }
         let set = character_set(args.no_symbols);
         let set = generate::expand_set(&set)?;
         generate::password(length, &set)?
@@ -278,9 +292,7 @@ pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
     };
     if now != before {
         // Someone else changed it while we edited: keep both, lose nothing.
-        let stamp = jiff::Timestamp::now().as_second();
-        let aside = parse_name(&format!("{name}-conflict-{stamp}"))?;
-        vault.write(&lock, &aside, &edited)?;
+        let aside = save_aside(&vault, &lock, &name, &edited)?;
         vault.commit(
             &[Changed::Secret(aside.clone())],
             &format!("Add given password for {aside} to store."),
@@ -296,6 +308,36 @@ pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
         &format!("Edit password for {name} using {editor_name}."),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many names `save_aside` tries before giving up.
+const ASIDE_ATTEMPTS: u32 = 1000;
+
+/// Saves `edited` as a new secret `NAME-conflict-TIME` (then `-2`, `-3`, … when that is
+/// taken: two conflicting edits in one second), created exclusively so that no earlier copy
+/// is ever overwritten. Returns the name used.
+fn save_aside(
+    vault: &Vault,
+    lock: &coffer::store::StoreLock,
+    name: &SecretName,
+    edited: &Plaintext,
+) -> Result<SecretName> {
+    let stamp = jiff::Timestamp::now().as_second();
+    for attempt in 1..=ASIDE_ATTEMPTS {
+        let raw = match attempt {
+            1 => format!("{name}-conflict-{stamp}"),
+            n => format!("{name}-conflict-{stamp}-{n}"),
+        };
+        let aside = parse_name(&raw)?;
+        match vault.write_new(lock, &aside, edited) {
+            Ok(()) => return Ok(aside),
+            Err(coffer::Error::Store(coffer::store::StoreError::AlreadyExists(_))) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    bail!(
+        "{name} changed on disk while you were editing, and no free name was left for your version ({name}-conflict-{stamp}-…); {name} was left as it is"
+    )
 }
 
 /// A RAM-backed folder for plaintext: `$XDG_RUNTIME_DIR` or `/dev/shm` when they are tmpfs.

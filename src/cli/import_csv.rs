@@ -89,11 +89,16 @@ pub fn csv(args: &CsvArgs, ctx: &Context) -> Result<ExitCode> {
             Failure::new(what, f.reason.clone())
         })
         .collect();
-    let items: Vec<_> = parsed
-        .entries
-        .into_iter()
-        .map(|e| (prefix.join(&e.name), e.content))
-        .collect();
+    let mut items = Vec::with_capacity(parsed.entries.len());
+    for e in parsed.entries {
+        match prefix.try_join(&e.name) {
+            Ok(name) => items.push((name, e.content)),
+            Err(reason) => failures.push(Failure::new(
+                format!("line {} ({})", e.line, e.name),
+                format!("under {prefix}: {reason}"),
+            )),
+        }
+    }
     let report = Report { source };
     if parsed.recycled > 0 {
         println!(

@@ -19,7 +19,7 @@ use coffer::sys::private;
 use coffer::tools::import;
 use coffer::{Plaintext, SecretName};
 
-use super::{Context, parse_folder, parse_name};
+use super::{Context, UsageError, parse_folder, parse_name};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -84,7 +84,10 @@ store it with `coffer insert -m` and keep it out of this file by hand",
         Vec::with_capacity(chosen.len());
     for (key, &i) in &chosen {
         let leaf = parse_name(key)?;
-        plan.push((folder.join(&leaf), &entries[i]));
+        let name = folder
+            .try_join(&leaf)
+            .map_err(|e| UsageError(format!("invalid name \"{folder}/{leaf}\": {e}")))?;
+        plan.push((name, &entries[i]));
     }
     for note in &left {
         eprintln!("coffer: left in {}: {note}", file.display());
@@ -96,6 +99,8 @@ store it with `coffer insert -m` and keep it out of this file by hand",
     }
 
     let vault = ctx.vault()?;
+    // Looked at under the lock, so a secret written meanwhile is not overwritten unasked.
+    let lock = vault.lock()?;
     if !args.force {
         let existing: Vec<&SecretName> = plan
             .iter()
@@ -110,7 +115,6 @@ store it with `coffer insert -m` and keep it out of this file by hand",
             bail!("{first} already exists{more}; nothing was imported. Use -f to overwrite");
         }
     }
-    let lock = vault.lock()?;
     // The import module's steps: recipients checked (and approved) before anything is
     // written, encryption in parallel, crash-safe batches, one commit.
     let outcome = import::import(

@@ -173,7 +173,13 @@ fn run_store_import(
     let mut items = Vec::new();
     for entry in found {
         match entry {
-            Found::Secret { name, ciphertext } => items.push((prefix.join(&name), ciphertext)),
+            Found::Secret { name, ciphertext } => match prefix.try_join(&name) {
+                Ok(joined) => items.push((joined, ciphertext)),
+                Err(reason) => failures.push(Failure::new(
+                    name.to_string(),
+                    format!("under {prefix}: {reason}"),
+                )),
+            },
             Found::Problem { what, reason } => failures.push(Failure::new(what, reason)),
         }
     }

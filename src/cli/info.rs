@@ -24,7 +24,7 @@ pub fn info(args: &InfoArgs, ctx: &Context) -> Result<ExitCode> {
     if !vault.entry(&name)?.secret {
         bail!("{name} is not in the store.");
     }
-    let size = vault.ciphertext(&name)?.len();
+    let size = vault.size(&name)?;
     let rotations = vault.rotation_dates(std::slice::from_ref(&name))?;
     let tz = jiff::tz::TimeZone::system();
     let now = jiff::Timestamp::now();

@@ -6,7 +6,7 @@
 //! file beside it and renamed into place: it is `0600` from the first byte, and it is never
 //! replaced unless `-f` is given.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -121,20 +121,14 @@ pub fn inject(args: &InjectArgs, ctx: &Context) -> Result<ExitCode> {
     {
         bail!("{} already exists; use -f to replace it", out.display());
     }
-    let mut text = Zeroizing::new(Vec::new());
-    match &args.input {
-        Some(path) => {
-            std::fs::File::open(path)
-                .and_then(|mut f| f.read_to_end(&mut text))
-                .with_context(|| format!("cannot read {}", path.display()))?;
-        }
-        None => {
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut text)
-                .context("cannot read the template from standard input")?;
-        }
-    }
+    let limit = coffer::sys::MAX_INPUT_SIZE;
+    let text = match &args.input {
+        Some(path) => std::fs::File::open(path)
+            .and_then(|f| coffer::sys::read_at_most(f, limit))
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        None => coffer::sys::read_at_most(std::io::stdin().lock(), limit)
+            .context("cannot read the template from standard input")?,
+    };
     let template = parse_template(&text)?;
     let values = if template.references.is_empty() {
         Vec::new()

@@ -174,7 +174,8 @@ fn plan_move(vault: &Vault, old: &SecretName, args: &MoveArgs) -> Result<MovePla
             .is_some_and(|e| e.folder);
     let new = if into {
         let base = super::parse_folder(new_raw)?;
-        base.join(&parse_name(old.leaf())?)
+        base.try_join(&parse_name(old.leaf())?)
+            .map_err(|e| UsageError(format!("invalid name \"{new_raw}/{}\": {e}", old.leaf())))?
     } else {
         parse_name(new_raw)?
     };
@@ -187,11 +188,18 @@ fn plan_move(vault: &Vault, old: &SecretName, args: &MoveArgs) -> Result<MovePla
         if from.contains_folder(&to) {
             return Err(UsageError(format!("cannot move {old} into itself")).into());
         }
-        vault
-            .list(&from)?
-            .into_iter()
-            .filter_map(|n| n.rebase(&from, &to).map(|dest| (n, dest)))
-            .collect()
+        let mut plan = Vec::new();
+        for name in vault.list(&from)? {
+            let Some(dest) = name.rebase(&from, &to) else {
+                return Err(UsageError(format!(
+                    "cannot move {old} to {new}: {name} would get a name longer than {} bytes",
+                    coffer::store::name::MAX_NAME_BYTES
+                ))
+                .into());
+            };
+            plan.push((name, dest));
+        }
+        plan
     } else {
         vec![(old.clone(), new.clone())]
     };

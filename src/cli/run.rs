@@ -122,9 +122,9 @@ fn run_program(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
     }
 
     for file in &args.env_files {
-        let text =
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let text = Zeroizing::new(text);
+        let text = std::fs::File::open(file)
+            .and_then(|f| coffer::sys::read_at_most(f, coffer::sys::MAX_INPUT_SIZE))
+            .with_context(|| format!("cannot read {}", file.display()))?;
         let text = std::str::from_utf8(&text)
             .map_err(|_| anyhow!("{}: not a UTF-8 text file", file.display()))?;
         let entries =

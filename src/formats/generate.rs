@@ -82,6 +82,11 @@ fn in_class(class: &str, c: char) -> bool {
 }
 
 /// A random password of `length` characters from `set`.
+/// The longest password `generate` makes, in characters.
+pub const MAX_LENGTH: usize = 4096;
+/// The most words in a generated passphrase.
+pub const MAX_WORDS: usize = 1024;
+
 pub fn password(length: usize, set: &[char]) -> Result<Zeroizing<String>, GenerateError> {
     if length == 0 {
         return Err(GenerateError::BadLength);

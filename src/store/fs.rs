@@ -33,6 +33,9 @@ const RENAME_THREADS: usize = 8;
 pub struct FsStore {
     root: PathBuf,
     root_fd: OwnedFd,
+    /// The largest file read (a secret, a recipients file, a mark); larger ones are refused
+    /// from their size, unread.
+    max_file_size: u64,
 }
 
 impl FsStore {
@@ -51,7 +54,14 @@ impl FsStore {
         Ok(Self {
             root: root.to_owned(),
             root_fd,
+            max_file_size: super::DEFAULT_MAX_SECRET_SIZE,
         })
+    }
+
+    /// Refuses to read files larger than `bytes`.
+    pub fn with_max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
+        self
     }
 
     /// Creates the store folder (and its parents) if needed, then opens it.
@@ -119,7 +129,7 @@ impl Storage for FsStore {
         let dir = self.open_folder(&name.parent(), false).map_err(not_found)?;
         let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
         let path = self.path_of(name);
-        read_file_at(&dir, &file_name, &path).map_err(not_found)
+        read_file_at(&dir, &file_name, &path, self.max_file_size).map_err(not_found)
     }
 
     /// Reads many secrets' ciphertexts, opening each folder once (bulk operations read
@@ -136,7 +146,7 @@ impl Storage for FsStore {
                 match dir {
                     Ok(dir) => {
                         let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
-                        read_file_at(dir, &file_name, &self.path_of(name))
+                        read_file_at(dir, &file_name, &self.path_of(name), self.max_file_size)
                             .map_err(|e| not_found_as(name, e))
                     }
                     // Open the chain again for this name, so the error is its own.
@@ -155,7 +165,12 @@ impl Storage for FsStore {
             }
             Err(e) => return Err(e),
         };
-        match read_file_at(&dir, file.file_name(), &self.meta_path(folder, file)) {
+        match read_file_at(
+            &dir,
+            file.file_name(),
+            &self.meta_path(folder, file),
+            self.max_file_size,
+        ) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
                 Ok(None)
@@ -250,6 +265,25 @@ impl Storage for FsStore {
         Ok((fd, parts.iter().fold(self.root.clone(), |p, c| p.join(c))))
     }
 
+    /// The size of a secret's file, from its metadata.
+    fn size(&self, name: &SecretName) -> Result<u64> {
+        let dir = self
+            .open_folder(&name.parent(), false)
+            .map_err(|e| not_found_as(name, e))?;
+        let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
+        let st = rustix::fs::statat(&dir, file_name.as_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(
+            |e| match e {
+                Errno::NOENT => StoreError::NotFound(name.to_string()),
+                e => io_error(&self.path_of(name), e),
+            },
+        )?;
+        match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+            rustix::fs::FileType::RegularFile => Ok(u64::try_from(st.st_size).unwrap_or(0)),
+            rustix::fs::FileType::Symlink => Err(StoreError::Symlink(self.path_of(name))),
+            _ => Err(StoreError::NotAFile(self.path_of(name))),
+        }
+    }
+
     /// When a secret's file was last modified (its rotation date in a store without git).
     fn modified(&self, name: &SecretName) -> Result<std::time::SystemTime> {
         let dir = self.open_folder(&name.parent(), false)?;
@@ -275,6 +309,44 @@ impl Storage for FsStore {
         let dir = self.open_folder(&name.parent(), true)?;
         let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
         write_atomically(&dir, &file_name, ciphertext, &self.path_of(name), true)
+    }
+
+    /// Writes a new secret only if its name is free: the temporary is renamed into place
+    /// with `RENAME_NOREPLACE` (or hard-linked, which also refuses an existing name, where
+    /// the filesystem cannot), so a file that appeared meanwhile is never replaced.
+    fn create(&self, _lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()> {
+        let dir = self.open_folder(&name.parent(), true)?;
+        let file_name = format!("{}{AGE_SUFFIX}", name.leaf());
+        let path = self.path_of(name);
+        let tmp = write_temp(&dir, &file_name, ciphertext, &path, true)?;
+        let placed = match rustix::fs::renameat_with(
+            &dir,
+            tmp.as_str(),
+            &dir,
+            file_name.as_str(),
+            rustix::fs::RenameFlags::NOREPLACE,
+        ) {
+            Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => {
+                let linked = rustix::fs::linkat(
+                    &dir,
+                    tmp.as_str(),
+                    &dir,
+                    file_name.as_str(),
+                    AtFlags::empty(),
+                );
+                let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+                linked
+            }
+            other => other,
+        };
+        if let Err(e) = placed {
+            let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+            return Err(match e {
+                Errno::EXIST => StoreError::AlreadyExists(path),
+                e => io_error(&path, e),
+            });
+        }
+        rustix::fs::fsync(&dir).map_err(|e| io_error(&path, e))
     }
 
     /// Writes a metadata file atomically and durably.
@@ -492,7 +564,12 @@ impl Storage for FsStore {
             Err(e) => return Err(e),
         };
         let file_name = format!("{}{}", name.leaf(), kind.suffix());
-        match read_file_at(&dir, &file_name, &self.mark_path(kind, name)) {
+        match read_file_at(
+            &dir,
+            &file_name,
+            &self.mark_path(kind, name),
+            self.max_file_size,
+        ) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
                 Ok(None)
@@ -576,7 +653,11 @@ impl Storage for FsStore {
                 e.depth() == 0 || !is_hidden(e.file_name()) || e.file_name() == RECIPIENTS_FILE
             });
         for entry in walker {
-            let entry = entry.map_err(|e| walk_error(&base, e))?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) if is_past_path_limit(&e) => continue,
+                Err(e) => return Err(walk_error(&base, e)),
+            };
             if entry.file_name() == RECIPIENTS_FILE && entry.file_type().is_file() {
                 let dir = entry.path().parent().unwrap_or(&base);
                 let rel = dir.strip_prefix(&self.root).unwrap_or(Path::new(""));
@@ -601,7 +682,13 @@ fn names_below(base: &Path, relative_to: &Path, suffix: &str) -> Result<Vec<Secr
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
     for entry in walker {
-        let entry = entry.map_err(|e| walk_error(base, e))?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            // Made behind coffer's back, past the system's path limit: no valid name lies
+            // there (names are far shorter), and the rest of the store must stay reachable.
+            Err(e) if is_past_path_limit(&e) => continue,
+            Err(e) => return Err(walk_error(base, e)),
+        };
         if !entry.file_type().is_file() {
             continue;
         }
@@ -628,7 +715,9 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.as_encoded_bytes().starts_with(b".")
 }
 
-fn read_file_at(dir: &OwnedFd, file_name: &str, path: &Path) -> Result<Vec<u8>> {
+/// Reads a regular file whole, refusing (from `fstat`, before reading a byte) one larger
+/// than `max` bytes; a file that grows while read is cut off and refused the same way.
+fn read_file_at(dir: &OwnedFd, file_name: &str, path: &Path, max: u64) -> Result<Vec<u8>> {
     let fd = rustix::fs::openat(
         dir,
         file_name,
@@ -640,13 +729,25 @@ fn read_file_at(dir: &OwnedFd, file_name: &str, path: &Path) -> Result<Vec<u8>> 
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
         return Err(StoreError::NotAFile(path.to_owned()));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0));
+    let too_large = || StoreError::TooLarge {
+        path: path.to_owned(),
+        limit: max,
+    };
+    let size = u64::try_from(st.st_size).unwrap_or(0);
+    if size > max {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     File::from(fd)
+        .take(max.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|reason| StoreError::Io {
             path: path.to_owned(),
             reason,
         })?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
     Ok(bytes)
 }
 
@@ -726,6 +827,14 @@ fn io_error(path: &Path, e: Errno) -> StoreError {
         path: path.to_owned(),
         reason: io::Error::from(e),
     }
+}
+
+/// Whether a walk failed because a path grew past `PATH_MAX` (a tree made deeper than any
+/// valid name reaches).
+fn is_past_path_limit(e: &walkdir::Error) -> bool {
+    e.io_error()
+        .and_then(io::Error::raw_os_error)
+        .is_some_and(|code| code == Errno::NAMETOOLONG.raw_os_error())
 }
 
 fn walk_error(base: &Path, e: walkdir::Error) -> StoreError {

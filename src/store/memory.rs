@@ -120,6 +120,14 @@ impl Storage for MemoryStore {
         })
     }
 
+    fn size(&self, name: &SecretName) -> Result<u64> {
+        self.contents()
+            .secrets
+            .get(name)
+            .map(|(bytes, _)| bytes.len() as u64)
+            .ok_or_else(|| StoreError::NotFound(name.to_string()))
+    }
+
     fn modified(&self, name: &SecretName) -> Result<SystemTime> {
         self.contents()
             .secrets
@@ -145,6 +153,18 @@ impl Storage for MemoryStore {
 
     fn write(&self, _lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()> {
         let mut contents = self.contents();
+        contents.add_folders(&name.parent());
+        contents
+            .secrets
+            .insert(name.clone(), (ciphertext.to_vec(), SystemTime::now()));
+        Ok(())
+    }
+
+    fn create(&self, _lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()> {
+        let mut contents = self.contents();
+        if contents.secrets.contains_key(name) {
+            return Err(StoreError::AlreadyExists(self.path_of(name)));
+        }
         contents.add_folders(&name.parent());
         contents
             .secrets

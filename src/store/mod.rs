@@ -24,6 +24,10 @@ use name::{Folder, SecretName};
 pub const AGE_SUFFIX: &str = ".age";
 /// The recipients file of a folder.
 pub const RECIPIENTS_FILE: &str = ".age-recipients";
+/// The largest file the store reads unless told otherwise (`[limits] max_secret_size`): far
+/// above any real secret (and above age's 256-chunk stream boundary, which the CCTV vectors
+/// cross), far below what hurts memory.
+pub const DEFAULT_MAX_SECRET_SIZE: u64 = 64 << 20;
 /// The folder for vault metadata shared with the team.
 pub const META_DIR: &str = ".coffer";
 
@@ -37,6 +41,10 @@ pub enum StoreError {
     Symlink(PathBuf),
     #[error("{0} is not a regular file")]
     NotAFile(PathBuf),
+    #[error("{0} already exists")]
+    AlreadyExists(PathBuf),
+    #[error("{path} is larger than {limit} bytes (limits.max_secret_size); it was not read")]
+    TooLarge { path: PathBuf, limit: u64 },
     #[error("the store is locked by another coffer process{}; try again when it has finished", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     Locked { pid: Option<u32> },
     #[error("no space left on the device holding {0}; nothing was changed")]
@@ -163,6 +171,9 @@ pub trait Storage: Send + Sync {
     /// What exists at `name`: a secret, a folder, both, or neither.
     fn entry(&self, name: &SecretName) -> Result<Entry>;
 
+    /// The size of a secret's file, in bytes, without reading it.
+    fn size(&self, name: &SecretName) -> Result<u64>;
+
     /// When a secret was last written (its rotation date in a store without git).
     fn modified(&self, name: &SecretName) -> Result<SystemTime>;
 
@@ -171,6 +182,11 @@ pub trait Storage: Send + Sync {
 
     /// Writes one secret atomically and durably.
     fn write(&self, lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()>;
+
+    /// Writes a new secret atomically and durably, only if nothing is at `name` yet: it never
+    /// replaces a secret, not even one another process wrote a moment ago
+    /// ([`StoreError::AlreadyExists`] then).
+    fn create(&self, lock: &StoreLock, name: &SecretName, ciphertext: &[u8]) -> Result<()>;
 
     /// Writes many secrets, each old or new after a crash, giving each the modification time
     /// at the same index of `times` when there is one (re-encryption keeps a secret's date).
@@ -497,6 +513,22 @@ mod contract {
             assert!(!store.remove_mark(&lock, kind, &name("a/b")).unwrap());
             assert_eq!(store.read_mark(kind, &name("a/b")).unwrap(), None);
             assert_eq!(store.marks(kind).unwrap(), vec![name("c")]);
+        }
+    }
+
+    #[test]
+    fn creating_never_replaces_a_secret() {
+        for (store, _dir) in backends() {
+            let lock = store.lock().unwrap();
+            store.create(&lock, &name("new/one"), b"first").unwrap();
+            assert!(matches!(
+                store.create(&lock, &name("new/one"), b"second"),
+                Err(StoreError::AlreadyExists(_))
+            ));
+            assert_eq!(store.read(&name("new/one")).unwrap(), b"first");
+            store.write(&lock, &name("new/one"), b"replaced").unwrap();
+            assert_eq!(store.read(&name("new/one")).unwrap(), b"replaced");
+            assert_eq!(store.list(&Folder::root()).unwrap(), vec![name("new/one")]);
         }
     }
 

@@ -21,12 +21,45 @@ pub enum NameError {
     Hidden,
     #[error("a secret name cannot contain NUL or control characters")]
     Control,
+    #[error(
+        "a secret name cannot contain invisible or direction-changing characters (zero-width, bidi controls)"
+    )]
+    Invisible,
+    #[error("a name component can be at most {MAX_COMPONENT_BYTES} bytes long")]
+    ComponentTooLong,
+    #[error("a secret name can be at most {MAX_NAME_BYTES} bytes long")]
+    TooLong,
 }
+
+/// The longest file name the filesystems coffer runs on accept (`NAME_MAX`).
+const FILE_NAME_MAX: usize = 255;
+
+/// The most the store adds to a component in the files made from it: the longest suffix (an
+/// exposure mark's `.exposed`; a secret's `.age` is shorter) inside a temporary file's
+/// `.NAME.PID.RANDOM.tmp` (a pid of up to ten digits, sixteen hex digits).
+const STORE_AFFIXES: usize =
+    ".exposed".len() + ".".len() + ".4294967295.0123456789abcdef.tmp".len();
+
+/// The longest name component, in bytes: every file the store makes from it, temporary
+/// files included, still fits in [`FILE_NAME_MAX`].
+pub const MAX_COMPONENT_BYTES: usize = FILE_NAME_MAX - STORE_AFFIXES;
+
+/// The longest name, in bytes: with the store's own path it stays far below `PATH_MAX`
+/// (4096), so tools that work on whole paths (git, a file manager) can reach every secret.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// Characters that are invisible or reorder the text around them: two names that look the
+/// same, or a name that displays as something else (`invoice\u{202e}fdp.exe`). The same set
+/// that terminal-safe printing escapes.
+pub use crate::sys::text::is_invisible_format as is_invisible;
 
 /// Checks one `/`-free component of a name.
 fn check_component(component: &str) -> Result<(), NameError> {
     if component.is_empty() {
         return Err(NameError::EmptyComponent);
+    }
+    if component.len() > MAX_COMPONENT_BYTES {
+        return Err(NameError::ComponentTooLong);
     }
     if component == "." || component == ".." {
         return Err(NameError::DotComponent);
@@ -37,6 +70,9 @@ fn check_component(component: &str) -> Result<(), NameError> {
     if component.chars().any(char::is_control) {
         return Err(NameError::Control);
     }
+    if component.chars().any(is_invisible) {
+        return Err(NameError::Invisible);
+    }
     Ok(())
 }
 
@@ -46,6 +82,9 @@ fn check_path(raw: &str) -> Result<(), NameError> {
     }
     if raw.starts_with('/') {
         return Err(NameError::Absolute);
+    }
+    if raw.len() > MAX_NAME_BYTES {
+        return Err(NameError::TooLong);
     }
     raw.split('/').try_for_each(check_component)
 }
@@ -89,10 +128,11 @@ impl SecretName {
         Folder(self.0.clone())
     }
 
-    /// `self` with `from`'s prefix replaced by `to` (for moving folders).
+    /// `self` with `from`'s prefix replaced by `to` (for moving folders); `None` if `self`
+    /// is not below `from` or the result would be longer than [`MAX_NAME_BYTES`].
     pub fn rebase(&self, from: &Folder, to: &Folder) -> Option<SecretName> {
         let rest = from.strip(self)?;
-        Some(to.join(&rest))
+        to.try_join(&rest).ok()
     }
 
     /// The file name of this secret's age file, relative to the store root.
@@ -168,13 +208,24 @@ impl Folder {
         std::iter::successors(Some(self.clone()), Folder::parent)
     }
 
-    /// A secret directly inside this folder, or a relative path below it.
+    /// A secret directly inside this folder, or a relative path below it. The result may be
+    /// longer than [`MAX_NAME_BYTES`]; use [`Folder::try_join`] for names that will be written.
     pub fn join(&self, rest: &SecretName) -> SecretName {
         if self.is_root() {
             rest.clone()
         } else {
             SecretName(format!("{}/{}", self.0, rest.0))
         }
+    }
+
+    /// [`Folder::join`], refusing a result longer than [`MAX_NAME_BYTES`] (both parts are
+    /// valid, so that is all that can go wrong).
+    pub fn try_join(&self, rest: &SecretName) -> Result<SecretName, NameError> {
+        let joined = self.join(rest);
+        if joined.0.len() > MAX_NAME_BYTES {
+            return Err(NameError::TooLong);
+        }
+        Ok(joined)
     }
 
     /// Whether `name` lies somewhere below this folder.
@@ -253,6 +304,11 @@ mod tests {
             ("a\0b", NameError::Control),
             ("a\nb", NameError::Control),
             ("a\x1b[31m", NameError::Control),
+            ("a\u{200b}b", NameError::Invisible),
+            ("x/invoice\u{202e}fdp.exe", NameError::Invisible),
+            ("\u{feff}x", NameError::Invisible),
+            ("a\u{2069}", NameError::Invisible),
+            ("a\u{61c}b", NameError::Invisible),
         ];
         for (raw, err) in cases {
             assert_eq!(SecretName::new(raw), Err(err), "{raw:?}");
@@ -274,15 +330,45 @@ mod tests {
         assert_eq!(chain, ["team/db", "team", ""]);
     }
 
+    #[test]
+    fn lengths_are_limited_so_every_file_fits() {
+        // A temporary file for the longest component's longest file still fits in NAME_MAX.
+        let longest = "x".repeat(MAX_COMPONENT_BYTES);
+        let temp = format!(".{longest}.exposed.{}.{:016x}.tmp", u32::MAX, u64::MAX);
+        assert!(temp.len() <= FILE_NAME_MAX, "{}", temp.len());
+        assert!(SecretName::new(&longest).is_ok());
+        assert_eq!(
+            SecretName::new(&format!("{longest}x")),
+            Err(NameError::ComponentTooLong)
+        );
+        // Multi-byte characters count in bytes.
+        assert_eq!(
+            SecretName::new(&"é".repeat(MAX_COMPONENT_BYTES / 2 + 1)),
+            Err(NameError::ComponentTooLong)
+        );
+        let deep = vec!["abcdefg"; MAX_NAME_BYTES / 8].join("/");
+        assert!(SecretName::new(&deep).is_ok(), "{}", deep.len());
+        assert_eq!(
+            SecretName::new(&format!("{deep}/abcdefg")),
+            Err(NameError::TooLong)
+        );
+        assert_eq!(
+            Folder::new(&format!("{deep}/abcdefg")),
+            Err(NameError::TooLong)
+        );
+    }
+
     proptest! {
         #[test]
-        fn valid_names_never_escape(raw in "[a-z./\\\\\\x00-\\x1f ]{0,12}") {
+        fn valid_names_never_escape(raw in "[a-z./\\\\\\x00-\\x1f \u{200b}\u{202e}]{0,12}|[a-z/]{200,1100}") {
             if let Ok(name) = SecretName::new(&raw) {
                 prop_assert!(!name.as_str().starts_with('/'));
                 for c in name.components() {
                     prop_assert!(!c.is_empty() && !c.starts_with('.'));
                     prop_assert!(!c.chars().any(char::is_control));
+                    prop_assert!(c.len() <= MAX_COMPONENT_BYTES);
                 }
+                prop_assert!(name.as_str().len() <= MAX_NAME_BYTES);
             }
         }
 

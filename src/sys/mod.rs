@@ -134,3 +134,23 @@ pub fn try_lock_exclusive(file: &std::fs::File) -> std::io::Result<bool> {
 pub fn pid() -> u32 {
     std::process::id()
 }
+
+/// The most coffer reads of an input it is handed (an env file, a template, standard input):
+/// far above any real one, and an endless input (`/dev/zero`) stops here.
+pub const MAX_INPUT_SIZE: u64 = 16 << 20;
+
+/// Reads `input` whole into zeroizing memory, failing (with `ErrorKind::FileTooLarge`) once
+/// it passes `limit` bytes instead of reading on.
+pub fn read_at_most(input: impl Read, limit: u64) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    input
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than {limit} bytes"),
+        ));
+    }
+    Ok(bytes)
+}

@@ -138,7 +138,8 @@ impl Vault {
         prompt: PassphrasePrompt,
         overrides: RecipientOverride,
     ) -> Result<Self> {
-        let store = FsStore::open(&paths.store)?;
+        let store =
+            FsStore::open(&paths.store)?.with_max_file_size(config.limits.max_secret_size());
         Ok(Self::with_storage(
             Box::new(store),
             paths,
@@ -155,7 +156,8 @@ impl Vault {
         prompt: PassphrasePrompt,
         overrides: RecipientOverride,
     ) -> Result<Self> {
-        let store = FsStore::create(&paths.store)?;
+        let store =
+            FsStore::create(&paths.store)?.with_max_file_size(config.limits.max_secret_size());
         Ok(Self::with_storage(
             Box::new(store),
             paths,
@@ -380,7 +382,12 @@ impl Vault {
         Ok(self.store().children(folder)?)
     }
 
-    /// A secret's ciphertext, as stored (to notice a concurrent change, or its size).
+    /// The size of a secret's file, without reading it.
+    pub fn size(&self, name: &SecretName) -> Result<u64> {
+        Ok(self.store().size(name)?)
+    }
+
+    /// A secret's ciphertext, as stored (to notice a concurrent change).
     pub fn ciphertext(&self, name: &SecretName) -> Result<Vec<u8>> {
         Ok(self.store().read(name)?)
     }
@@ -590,6 +597,20 @@ impl Vault {
         let mut paths = vec![self.path_of(&first)];
         paths.extend(failed.map(|(name, _)| self.path_of(&name)));
         Err(Error::NotReencryptable { paths, reason })
+    }
+
+    /// Encrypts and writes a new secret, only if `name` is free: never replaces one
+    /// (`StoreError::AlreadyExists` then).
+    pub fn write_new(
+        &self,
+        lock: &StoreLock,
+        name: &SecretName,
+        plaintext: &Plaintext,
+    ) -> Result<()> {
+        let ciphertext = self.encrypt_for(name, plaintext)?;
+        self.store.create(lock, name, &ciphertext)?;
+        self.clear_exposure(lock, name)?;
+        Ok(())
     }
 
     /// Re-encrypts every secret at or below `folder` to its current recipients. Decryption

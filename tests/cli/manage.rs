@@ -145,3 +145,82 @@ fn reencrypt_follows_changed_recipients() {
     }
     assert_eq!(v.git_log()[0], "Reencrypt f.");
 }
+
+/// Moving a folder back and forth while other processes insert into it: every insert that
+/// reported success is still there afterwards, at the old place or the new one.
+#[test]
+fn moving_a_folder_keeps_concurrent_inserts() {
+    let v = TestVault::new();
+    // Seeds make each move long enough for inserts to land in the middle of it.
+    let seeds: String = (0..100).map(|i| format!("SEED{i}=v\n")).collect();
+    std::fs::write(v.dir.path().join("seeds.env"), seeds).unwrap();
+    v.run_ok(&["import", "dotenv", "seeds.env", "-p", "src"]);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let inserted: Vec<String> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..3)
+            .map(|w| {
+                let (v, done) = (&v, &done);
+                scope.spawn(move || {
+                    let mut ok = Vec::new();
+                    let mut i = 0;
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                        let name = format!("w{w}-{i}");
+                        let out = v
+                            .cmd()
+                            .args(["insert", "-m", "-f", &format!("src/{name}")])
+                            .write_stdin("v\n")
+                            .output()
+                            .unwrap();
+                        if out.status.success() {
+                            ok.push(name);
+                        }
+                        i += 1;
+                    }
+                    ok
+                })
+            })
+            .collect();
+        for round in 0..10 {
+            let (from, to) = if round % 2 == 0 {
+                ("src", "dst")
+            } else {
+                ("dst", "src")
+            };
+            // A move that loses the race for the lock may fail; only lost inserts matter.
+            let _ = v.run(&["mv", "-f", from, to]);
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        writers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert!(!inserted.is_empty(), "no insert succeeded");
+    // A move into a folder that exists meanwhile nests the source inside it: look for each
+    // insert's file anywhere in the store.
+    let files: std::collections::BTreeSet<String> = walk_files(&v.store());
+    let lost: Vec<&String> = inserted
+        .iter()
+        .filter(|n| !files.contains(&format!("{n}.age")))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} inserts were lost: {lost:?}",
+        lost.len(),
+        inserted.len()
+    );
+}
+
+/// The names of every file below `dir`.
+fn walk_files(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let mut found = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            found.extend(walk_files(&entry.path()));
+        } else {
+            found.insert(entry.file_name().into_string().unwrap());
+        }
+    }
+    found
+}

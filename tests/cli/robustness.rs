@@ -60,6 +60,81 @@ fn malformed_names_are_refused_everywhere() {
 }
 
 #[test]
+fn over_long_and_invisible_names_are_refused() {
+    let v = TestVault::new();
+    v.insert("ok", "x\n");
+    let long_component = "x".repeat(215);
+    let long_name = "abcdefghi/".repeat(110) + "z";
+    let bad = [
+        long_component.as_str(),
+        long_name.as_str(),
+        "a\u{200b}b",
+        "a\u{202e}gpj.exe",
+        "\u{feff}x",
+        "a\u{2066}b",
+        "a\u{61c}b",
+        "a\u{200f}b",
+    ];
+    for name in bad {
+        for args in [
+            vec!["insert", "-m", name],
+            vec!["generate", name],
+            vec!["mv", "ok", name],
+            vec!["cp", "ok", name],
+        ] {
+            let out = v
+                .cmd()
+                .args(&args)
+                .write_stdin("secret\n")
+                .output()
+                .unwrap();
+            assert_fails(&out, 2, "invalid name");
+        }
+    }
+    // The longest allowed component fits, temporary files and marks included.
+    let longest = "y".repeat(214);
+    v.insert(&longest, "long\n");
+    assert_eq!(v.show(&longest), b"long\n");
+    v.run_ok(&["reencrypt"]);
+}
+
+#[test]
+fn a_file_past_the_path_limit_does_not_break_the_store() {
+    let v = TestVault::new();
+    v.insert("web/shop", "s\n");
+    v.insert("mail", "m\n");
+    // Made behind coffer's back, one folder at a time: a path longer than PATH_MAX.
+    use rustix::fs::{Mode, OFlags};
+    let component = "d".repeat(200);
+    let mut dir = rustix::fs::open(v.store(), OFlags::DIRECTORY, Mode::empty()).unwrap();
+    for _ in 0..25 {
+        rustix::fs::mkdirat(&dir, component.as_str(), Mode::from_raw_mode(0o700)).unwrap();
+        dir =
+            rustix::fs::openat(&dir, component.as_str(), OFlags::DIRECTORY, Mode::empty()).unwrap();
+    }
+    let deep = rustix::fs::openat(
+        &dir,
+        "deep.age",
+        OFlags::WRONLY | OFlags::CREATE,
+        Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    drop(deep);
+    let listed = v.run_ok(&["ls"]);
+    assert!(stdout(&listed).contains("shop"), "{}", stdout(&listed));
+    assert!(stdout(&listed).contains("mail"), "{}", stdout(&listed));
+    let found = v.run_ok(&["grep", "s"]);
+    assert!(stdout(&found).contains("web/shop"), "{}", stdout(&found));
+    v.run_ok(&["reencrypt"]);
+    // audit exits 1 for its findings (weak passwords here), not for the deep file.
+    let audit = v.run(&["audit"]);
+    assert!(stderr(&audit).is_empty(), "{}", stderr(&audit));
+    assert!(stdout(&audit).contains("web/shop"), "{}", stdout(&audit));
+    v.run_ok(&["rm", "-r", "-f", "web"]);
+    assert_eq!(v.show("mail"), b"m\n");
+}
+
+#[test]
 fn symlinks_inside_the_store_are_never_followed() {
     let v = TestVault::new();
     v.insert("real", "inside\n");
@@ -382,4 +457,48 @@ fn a_full_disk_keeps_the_old_secret_and_leaves_no_temp() {
         left.iter().all(|f| !f.ends_with(".tmp")),
         "temp left behind: {left:?}"
     );
+}
+
+#[test]
+fn oversized_files_and_lengths_are_refused_without_reading_them() {
+    let v = TestVault::new();
+    v.insert("ok", "x\n");
+    // A sparse 2 GB "secret": refused from its size, never read.
+    let big = std::fs::File::create(v.path("big")).unwrap();
+    big.set_len(2 << 30).unwrap();
+    drop(big);
+    for args in [vec!["show", "big"], vec!["cp", "big", "copy"]] {
+        let out = v.run(&args);
+        assert_fails(&out, 1, "big.age");
+        assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+    }
+    // info takes the size from the file system.
+    let info = v.run_ok(&["info", "big"]);
+    assert!(!stdout(&info).is_empty());
+    // The limit is configurable.
+    let config = v.home().join(".config/coffer/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[limits]\nmax_secret_size = 1000\n").unwrap();
+    v.insert("small", "y\n");
+    let out = v.run(&["show", "ok"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(&config, "[limits]\nmax_secret_size = 10\n").unwrap();
+    assert_fails(&v.run(&["show", "ok"]), 1, "larger than 10 bytes");
+    std::fs::remove_file(&config).unwrap();
+    // Generated lengths are bounded.
+    assert_fails(&v.run(&["generate", "g", "1000000000"]), 2, "4096");
+    assert_fails(&v.run(&["generate", "g", "--words", "100000"]), 2, "1024");
+    v.run_ok(&["generate", "g", "4096"]);
+}
+
+#[test]
+fn endless_inputs_end_with_an_error() {
+    let v = TestVault::new();
+    v.insert("ok", "x\n");
+    let out = v.run(&["run", "--env-file", "/dev/zero", "--", "true"]);
+    assert_fails(&out, 1, "/dev/zero");
+    assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+    let out = v.run(&["inject", "-i", "/dev/zero"]);
+    assert_fails(&out, 1, "/dev/zero");
+    assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
 }

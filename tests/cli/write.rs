@@ -229,6 +229,52 @@ fn edit_refuses_to_clobber_a_concurrent_change() {
 }
 
 #[test]
+fn conflict_copies_never_overwrite_each_other() {
+    let v = TestVault::new();
+    v.insert("e", "before\n");
+    // Conflict copies already taken for the next seconds (two conflicting edits in one second
+    // name their copies alike): a new one must find a name of its own.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for t in now..now + 8 {
+        v.insert(&format!("e-conflict-{t}"), format!("earlier {t}\n"));
+    }
+    let rt = runtime_dir();
+    let bin = common::coffer_bin();
+    let ed = editor(
+        &v,
+        &format!(
+            r#"printf 'theirs\n' | {} insert -m -f e && printf 'mine\n' > "$1""#,
+            bin.display()
+        ),
+    );
+    let out = edit(&v, &ed, &rt, "e");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    for t in now..now + 8 {
+        assert_eq!(
+            v.show(&format!("e-conflict-{t}")),
+            format!("earlier {t}\n").as_bytes(),
+            "an earlier conflict copy was overwritten: {}",
+            stderr(&out)
+        );
+    }
+    let listed = stdout(&v.run(&["ls"]));
+    let copies: Vec<&str> = listed
+        .lines()
+        .map(|l| l.trim_start_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|l| l.starts_with("e-conflict-"))
+        .collect();
+    assert_eq!(copies.len(), 9, "{listed}");
+    assert!(
+        copies.iter().any(|c| v.show(c) == b"mine\n"),
+        "the edit was lost: {listed}"
+    );
+    std::fs::remove_dir_all(rt).unwrap();
+}
+
+#[test]
 fn edit_refuses_disk_tmp_unless_allowed() {
     common::require_tool("unshare");
     let v = TestVault::new();

@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use crate::store::name::{NameError, SecretName};
+use crate::store::name::{self, NameError, SecretName};
 
 /// The longest component we produce, in bytes. File names are limited to 255 bytes, and the
 /// storage layer needs room for `.age` and its temporary-file decoration.
@@ -19,7 +19,8 @@ pub const UNTITLED: &str = "untitled";
 /// Makes `raw` a valid name component, or `None` if nothing is left of it.
 ///
 /// The rules, applied in order:
-/// 1. control characters (newlines, tabs, escapes, NUL) become spaces, and `/` becomes `-`;
+/// 1. control characters (newlines, tabs, escapes, NUL) become spaces, `/` becomes `-`, and
+///    invisible or direction-changing characters (zero-width, bidi controls) are dropped;
 /// 2. runs of whitespace become one space;
 /// 3. leading dots and spaces are removed (a leading dot is reserved for store metadata),
 ///    and trailing spaces;
@@ -29,7 +30,7 @@ pub const UNTITLED: &str = "untitled";
 pub fn sanitize_component(raw: &str) -> Option<String> {
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
-    for c in raw.chars() {
+    for c in raw.chars().filter(|c| !name::is_invisible(*c)) {
         let c = if c == '/' {
             '-'
         } else if c.is_control() {
@@ -64,16 +65,39 @@ pub fn sanitize_component(raw: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
+/// The longest name we produce, in bytes: room is left for [`NameAllocator`]'s `-N`.
+pub const MAX_NAME_BYTES: usize = name::MAX_NAME_BYTES - "-18446744073709551615".len();
+
 /// The name for an entry in `folders` (outermost first) titled `title`: each part sanitised,
-/// empty folders dropped, an empty title replaced by [`UNTITLED`]. Every part is a valid
-/// component by construction, so the error is only there to keep this total.
+/// empty folders dropped, an empty title replaced by [`UNTITLED`]. When the whole would be
+/// longer than [`MAX_NAME_BYTES`], the folders are cut to equal shares of what the title
+/// leaves. Every part is a valid component by construction, so the error is only there to
+/// keep this total.
 pub fn name_from_parts<'a>(
     folders: impl IntoIterator<Item = &'a str>,
     title: &str,
 ) -> Result<SecretName, NameError> {
     let mut parts: Vec<String> = folders.into_iter().filter_map(sanitize_component).collect();
-    parts.push(sanitize_component(title).unwrap_or_else(|| UNTITLED.to_owned()));
+    let title = sanitize_component(title).unwrap_or_else(|| UNTITLED.to_owned());
+    let total = parts.iter().map(|p| p.len() + 1).sum::<usize>() + title.len();
+    if total > MAX_NAME_BYTES {
+        let share = ((MAX_NAME_BYTES - title.len()) / parts.len()).saturating_sub(1);
+        parts = parts
+            .into_iter()
+            .filter_map(|p| sanitize_component(cut_at(&p, share)))
+            .collect();
+    }
+    parts.push(title);
     SecretName::new(&parts.join("/"))
+}
+
+/// `text` cut to at most `max` bytes on a character boundary.
+fn cut_at(text: &str, max: usize) -> &str {
+    let mut cut = max.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
 }
 
 /// Hands out names without repeats: the first `x` is `x`, the next `x-2`, then `x-3`, …
@@ -160,6 +184,22 @@ mod tests {
         );
         assert_eq!(name_from_parts([], "  ").unwrap().as_str(), "untitled");
         assert_eq!(name_from_parts(["."], ".x").unwrap().as_str(), "x");
+        assert_eq!(
+            name_from_parts(["a\u{202e}b"], "x\u{200b}y")
+                .unwrap()
+                .as_str(),
+            "ab/xy"
+        );
+        // Deep folders are shortened so the whole name fits, the title kept.
+        let deep = vec!["f".repeat(200); 10];
+        let name = name_from_parts(deep.iter().map(String::as_str), &"t".repeat(200)).unwrap();
+        assert!(
+            name.as_str().len() <= MAX_NAME_BYTES,
+            "{}",
+            name.as_str().len()
+        );
+        assert_eq!(name.components().count(), 11);
+        assert_eq!(name.leaf(), "t".repeat(200));
     }
 
     #[test]
@@ -195,11 +235,11 @@ mod tests {
 
         #[test]
         fn any_parts_make_a_valid_name(
-            folders in prop::collection::vec(any::<String>(), 0..4),
+            folders in prop::collection::vec(any::<String>(), 0..12),
             title in any::<String>(),
         ) {
             let name = name_from_parts(folders.iter().map(String::as_str), &title);
-            prop_assert!(name.is_ok());
+            prop_assert!(name.is_ok_and(|n| n.as_str().len() <= MAX_NAME_BYTES));
         }
 
         #[test]
