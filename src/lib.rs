@@ -27,6 +27,10 @@ pub mod team;
 pub mod tools;
 pub mod vault;
 
+// The library's surface, as a user of it needs it; the layers stay reachable for the CLI.
+pub use crypto::identity::{Identities, IdentityError, PassphrasePrompt};
+pub use crypto::recipients::{Recipient, Recipients};
 pub use crypto::secret::Plaintext;
 pub use store::name::{Folder, SecretName};
-pub use vault::{Error, Vault};
+pub use store::{FsStore, MemoryStore, Storage, StoreError, StoreLock};
+pub use vault::{Changed, Error, RecipientOverride, Vault};

@@ -19,7 +19,9 @@ use age_core::format::{FileKey, Stanza};
 use super::AgentError;
 use super::protocol::{self, ErrorKind, Request, Response, SecretBytes, Status, VERSION};
 use crate::config::{Config, Paths};
-use crate::crypto::identity::{self, Identities, IdentityError, PassphrasePrompt};
+use crate::crypto::identity::{
+    self, Identities, IdentityError, PassphrasePrompt, RemoteIdentityError,
+};
 use crate::crypto::recipients::Recipient;
 
 /// Starts an agent and returns once it is ready for connections (the command line re-runs
@@ -360,7 +362,9 @@ impl age::Identity for AgentIdentity {
         match self.try_unwrap(stanzas) {
             Ok(Some(key)) => Some(Ok(key)),
             Ok(None) => None,
-            Err(e) => Some(Err(age::DecryptError::Io(io::Error::other(e)))),
+            Err(e) => Some(Err(age::DecryptError::Io(io::Error::other(
+                RemoteIdentityError(Box::new(e)),
+            )))),
         }
     }
 }

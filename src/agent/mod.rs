@@ -15,6 +15,7 @@ pub mod server;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::crypto::identity::RemoteIdentityError;
 use crate::sys::private::{self, PrivateError};
 
 /// The idle timeout when the config sets none (docs/BEHAVIOUR.md §4).
@@ -41,6 +42,12 @@ pub enum AgentError {
     Io(#[from] std::io::Error),
     #[error("the config's agent.timeout is not valid: {0}")]
     BadTimeout(String),
+}
+
+impl From<AgentError> for crate::crypto::identity::IdentityError {
+    fn from(e: AgentError) -> Self {
+        RemoteIdentityError(Box::new(e)).into()
+    }
 }
 
 /// Where the agent's socket lives: `agent.sock` in this user's runtime folder,

@@ -46,9 +46,16 @@ pub enum IdentityError {
          add \"{name}\" to [plugins] allow in the config to use it"
     )]
     PluginNotAllowed { path: PathBuf, name: String },
+    /// An identity held by another process (the agent) could not answer.
     #[error(transparent)]
-    Agent(#[from] crate::agent::AgentError),
+    Remote(#[from] RemoteIdentityError),
 }
+
+/// The failure of an identity held by another process (the agent): not a damaged file, and
+/// not a wrong key. The agent layer fills it in; this layer only carries it.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct RemoteIdentityError(pub Box<dyn std::error::Error + Send + Sync>);
 
 /// The identities loaded for this process.
 pub struct Identities {

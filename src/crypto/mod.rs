@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 
 use age::armor::ArmoredReader;
 
-use crate::crypto::identity::Identities;
+use crate::crypto::identity::{Identities, RemoteIdentityError};
 use crate::crypto::recipients::Recipients;
 use crate::crypto::secret::Plaintext;
 
@@ -133,7 +133,7 @@ fn map_error(e: age::DecryptError) -> DecryptError {
         E::KeyDecryptionFailed => DecryptError::Identity("could not unwrap the file key".into()),
         E::Io(e)
             if e.get_ref()
-                .is_some_and(|inner| inner.is::<crate::agent::AgentError>()) =>
+                .is_some_and(|inner| inner.is::<RemoteIdentityError>()) =>
         {
             DecryptError::Agent(e.to_string())
         }
