@@ -39,9 +39,15 @@ pub fn record(ctx: &Context, command: &Command, result: &Result<ExitCode>) {
     if matches!(command, Command::Log(_)) {
         return;
     }
-    // `run` and `inject` record what they read as they read it ([`record_reads`]): `run`
-    // becomes the program and never returns. Only their failures are recorded here.
-    if matches!(command, Command::Run(_) | Command::Inject(_)) && result.is_ok() {
+    // `run`, `inject` and `git-credential get` record what they read as they read it
+    // ([`record_reads`]): `run` becomes the program and never returns. Only their failures
+    // are recorded here.
+    let records_itself = match command {
+        Command::Run(_) | Command::Inject(_) => true,
+        Command::GitCredential(a) => a.action == super::credential::Action::Get,
+        _ => false,
+    };
+    if records_itself && result.is_ok() {
         return;
     }
     let (op, name) = describe(command);

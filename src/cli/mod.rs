@@ -22,6 +22,7 @@ mod agent;
 mod audit;
 mod clip;
 mod complete;
+pub mod credential;
 pub mod docs;
 mod edit;
 mod git;
@@ -139,6 +140,9 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Show or verify the access log
     Log(log::LogArgs),
+    /// git's credential helper: passwords for HTTPS remotes from git/HOST[/USER]
+    #[command(name = "git-credential")]
+    GitCredential(credential::CredentialArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -352,6 +356,7 @@ fn run_in_context(command: &Command, ctx: &Context) -> Result<ExitCode> {
         Command::Audit(args) => audit::audit(args, ctx),
         Command::Info(args) => info::info(args, ctx),
         Command::Log(args) => log::log(args, ctx),
+        Command::GitCredential(args) => credential::git_credential(args, ctx),
         Command::Textconv { file } => show::textconv(file, ctx),
         Command::Unlock(args) => agent::unlock(args, ctx),
         Command::Agent(args) => agent::agent(args, ctx),

@@ -17,6 +17,7 @@ mod agent;
 mod audit;
 mod clipboard;
 mod completion;
+mod credential;
 mod docs;
 mod git;
 mod hostile;
