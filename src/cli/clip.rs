@@ -80,18 +80,18 @@ impl Settings {
     /// `COFFER_CLIP_TIME`, `COFFER_X_SELECTION`, and a display to copy to.
     pub fn from_env() -> Result<Self> {
         let var = |k| std::env::var(k).ok().filter(|v: &String| !v.is_empty());
-        let seconds = match var("COFFER_CLIP_TIME") {
-            Some(raw) => raw.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        let seconds = match super::env_setting("CLIP_TIME") {
+            Some((key, raw)) => raw.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
                 UsageError(format!(
-                    "COFFER_CLIP_TIME {raw:?} must be a positive number of seconds"
+                    "{key} {raw:?} must be a positive number of seconds"
                 ))
             })?,
             None => DEFAULT_CLIP_TIME,
         };
-        let selection = match var("COFFER_X_SELECTION") {
-            Some(raw) => Selection::from_str(&raw, true).map_err(|_| {
+        let selection = match super::env_setting("X_SELECTION") {
+            Some((key, raw)) => Selection::from_str(&raw, true).map_err(|_| {
                 UsageError(format!(
-                    "COFFER_X_SELECTION {raw:?} must be clipboard, primary or secondary"
+                    "{key} {raw:?} must be clipboard, primary or secondary"
                 ))
             })?,
             None => Selection::Clipboard,

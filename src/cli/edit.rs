@@ -214,29 +214,23 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
 }
 
 fn env_length() -> Result<usize> {
-    match std::env::var("COFFER_GENERATED_LENGTH") {
-        Ok(raw) if !raw.is_empty() => {
+    match super::env_setting("GENERATED_LENGTH") {
+        Some((var, raw)) => {
             raw.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                UsageError(format!(
-                    "COFFER_GENERATED_LENGTH {raw:?} must be a positive number"
-                ))
-                .into()
+                UsageError(format!("{var} {raw:?} must be a positive number")).into()
             })
         }
-        _ => Ok(generate::DEFAULT_LENGTH),
+        None => Ok(generate::DEFAULT_LENGTH),
     }
 }
 
 fn character_set(no_symbols: bool) -> String {
-    let (var, default) = if no_symbols {
-        ("COFFER_CHARACTER_SET_NO_SYMBOLS", generate::NO_SYMBOLS_SET)
+    let (suffix, default) = if no_symbols {
+        ("CHARACTER_SET_NO_SYMBOLS", generate::NO_SYMBOLS_SET)
     } else {
-        ("COFFER_CHARACTER_SET", generate::DEFAULT_SET)
+        ("CHARACTER_SET", generate::DEFAULT_SET)
     };
-    std::env::var(var)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
+    super::env_setting(suffix).map_or_else(|| default.to_owned(), |(_, set)| set)
 }
 
 pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {

@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -211,10 +211,21 @@ impl Context {
         )
         .map(|v| v.with_lockout_allowed(self.force))
         .map_err(|e| match e {
-            coffer::Error::Store(coffer::store::StoreError::NoStore(p)) => anyhow::anyhow!(
-                "there is no store at {}; run `coffer init` to create one",
-                p.display()
-            ),
+            coffer::Error::Store(coffer::store::StoreError::NoStore(p)) => {
+                // A pass user's PASSWORD_STORE_DIR names a gpg store: say why it is not used.
+                let pass_note = match std::env::var_os("PASSWORD_STORE_DIR") {
+                    Some(dir) if !dir.is_empty() => format!(
+                        " (PASSWORD_STORE_DIR={} is a pass store, which coffer does not read; \
+                         `coffer import pass` moves its secrets in)",
+                        Path::new(&dir).display()
+                    ),
+                    _ => String::new(),
+                };
+                anyhow::anyhow!(
+                    "there is no store at {}; run `coffer init` to create one{pass_note}",
+                    p.display()
+                )
+            }
             e => anyhow::Error::from(e),
         })?;
         Ok(self.with_agent(vault))
@@ -233,14 +244,36 @@ impl Context {
     }
 }
 
-/// Validates a secret name from the command line.
+/// Validates a secret name from the command line. A leading `/` is dropped, as pass's
+/// front-ends send `/web/site` for `web/site`; everything else is checked as always (so
+/// `/../x` is still refused).
 pub fn parse_name(raw: &str) -> Result<SecretName> {
-    SecretName::new(raw).map_err(|e| UsageError(format!("invalid name {raw:?}: {e}")).into())
+    SecretName::new(without_root_slash(raw))
+        .map_err(|e| UsageError(format!("invalid name {raw:?}: {e}")).into())
 }
 
-/// Validates a folder from the command line (`""` is the root).
+/// Validates a folder from the command line (`""` and `/` are the root).
 pub fn parse_folder(raw: &str) -> Result<Folder> {
-    Folder::new(raw).map_err(|e| UsageError(format!("invalid folder {raw:?}: {e}")).into())
+    Folder::new(without_root_slash(raw))
+        .map_err(|e| UsageError(format!("invalid folder {raw:?}: {e}")).into())
+}
+
+/// `raw` without one leading `/`: the store's root, as pass writes it.
+pub fn without_root_slash(raw: &str) -> &str {
+    raw.strip_prefix('/').unwrap_or(raw)
+}
+
+/// A setting from the environment: coffer's variable `COFFER_X`, else pass's
+/// `PASSWORD_STORE_X` (so a pass user's dotfiles keep working). Returns the variable that was
+/// set, for messages, and its value; empty counts as unset.
+pub fn env_setting(suffix: &str) -> Option<(String, String)> {
+    ["COFFER_", "PASSWORD_STORE_"].iter().find_map(|prefix| {
+        let key = format!("{prefix}{suffix}");
+        std::env::var(&key)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(|v| (key, v))
+    })
 }
 
 /// pass habits: bare `coffer` lists, `coffer NAME` shows, `-c2`/`-q2` pick a line.

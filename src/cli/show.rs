@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use zeroize::Zeroizing;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
@@ -63,8 +64,37 @@ pub struct GrepArgs {
     /// Print the lines that do not match
     #[arg(short = 'v', long = "invert-match")]
     pub invert: bool,
+    /// Prefix each line with its line number
+    #[arg(short = 'n', long = "line-number")]
+    pub line_number: bool,
+    /// Match whole words only
+    #[arg(short = 'w', long = "word-regexp")]
+    pub word: bool,
+    /// Print how many lines match in each secret instead of the lines
+    #[arg(short = 'c', long = "count")]
+    pub count: bool,
+    /// Print N lines after each match
+    #[arg(short = 'A', long = "after-context", value_name = "N")]
+    pub after: Option<usize>,
+    /// Print N lines before each match
+    #[arg(short = 'B', long = "before-context", value_name = "N")]
+    pub before: Option<usize>,
+    /// Print N lines before and after each match
+    #[arg(short = 'C', long = "context", value_name = "N")]
+    pub context: Option<usize>,
+    /// Colour the names and matches: always, never or auto (on a terminal)
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
     /// What to look for (a basic regular expression, as grep's default)
     pub pattern: String,
+}
+
+/// grep's `--color=WHEN`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorWhen {
+    Always,
+    Never,
+    Auto,
 }
 
 pub fn ls(args: &LsArgs, ctx: &Context) -> Result<ExitCode> {
@@ -111,9 +141,11 @@ fn prune(node: &mut TreeNode, terms: &[String]) {
 
 pub fn show(args: &ShowArgs, ctx: &Context) -> Result<ExitCode> {
     let vault = ctx.vault()?;
-    let Some(raw) = args.name.as_deref() else {
+    // No name, or the root as pass's front-ends write it (`/`): the whole store.
+    let raw = args.name.as_deref().unwrap_or_default();
+    if raw.trim_end_matches('/').is_empty() {
         return print_tree(&vault, &Folder::root(), Some("Coffer"));
-    };
+    }
     let name = parse_name(raw.trim_end_matches('/'))?;
     if args.clip.is_some() || args.qrcode.is_some() {
         return copy_or_draw(&vault, &name, args);
@@ -216,11 +248,15 @@ pub fn grep(args: &GrepArgs, ctx: &Context) -> Result<ExitCode> {
     let matcher = Matcher::new(args)?;
     let names = vault.list(&Folder::root())?;
     vault.identities()?;
-    let color = ui::color_stdout();
+    let color = match args.color {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => ui::color_stdout(),
+    };
     let mut stdout = std::io::stdout().lock();
     let (mut matched, mut failed) = (false, false);
     for chunk in names.chunks(GREP_CHUNK) {
-        let results: Vec<Result<Option<Vec<u8>>>> = chunk
+        let results: Vec<Result<Option<Zeroizing<Vec<u8>>>>> = chunk
             .par_iter()
             .map(|name| {
                 let secret = vault.read(name)?;
@@ -249,9 +285,14 @@ pub fn grep(args: &GrepArgs, ctx: &Context) -> Result<ExitCode> {
     })
 }
 
+/// grep's options that make sense in memory, over one secret at a time.
 struct Matcher {
     regex: regex::bytes::Regex,
     invert: bool,
+    line_number: bool,
+    count: bool,
+    before: usize,
+    after: usize,
 }
 
 impl Matcher {
@@ -263,6 +304,11 @@ impl Matcher {
         } else {
             bre_to_regex(&args.pattern)
         };
+        let source = if args.word {
+            format!(r"\b(?:{source})\b")
+        } else {
+            source
+        };
         let regex = regex::bytes::RegexBuilder::new(&source)
             .case_insensitive(args.ignore_case)
             .unicode(false)
@@ -273,35 +319,72 @@ impl Matcher {
         Ok(Self {
             regex,
             invert: args.invert,
+            line_number: args.line_number,
+            count: args.count,
+            before: args.before.or(args.context).unwrap_or(0),
+            after: args.after.or(args.context).unwrap_or(0),
         })
     }
 
-    /// `NAME:` and the matching lines, as pass prints them; `None` when nothing matches.
-    fn report(&self, name: &SecretName, secret: &Plaintext, color: bool) -> Option<Vec<u8>> {
-        let mut lines = Vec::new();
-        for line in secret.lines() {
-            if self.regex.is_match(line) == self.invert {
-                continue;
-            }
-            if color && !self.invert {
-                let mut last = 0;
-                for m in self.regex.find_iter(line) {
-                    lines.extend_from_slice(&line[last..m.start()]);
-                    lines.extend_from_slice(b"\x1b[01;31m");
-                    lines.extend_from_slice(m.as_bytes());
-                    lines.extend_from_slice(b"\x1b[0m");
-                    last = m.end();
-                }
-                lines.extend_from_slice(&line[last..]);
-            } else {
-                lines.extend_from_slice(line);
-            }
-            lines.push(b'\n');
-        }
-        if lines.is_empty() {
+    fn selects(&self, line: &[u8]) -> bool {
+        self.regex.is_match(line) != self.invert
+    }
+
+    /// `NAME:` and the matching lines (with grep's context, numbers or count), as pass
+    /// prints them; `None` when nothing matches.
+    fn report(
+        &self,
+        name: &SecretName,
+        secret: &Plaintext,
+        color: bool,
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        let lines: Vec<&[u8]> = secret.lines().collect();
+        let selected: Vec<usize> = (0..lines.len())
+            .filter(|&i| self.selects(lines[i]))
+            .collect();
+        if selected.is_empty() {
             return None;
         }
-        let mut out = if color {
+        // Room for everything up front: a buffer that grows leaves unwiped copies behind.
+        let header = self.header(name, color);
+        let room = header.len() + 2 * secret.len() + 16 * lines.len() + 64;
+        let mut out = Zeroizing::new(Vec::with_capacity(room));
+        out.extend_from_slice(&header);
+        if self.count {
+            out.extend_from_slice(format!("{}\n", selected.len()).as_bytes());
+            return Some(out);
+        }
+        // Every line to print, with whether it matched; a gap between groups is `--`.
+        let mut shown: Vec<(usize, bool)> = Vec::new();
+        for &i in &selected {
+            let from = i.saturating_sub(self.before);
+            let to = (i + self.after).min(lines.len() - 1);
+            for j in from..=to {
+                match shown.last_mut() {
+                    Some((last, matched)) if *last == j => *matched |= j == i,
+                    Some((last, _)) if *last > j => {}
+                    _ => shown.push((j, j == i || selected.binary_search(&j).is_ok())),
+                }
+            }
+        }
+        let mut previous: Option<usize> = None;
+        for (i, matched) in shown {
+            if previous.is_some_and(|p| p + 1 < i) {
+                out.extend_from_slice(b"--\n");
+            }
+            previous = Some(i);
+            if self.line_number {
+                let mark = if matched { ':' } else { '-' };
+                out.extend_from_slice(format!("{}{mark}", i + 1).as_bytes());
+            }
+            self.write_line(&mut out, lines[i], color && matched && !self.invert);
+        }
+        Some(out)
+    }
+
+    /// `NAME:` on a line of its own, coloured as pass colours it.
+    fn header(&self, name: &SecretName, color: bool) -> Vec<u8> {
+        if color {
             let parent = name.parent();
             let dir = if parent.is_root() {
                 String::new()
@@ -312,9 +395,24 @@ impl Matcher {
             format!("\x1b[94m{dir}\x1b[1;94m{leaf}\x1b[0m:\n").into_bytes()
         } else {
             format!("{}:\n", terminal_safe(name.as_str())).into_bytes()
-        };
-        out.extend_from_slice(&lines);
-        Some(out)
+        }
+    }
+
+    fn write_line(&self, out: &mut Vec<u8>, line: &[u8], highlight: bool) {
+        if highlight {
+            let mut last = 0;
+            for m in self.regex.find_iter(line) {
+                out.extend_from_slice(&line[last..m.start()]);
+                out.extend_from_slice(b"\x1b[01;31m");
+                out.extend_from_slice(m.as_bytes());
+                out.extend_from_slice(b"\x1b[0m");
+                last = m.end();
+            }
+            out.extend_from_slice(&line[last..]);
+        } else {
+            out.extend_from_slice(line);
+        }
+        out.push(b'\n');
     }
 }
 

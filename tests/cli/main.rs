@@ -19,6 +19,7 @@ mod clipboard;
 mod completion;
 mod credential;
 mod docs;
+mod frontends;
 mod git;
 mod hostile;
 mod import;
