@@ -181,11 +181,16 @@ impl Pins {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(TrustError::Io { path: file, source }),
         };
+        Self::from_text(&text, file, store).map(Some)
+    }
+
+    /// Reads a pin file's text, which must name `store` (the canonical store root).
+    pub(crate) fn from_text(text: &str, file: PathBuf, store: PathBuf) -> Result<Self, TrustError> {
         let invalid = |message: String| TrustError::Invalid {
             path: file.clone(),
             message,
         };
-        let parsed: PinFile = toml::from_str(&text).map_err(|e| invalid(e.message().to_owned()))?;
+        let parsed: PinFile = toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
         if parsed.store != store {
             return Err(invalid(format!(
                 "it belongs to {}, not {}",
@@ -198,11 +203,11 @@ impl Pins {
             let folder = Folder::new(&folder).map_err(|e| invalid(e.to_string()))?;
             folders.insert(folder, keys);
         }
-        Ok(Some(Self {
+        Ok(Self {
             file,
             store,
             folders,
-        }))
+        })
     }
 
     /// Pins everything as it is now: every recipients file in the store that parses. (One
