@@ -21,6 +21,8 @@ pub mod agent;
 pub mod config;
 pub mod crypto;
 pub mod formats;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod store;
 pub mod sys;
 pub mod team;

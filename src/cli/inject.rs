@@ -12,9 +12,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use zeroize::Zeroizing;
 
 use coffer::formats::reference::{self, Reference};
+use coffer::formats::template::Template;
 use coffer::sys::private::{self, Existing, PrivateError};
 
 use super::{Context, UsageError};
@@ -39,76 +39,6 @@ pub struct InjectArgs {
     pub force: bool,
 }
 
-/// A piece of the template: literal bytes, or the reference with this index.
-enum Piece {
-    Text(std::ops::Range<usize>),
-    Reference(usize),
-}
-
-/// A parsed template: its pieces and the distinct references, each with the line where it
-/// first appears.
-struct Template {
-    pieces: Vec<Piece>,
-    references: Vec<(Reference, usize)>,
-}
-
-const OPEN: &[u8] = b"{{";
-const CLOSE: &[u8] = b"}}";
-
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|i| from + i)
-}
-
-fn line_at(text: &[u8], offset: usize) -> usize {
-    1 + text[..offset].iter().filter(|&&b| b == b'\n').count()
-}
-
-fn parse_template(text: &[u8]) -> Result<Template> {
-    let mut pieces = Vec::new();
-    let mut references: Vec<(Reference, usize)> = Vec::new();
-    let mut last = 0;
-    let mut at = 0;
-    while let Some(open) = find(text, OPEN, at) {
-        let inner_start = open + OPEN.len();
-        let body = &text[inner_start..];
-        let skip = body
-            .iter()
-            .take_while(|b| b.is_ascii_whitespace() && **b != b'\n')
-            .count();
-        if !body[skip..].starts_with(coffer::formats::reference::SCHEME.as_bytes()) {
-            at = inner_start;
-            continue;
-        }
-        let line = line_at(text, open);
-        let line_end = find(text, b"\n", inner_start).unwrap_or(text.len());
-        let close = find(text, CLOSE, inner_start)
-            .filter(|&c| c <= line_end)
-            .ok_or_else(|| anyhow!("line {line}: a {{{{ coffer:… placeholder is not closed with }}}} on the same line"))?;
-        let inner = std::str::from_utf8(&text[inner_start..close])
-            .map_err(|_| anyhow!("line {line}: the placeholder is not valid UTF-8"))?
-            .trim();
-        let parsed =
-            Reference::parse(inner).map_err(|e| anyhow!("line {line}: invalid reference: {e}"))?;
-        let index = match references.iter().position(|(r, _)| *r == parsed) {
-            Some(i) => i,
-            None => {
-                references.push((parsed, line));
-                references.len() - 1
-            }
-        };
-        pieces.push(Piece::Text(last..open));
-        pieces.push(Piece::Reference(index));
-        last = close + CLOSE.len();
-        at = last;
-    }
-    pieces.push(Piece::Text(last..text.len()));
-    Ok(Template { pieces, references })
-}
-
 pub fn inject(args: &InjectArgs, ctx: &Context) -> Result<ExitCode> {
     if let (Some(input), Some(output)) = (&args.input, &args.output)
         && same_file(input, output)
@@ -129,7 +59,7 @@ pub fn inject(args: &InjectArgs, ctx: &Context) -> Result<ExitCode> {
         None => coffer::sys::read_at_most(std::io::stdin().lock(), limit)
             .context("cannot read the template from standard input")?,
     };
-    let template = parse_template(&text)?;
+    let template = Template::parse(&text)?;
     let values = if template.references.is_empty() {
         Vec::new()
     } else {
@@ -148,13 +78,7 @@ pub fn inject(args: &InjectArgs, ctx: &Context) -> Result<ExitCode> {
     let read: Vec<&coffer::SecretName> =
         template.references.iter().map(|(r, _)| r.name()).collect();
     super::log::record_reads(ctx, "inject", &read);
-    let mut rendered = Zeroizing::new(Vec::with_capacity(text.len()));
-    for piece in &template.pieces {
-        match piece {
-            Piece::Text(range) => rendered.extend_from_slice(&text[range.clone()]),
-            Piece::Reference(i) => rendered.extend_from_slice(values[*i].as_bytes()),
-        }
-    }
+    let rendered = template.render(&text, &values);
     match &args.output {
         None => {
             let mut out = std::io::stdout().lock();
@@ -186,39 +110,5 @@ fn write_output(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
             bail!("{} already exists; use -f to replace it", path.display())
         }
         written => Ok(written?),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn refs(text: &str) -> Vec<String> {
-        parse_template(text.as_bytes())
-            .unwrap()
-            .references
-            .into_iter()
-            .map(|(r, l)| format!("{r}@{l}"))
-            .collect()
-    }
-
-    #[test]
-    fn placeholders_and_other_braces() {
-        assert_eq!(
-            refs("a {{ coffer:db }} b\n{{coffer:x%20y#user}} {{ .Values.x }} {{ coffer:db }}"),
-            ["coffer:db@1", "coffer:x%20y#user@2"]
-        );
-        assert!(refs("{{ not coffer }} {{}} }} {{").is_empty());
-    }
-
-    #[test]
-    fn malformed_placeholders_name_the_line() {
-        let err = parse_template(b"ok\n{{ coffer:db\n}}").err().unwrap();
-        assert!(err.to_string().starts_with("line 2: "), "{err}");
-        let err = parse_template(b"{{ coffer:a b }}").err().unwrap();
-        assert!(
-            err.to_string().contains("line 1: invalid reference"),
-            "{err}"
-        );
     }
 }

@@ -211,13 +211,19 @@ pub fn parse(source: &str) -> Result<Vec<Entry>, DotenvError> {
         if key_of(text) != Some(key.as_str()) {
             return Err(fail("could not be matched with the parsed entries"));
         }
-        let from = logical.range.start + value_start(text).unwrap_or(text.len());
-        let to = logical.range.start + text.trim_end().len();
+        let mut from = logical.range.start + value_start(text).unwrap_or(text.len());
+        let mut to = logical.range.start + text.trim_end().len();
+        if to <= from {
+            // No value: a replacement goes right after `=`, never up against a comment
+            // (`KEY= # note` must not become `KEY= coffer:x# note`, another reference).
+            from = logical.range.start + text.find('=').map_or(text.len(), |eq| eq + 1);
+            to = from;
+        }
         entries.push(Entry {
             key,
             value,
             line: logical.line,
-            value_span: from..to.max(from),
+            value_span: from..to,
         });
     }
     if parsed.next().is_some() {
@@ -308,6 +314,16 @@ mod tests {
         );
         let again = pairs(&out);
         assert_eq!(again[0].1, "coffer:app/DB_PASS");
+    }
+
+    #[test]
+    fn an_empty_value_before_a_comment_is_rewritten_before_it() {
+        // Found by fuzzing (fuzz/artifacts/dotenv/).
+        let source = "A=\t# note\nB= #x\n";
+        let entries = parse(source).unwrap();
+        let out = rewrite(source, &entries, |_| Some("coffer:x".into()));
+        assert_eq!(out, "A=coffer:x\t# note\nB=coffer:x #x\n");
+        assert!(parse(&out).unwrap().iter().all(|e| *e.value == "coffer:x"));
     }
 
     #[test]

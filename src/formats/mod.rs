@@ -6,3 +6,4 @@ pub mod generate;
 pub mod leak;
 pub mod otp;
 pub mod reference;
+pub mod template;

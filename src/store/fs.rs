@@ -533,6 +533,7 @@ impl Storage for FsStore {
     /// Removes temporary files left by writers that were killed mid-write (hidden
     /// `.NAME.age.PID.RANDOM.tmp` files, never renamed into place). Only the lock holder may
     /// write, so while we hold the lock every such file is stale. Returns how many were removed.
+    /// Sweeping the whole store also sweeps its metadata folder (marks, `.gitignore`).
     fn sweep_temps(&self, _lock: &StoreLock, folder: &Folder) -> Result<usize> {
         let base = self.folder_path(folder);
         let mut removed = 0;
@@ -542,7 +543,10 @@ impl Storage for FsStore {
             .filter_entry(|e| {
                 e.depth() == 0 || e.file_type().is_file() || !is_hidden(e.file_name())
             });
-        for entry in walker.flatten() {
+        let meta = folder
+            .is_root()
+            .then(|| WalkDir::new(self.root.join(META_DIR)).follow_links(false));
+        for entry in walker.flatten().chain(meta.into_iter().flatten().flatten()) {
             let name = entry.file_name().to_string_lossy();
             if entry.file_type().is_file()
                 && is_temporary(&name)
@@ -945,11 +949,19 @@ mod tests {
         s.write(&lock, &name("d/x"), b"x").unwrap();
         let stale = s.root().join("d/.x.age.999.0123456789abcdef.tmp");
         std::fs::write(&stale, b"partial").unwrap();
+        let meta_stale = s
+            .root()
+            .join(".coffer/..gitignore.999.0123456789abcdef.tmp");
+        std::fs::create_dir_all(meta_stale.parent().unwrap()).unwrap();
+        std::fs::write(&meta_stale, b"partial").unwrap();
         let keep = s.root().join("d/.notes.tmp");
         std::fs::write(&keep, b"not ours").unwrap();
-        assert_eq!(s.sweep_temps(&lock, &Folder::root()).unwrap(), 1);
+        assert_eq!(s.sweep_temps(&lock, &Folder::root()).unwrap(), 2);
         assert!(keep.exists(), "only coffer's own temporaries are swept");
-        assert!(!stale.exists());
+        assert!(is_temporary(".x.age.12.0123456789abcdef.tmp"));
+        assert!(is_temporary("..age-recipients.12.0123456789abcdef.tmp"));
+        assert!(!is_temporary(".x.age.tmp"));
+        assert!(!stale.exists() && !meta_stale.exists());
         assert_eq!(s.read(&name("d/x")).unwrap(), b"x");
     }
 

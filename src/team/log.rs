@@ -207,7 +207,7 @@ pub struct LogFile {
 
 /// What the head file remembers about the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Head {
+pub(crate) struct Head {
     count: u64,
     last: String,
     size: u64,
@@ -500,7 +500,7 @@ impl std::fmt::Display for Problem {
     }
 }
 
-fn verify_bytes(bytes: &[u8], head: Option<&Head>) -> Verdict {
+pub(crate) fn verify_bytes(bytes: &[u8], head: Option<&Head>) -> Verdict {
     let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     if lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
@@ -663,7 +663,12 @@ fn read_head_from(file: &File) -> io::Result<(Option<Head>, usize)> {
             n => len += n,
         }
     }
-    Ok((serde_json::from_slice(buf[..len].trim_ascii()).ok(), len))
+    Ok((parse_head(&buf[..len]), len))
+}
+
+/// What a head file's bytes say; `None` if they do not parse.
+pub(crate) fn parse_head(bytes: &[u8]) -> Option<Head> {
+    serde_json::from_slice(bytes.trim_ascii()).ok()
 }
 
 /// Rewrites the head in place as one fixed-size write: no temporary file and no rename, which

@@ -220,7 +220,7 @@ fn strip_age(path: &str) -> Option<&str> {
 
 /// Walks the history newest first, following each current name back through moves and copies
 /// to the last commit that wrote a new value. Returns `(index into names, date)`.
-fn dates_from_history(log: &[u8], names: &[SecretName]) -> Vec<(usize, Timestamp)> {
+pub(crate) fn dates_from_history(log: &[u8], names: &[SecretName]) -> Vec<(usize, Timestamp)> {
     // Where each current secret's value is found at the point of history being looked at.
     let mut pending: HashMap<String, Vec<usize>> = HashMap::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {

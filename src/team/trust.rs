@@ -205,11 +205,16 @@ impl Pins {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(TrustError::Io { path: file, source }),
         };
+        Self::from_text(&text, file, store).map(Some)
+    }
+
+    /// Reads a pin file's text, which must name `store` (the canonical store root).
+    pub(crate) fn from_text(text: &str, file: PathBuf, store: PathBuf) -> Result<Self, TrustError> {
         let invalid = |message: String| TrustError::Invalid {
             path: file.clone(),
             message,
         };
-        let parsed: PinFile = toml::from_str(&text).map_err(|e| invalid(e.message().to_owned()))?;
+        let parsed: PinFile = toml::from_str(text).map_err(|e| invalid(e.message().to_owned()))?;
         if parsed.store != store {
             return Err(invalid(format!(
                 "it belongs to {}, not {}",
@@ -230,13 +235,13 @@ impl Pins {
         for (folder, removed) in parsed.unfinished {
             unfinished.insert(parse_folder(&folder)?, removed);
         }
-        Ok(Some(Self {
+        Ok(Self {
             file,
             store,
             folders,
             writing,
             unfinished,
-        }))
+        })
     }
 
     /// Pins everything as it is now: every recipients file in the store that parses. (One

@@ -482,7 +482,12 @@ fn push_line(buf: &mut Vec<u8>, parts: &[&[u8]]) {
 /// allowed, any case) made into `otpauth://totp/TITLE?secret=SEED`. `None` for anything else.
 pub fn otpauth_line(totp: &str, title: &str) -> Option<Zeroizing<String>> {
     let totp = totp.trim();
-    if totp.len() >= 10 && totp[..10].eq_ignore_ascii_case("otpauth://") {
+    // Compared as bytes: the 10th byte need not end a character (found by fuzzing).
+    if totp
+        .as_bytes()
+        .get(..10)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"otpauth://"))
+    {
         return Some(Zeroizing::new(totp.to_owned()));
     }
     let mut seed = Zeroizing::new(String::with_capacity(totp.len()));
@@ -614,6 +619,11 @@ https://a.example,u,pw,,,a,,0\n";
         assert_eq!(got.failures.len(), 1);
         assert_eq!(got.failures[0].line, 3);
         assert!(!got.failures[0].reason.contains("more"));
+    }
+
+    #[test]
+    fn a_totp_field_cut_inside_a_character_is_no_uri() {
+        assert!(otpauth_line("otpauth:/\u{e9}x", "t").is_none());
     }
 
     #[test]
