@@ -158,25 +158,16 @@ impl Storage for FsStore {
 
     /// Reads a metadata file of a folder, if it exists.
     fn read_meta(&self, folder: &Folder, file: MetaFile) -> Result<Option<Vec<u8>>> {
-        let dir = match self.open_folder(folder, false) {
-            Ok(dir) => dir,
-            Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
+        let Some(dir) = or_absent(self.open_folder(folder, false))? else {
+            return Ok(None);
         };
-        match read_file_at(
+        let path = self.meta_path(folder, file);
+        or_absent(read_file_at(
             &dir,
             file.file_name(),
-            &self.meta_path(folder, file),
+            &path,
             self.max_file_size,
-        ) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
+        ))
     }
 
     /// What exists at `name`: a secret, a folder, both, or neither.
@@ -560,26 +551,12 @@ impl Storage for FsStore {
 
     /// Reads a secret's mark, if it has one.
     fn read_mark(&self, kind: MarkKind, name: &SecretName) -> Result<Option<Vec<u8>>> {
-        let dir = match self.open_mark_dir(kind, name, false) {
-            Ok(dir) => dir,
-            Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
+        let Some(dir) = or_absent(self.open_mark_dir(kind, name, false))? else {
+            return Ok(None);
         };
         let file_name = format!("{}{}", name.leaf(), kind.suffix());
-        match read_file_at(
-            &dir,
-            &file_name,
-            &self.mark_path(kind, name),
-            self.max_file_size,
-        ) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
+        let path = self.mark_path(kind, name);
+        or_absent(read_file_at(&dir, &file_name, &path, self.max_file_size))
     }
 
     /// Writes a secret's mark atomically and durably.
@@ -599,12 +576,8 @@ impl Storage for FsStore {
     /// was one.
     fn remove_mark(&self, _lock: &StoreLock, kind: MarkKind, name: &SecretName) -> Result<bool> {
         let path = self.mark_path(kind, name);
-        let dir = match self.open_mark_dir(kind, name, false) {
-            Ok(dir) => dir,
-            Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
-                return Ok(false);
-            }
-            Err(e) => return Err(e),
+        let Some(dir) = or_absent(self.open_mark_dir(kind, name, false))? else {
+            return Ok(false);
         };
         let file_name = format!("{}{}", name.leaf(), kind.suffix());
         refuse_link(&dir, &file_name, &path)?;
@@ -636,12 +609,8 @@ impl Storage for FsStore {
     /// Every secret name that has a mark of `kind`, sorted. Links are skipped, never followed.
     fn marks(&self, kind: MarkKind) -> Result<Vec<SecretName>> {
         let base = self.root.join(META_DIR).join(kind.dir_name());
-        match self.open_dir([META_DIR, kind.dir_name()], false) {
-            Ok(_) => {}
-            Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => {
-                return Ok(Vec::new());
-            }
-            Err(e) => return Err(e),
+        if or_absent(self.open_dir([META_DIR, kind.dir_name()], false))?.is_none() {
+            return Ok(Vec::new());
         }
         names_below(&base, &base, kind.suffix())
     }
@@ -673,6 +642,15 @@ impl Storage for FsStore {
             }
         }
         Ok(found)
+    }
+}
+
+/// `Ok(None)` for a result that failed only because something was not there.
+fn or_absent<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(found) => Ok(Some(found)),
+        Err(StoreError::Io { reason, .. }) if reason.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -138,15 +138,8 @@ impl Vault {
         prompt: PassphrasePrompt,
         overrides: RecipientOverride,
     ) -> Result<Self> {
-        let store =
-            FsStore::open(&paths.store)?.with_max_file_size(config.limits.max_secret_size());
-        Ok(Self::with_storage(
-            Box::new(store),
-            paths,
-            config,
-            prompt,
-            overrides,
-        ))
+        let store = FsStore::open(&paths.store)?;
+        Ok(Self::on_disk(store, paths, config, prompt, overrides))
     }
 
     /// Creates the store folder if needed and opens it.
@@ -156,15 +149,19 @@ impl Vault {
         prompt: PassphrasePrompt,
         overrides: RecipientOverride,
     ) -> Result<Self> {
-        let store =
-            FsStore::create(&paths.store)?.with_max_file_size(config.limits.max_secret_size());
-        Ok(Self::with_storage(
-            Box::new(store),
-            paths,
-            config,
-            prompt,
-            overrides,
-        ))
+        let store = FsStore::create(&paths.store)?;
+        Ok(Self::on_disk(store, paths, config, prompt, overrides))
+    }
+
+    fn on_disk(
+        store: FsStore,
+        paths: Paths,
+        config: Config,
+        prompt: PassphrasePrompt,
+        overrides: RecipientOverride,
+    ) -> Self {
+        let store = store.with_max_file_size(config.limits.max_secret_size());
+        Self::with_storage(Box::new(store), paths, config, prompt, overrides)
     }
 
     /// A vault over any storage backend (the in-memory one in tests).
