@@ -25,7 +25,10 @@ fn malformed_names_are_refused_everywhere() {
         "a/../../x",
         "./x",
         "a//b",
-        "/etc/passwd",
+        // A leading `/` is the store's root, as pass's front-ends write it: `/etc/passwd`
+        // names the secret etc/passwd in the store. Climbing out stays refused.
+        "/../etc/passwd",
+        "//etc/passwd",
         ".hidden",
         "a/.git/config",
         "a\u{1}b",
@@ -34,15 +37,16 @@ fn malformed_names_are_refused_everywhere() {
     ];
     let before = files_below(v.dir.path());
     for name in bad {
-        for args in [
-            vec!["show", name],
+        // `show ""` is the whole tree, as in pass; every other use of "" is refused.
+        let show = (!name.is_empty()).then(|| vec!["show", name]);
+        for args in show.into_iter().chain([
             vec!["insert", "-m", name],
             vec!["generate", name],
             vec!["rm", "-f", name],
             vec!["mv", "ok", name],
             vec!["cp", "ok", name],
             vec!["edit", name],
-        ] {
+        ]) {
             let out = v
                 .cmd()
                 .args(&args)
