@@ -25,6 +25,7 @@ mod complete;
 pub mod docs;
 mod edit;
 mod git;
+mod history;
 mod import;
 mod import_csv;
 mod import_dotenv;
@@ -139,6 +140,10 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Show or verify the access log
     Log(log::LogArgs),
+    /// List every version of a secret, following moves and copies (never decrypts)
+    History(history::HistoryArgs),
+    /// Write a secret's value at an earlier revision as its new version
+    Restore(history::RestoreArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -352,6 +357,8 @@ fn run_in_context(command: &Command, ctx: &Context) -> Result<ExitCode> {
         Command::Audit(args) => audit::audit(args, ctx),
         Command::Info(args) => info::info(args, ctx),
         Command::Log(args) => log::log(args, ctx),
+        Command::History(args) => history::history(args, ctx),
+        Command::Restore(args) => history::restore(args, ctx),
         Command::Textconv { file } => show::textconv(file, ctx),
         Command::Unlock(args) => agent::unlock(args, ctx),
         Command::Agent(args) => agent::agent(args, ctx),

@@ -41,7 +41,10 @@ pub enum Changed {
 const BATCH: usize = 1024;
 
 mod exposure;
+mod history;
 mod trust;
+
+pub use history::{HistoryError, OldValue};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -63,6 +66,8 @@ pub enum Error {
     Name(#[from] NameError),
     #[error(transparent)]
     Trust(#[from] TrustError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
     #[error("committed, but the automatic sync failed: {0}")]
     AutoSync(SyncError),
     #[error(

@@ -19,6 +19,7 @@ mod clipboard;
 mod completion;
 mod docs;
 mod git;
+mod history;
 mod hostile;
 mod import;
 mod import_dotenv;
