@@ -24,6 +24,7 @@ mod clip;
 mod complete;
 pub mod docs;
 mod edit;
+mod fsck;
 mod git;
 mod history;
 mod import;
@@ -144,6 +145,8 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Write a secret's value at an earlier revision as its new version
     Restore(history::RestoreArgs),
+    /// Check the store for problems without decrypting; --fix applies the safe fixes
+    Fsck(fsck::FsckArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -359,6 +362,7 @@ fn run_in_context(command: &Command, ctx: &Context) -> Result<ExitCode> {
         Command::Log(args) => log::log(args, ctx),
         Command::History(args) => history::history(args, ctx),
         Command::Restore(args) => history::restore(args, ctx),
+        Command::Fsck(args) => fsck::fsck(args, ctx),
         Command::Textconv { file } => show::textconv(file, ctx),
         Command::Unlock(args) => agent::unlock(args, ctx),
         Command::Agent(args) => agent::agent(args, ctx),

@@ -338,6 +338,23 @@ impl Vault {
         })
     }
 
+    /// Every file system entry at or below `folder`, links and all, never followed (for
+    /// `fsck`; see [`crate::store::inspect`]).
+    pub fn inspect(&self, folder: &Folder) -> Result<Vec<crate::store::inspect::Found>> {
+        Ok(self.store.inspect(folder)?)
+    }
+
+    /// One of `fsck --fix`'s safe repairs (permissions, a dead writer's temporary, an empty
+    /// folder) to a path [`Vault::inspect`] gave.
+    pub fn repair(
+        &self,
+        lock: &StoreLock,
+        path: &std::path::Path,
+        repair: crate::store::inspect::Repair,
+    ) -> Result<()> {
+        Ok(self.store.repair(lock, path, repair)?)
+    }
+
     /// Where the store lives, for messages.
     pub fn root(&self) -> &std::path::Path {
         self.store().root()

@@ -18,6 +18,7 @@ mod audit;
 mod clipboard;
 mod completion;
 mod docs;
+mod fsck;
 mod git;
 mod history;
 mod hostile;
