@@ -114,6 +114,9 @@ fn describe(command: &Command) -> (String, Option<SecretName>) {
         Command::Reencrypt(a) => a.path.path.as_deref(),
         Command::Audit(a) => a.subfolder.as_deref(),
         Command::Info(a) => Some(&a.name),
+        Command::History(a) => Some(&a.name),
+        Command::Restore(a) => Some(&a.name),
+        Command::Fsck(a) => a.subfolder.as_deref(),
         Command::Recipients(a) => a.path.path.as_deref(),
         Command::Otp(a) => match &a.command {
             Some(super::otp::OtpCommand::Show(c)) => c.name.as_deref(),

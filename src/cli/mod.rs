@@ -25,7 +25,9 @@ mod complete;
 pub mod credential;
 pub mod docs;
 mod edit;
+mod fsck;
 mod git;
+mod history;
 mod import;
 mod import_csv;
 mod import_dotenv;
@@ -143,6 +145,12 @@ pub enum Command {
     /// git's credential helper: passwords for HTTPS remotes from git/HOST[/USER]
     #[command(name = "git-credential")]
     GitCredential(credential::CredentialArgs),
+    /// List every version of a secret, following moves and copies (never decrypts)
+    History(history::HistoryArgs),
+    /// Write a secret's value at an earlier revision as its new version
+    Restore(history::RestoreArgs),
+    /// Check the store for problems without decrypting; --fix applies the safe fixes
+    Fsck(fsck::FsckArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -390,6 +398,9 @@ fn run_in_context(command: &Command, ctx: &Context) -> Result<ExitCode> {
         Command::Info(args) => info::info(args, ctx),
         Command::Log(args) => log::log(args, ctx),
         Command::GitCredential(args) => credential::git_credential(args, ctx),
+        Command::History(args) => history::history(args, ctx),
+        Command::Restore(args) => history::restore(args, ctx),
+        Command::Fsck(args) => fsck::fsck(args, ctx),
         Command::Textconv { file } => show::textconv(file, ctx),
         Command::Unlock(args) => agent::unlock(args, ctx),
         Command::Agent(args) => agent::agent(args, ctx),

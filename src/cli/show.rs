@@ -48,6 +48,10 @@ pub struct ShowArgs {
     /// Draw the QR code even when standard output is not a terminal
     #[arg(long, requires = "qrcode")]
     pub force: bool,
+    /// Show the value at an earlier revision: a commit (or branch, or conflict ref), or -N
+    /// for N value changes back (re-encryptions do not count)
+    #[arg(long, short = 'r', value_name = "REV", allow_hyphen_values = true)]
+    pub revision: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -151,7 +155,7 @@ pub fn show(args: &ShowArgs, ctx: &Context) -> Result<ExitCode> {
         return copy_or_draw(&vault, &name, args);
     }
     if let Some(key) = &args.field {
-        let secret = vault.read(&name)?;
+        let secret = read(&vault, &name, args)?;
         let value = secret
             .field(key)
             .with_context(|| format!("{name} has no field {key:?}"))?;
@@ -160,7 +164,22 @@ pub fn show(args: &ShowArgs, ctx: &Context) -> Result<ExitCode> {
         out.write_all(b"\n")?;
         return Ok(ExitCode::SUCCESS);
     }
+    if args.revision.is_some() {
+        write_secret(&read(&vault, &name, args)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     show_name(&vault, &name, raw)
+}
+
+/// The secret's value now, or at `--revision`.
+fn read(vault: &Vault, name: &SecretName, args: &ShowArgs) -> Result<Plaintext> {
+    match &args.revision {
+        Some(raw) => {
+            let rev = super::history::parse_revision(raw)?;
+            Ok(vault.read_at(name, &rev)?.plaintext)
+        }
+        None => Ok(vault.read(name)?),
+    }
 }
 
 /// `show -c[N]` / `show -q[N]`: line N (or `--field`) to the clipboard or as a QR code. As in
@@ -177,7 +196,7 @@ fn copy_or_draw(vault: &Vault, name: &SecretName, args: &ShowArgs) -> Result<Exi
     if line == 0 {
         return Err(UsageError("line numbers start at 1".into()).into());
     }
-    let secret = vault.read(name)?;
+    let secret = read(vault, name, args)?;
     let value = match &args.field {
         Some(key) => {
             let value = secret

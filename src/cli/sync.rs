@@ -54,14 +54,17 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
     if let Some(raw) = &args.resolve {
         let name = parse_name(raw)?;
         let side = if args.ours { Side::Ours } else { Side::Theirs };
-        let other = coffer::team::sync::resolve(vault.git(), &name.relative_path(), side)?;
+        let other = coffer::team::sync::resolve(vault.git(), &name, side)?;
         let (kept, dropped) = match side {
             Side::Ours => ("this device's", "the remote's"),
             Side::Theirs => ("the remote's", "this device's"),
         };
         match other {
-            Some(commit) => eprintln!(
-                "Kept {kept} version of {name}; {dropped} stays in git history, in commit {commit}."
+            Some(aside) => eprintln!(
+                "Kept {kept} version of {name}; {dropped} is kept as {} (commit {}): read it with `coffer show {name} --revision {}`.",
+                aside.refname,
+                &aside.commit[..aside.commit.len().min(10)],
+                aside.refname
             ),
             None => eprintln!("Kept {kept} version of {name}."),
         }

@@ -81,6 +81,63 @@ pub fn is_age_file(file: &[u8]) -> bool {
         && age::Decryptor::new_buffered(file).is_ok()
 }
 
+/// What an age header says without a key: the type of each stanza (`X25519`, `ssh-ed25519`,
+/// `ssh-rsa`, `scrypt`, a plugin's), in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderSummary {
+    pub stanza_types: Vec<String>,
+}
+
+/// Where a binary age header ends (just past its `--- MAC` line) in `prefix`, if it does.
+pub fn header_len(prefix: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for line in prefix.split_inclusive(|&b| b == b'\n') {
+        at += line.len();
+        if line.starts_with(b"---") && line.ends_with(b"\n") {
+            return Some(at);
+        }
+    }
+    None
+}
+
+/// How many bytes of the payload [`check_header`] wants after the header: the nonce.
+pub const HEADER_CHECK_EXTRA: usize = 16;
+
+/// Checks, without any key, that `prefix` (the start of a file of `file_size` bytes, holding
+/// its whole header and the [`HEADER_CHECK_EXTRA`] bytes after it) is a binary age v1 file: magic, stanza framing, a header the
+/// `age` crate parses, and a payload long enough for its nonce and a final chunk.
+pub fn check_header(prefix: &[u8], file_size: u64) -> Result<HeaderSummary, DecryptError> {
+    let corrupt = |why: &str| DecryptError::Corrupt(why.to_owned());
+    if !prefix.starts_with(BINARY_MAGIC) {
+        return Err(corrupt("no age header"));
+    }
+    check_stanza_framing(prefix)?;
+    let len = header_len(prefix).ok_or_else(|| corrupt("truncated header"))?;
+    let with_nonce = &prefix[..prefix.len().min(len + HEADER_CHECK_EXTRA)];
+    age::Decryptor::new_buffered(with_nonce).map_err(map_error)?;
+    // Payload: a 16-byte nonce, then chunks of up to 64 KiB each with a 16-byte tag; only
+    // the first may be empty.
+    const NONCE: u64 = 16;
+    const TAG: u64 = 16;
+    const CHUNK: u64 = 64 * 1024 + TAG;
+    let payload = file_size
+        .checked_sub(len as u64 + NONCE)
+        .ok_or_else(|| corrupt("truncated: no payload"))?;
+    let last = payload % CHUNK;
+    if payload < TAG || (payload > CHUNK && last != 0 && last <= TAG) {
+        return Err(corrupt("truncated payload"));
+    }
+    let stanza_types = prefix[..len]
+        .split(|&b| b == b'\n')
+        .filter_map(|line| line.strip_prefix(b"-> "))
+        .map(|rest| {
+            let kind = rest.split(|&b| b == b' ').next().unwrap_or_default();
+            String::from_utf8_lossy(kind).into_owned()
+        })
+        .collect();
+    Ok(HeaderSummary { stanza_types })
+}
+
 fn decrypt_binary(file: &[u8], identities: &Identities) -> Result<Plaintext, DecryptError> {
     check_stanza_framing(file)?;
     let decryptor = age::Decryptor::new_buffered(file).map_err(map_error)?;
@@ -162,6 +219,20 @@ mod tests {
         let ct = encrypt(&data, &rs).unwrap();
         assert!(ct.starts_with(b"age-encryption.org/v1\n"));
         assert_eq!(decrypt(&ct, &ids).unwrap().as_bytes(), &data[..]);
+    }
+
+    #[test]
+    fn headers_are_checked_without_a_key() {
+        let (_, recipients) = pair();
+        let file = encrypt(b"hello", &recipients).unwrap();
+        let size = file.len() as u64;
+        let len = header_len(&file).unwrap();
+        let summary = check_header(&file[..len + HEADER_CHECK_EXTRA], size).unwrap();
+        // The age crate may add a "grease" stanza of a random type after the real ones.
+        assert_eq!(summary.stanza_types[0], "X25519");
+        assert!(check_header(&file, len as u64 + 20).is_err());
+        assert!(check_header(&file[..len - 2], size).is_err());
+        assert!(check_header(b"plain text\n", 11).is_err());
     }
 
     #[test]

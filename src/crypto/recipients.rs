@@ -51,6 +51,15 @@ impl Recipient {
         parse_key(text.trim()).ok_or_else(|| RecipientError::BadArgument(text.to_owned()))
     }
 
+    /// The type of the header stanza age writes for this recipient.
+    pub fn stanza_type(&self) -> &'static str {
+        match &self.kind {
+            Kind::X25519(_) => "X25519",
+            Kind::Ssh(_) if self.key.starts_with("ssh-rsa") => "ssh-rsa",
+            Kind::Ssh(_) => "ssh-ed25519",
+        }
+    }
+
     pub fn key(&self) -> &str {
         &self.key
     }

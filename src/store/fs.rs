@@ -521,6 +521,16 @@ impl Storage for FsStore {
         Ok(out)
     }
 
+    fn inspect(&self, folder: &Folder) -> Result<Vec<super::inspect::Found>> {
+        let start = self.folder_path(folder);
+        let start = start.strip_prefix(&self.root).unwrap_or(Path::new(""));
+        super::inspect::inspect(&self.root, start)
+    }
+
+    fn repair(&self, _lock: &StoreLock, path: &Path, repair: super::inspect::Repair) -> Result<()> {
+        super::inspect::repair(&self.root, path, repair)
+    }
+
     /// Removes temporary files left by writers that were killed mid-write (hidden
     /// `.NAME.age.PID.RANDOM.tmp` files, never renamed into place). Only the lock holder may
     /// write, so while we hold the lock every such file is stale. Returns how many were removed.

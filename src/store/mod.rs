@@ -9,6 +9,7 @@
 pub mod name;
 
 mod fs;
+pub mod inspect;
 mod memory;
 
 use std::io;
@@ -226,6 +227,18 @@ pub trait Storage: Send + Sync {
 
     /// Removes temporary files left by killed writers below `folder`; returns how many.
     fn sweep_temps(&self, lock: &StoreLock, folder: &Folder) -> Result<usize>;
+
+    /// Every file system entry at or below `folder`, for `fsck` (see [`inspect`]). A store
+    /// that is not on disk has none to show.
+    fn inspect(&self, _folder: &Folder) -> Result<Vec<inspect::Found>> {
+        Err(StoreError::Unsupported("fsck"))
+    }
+
+    /// Makes one of `fsck --fix`'s safe repairs to `path` (relative to the root, as
+    /// [`Storage::inspect`] gave it).
+    fn repair(&self, _lock: &StoreLock, _path: &Path, _repair: inspect::Repair) -> Result<()> {
+        Err(StoreError::Unsupported("fsck --fix"))
+    }
 
     /// Reads a metadata file of a folder, if it exists.
     fn read_meta(&self, folder: &Folder, file: MetaFile) -> Result<Option<Vec<u8>>>;

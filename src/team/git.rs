@@ -289,6 +289,13 @@ impl Git {
         self.write_info_attributes()
     }
 
+    /// Whether `.git/info/attributes` starts with coffer's rules (as
+    /// [`Git::write_info_attributes`] leaves it).
+    pub fn has_info_attributes(&self) -> Result<bool, GitError> {
+        let [path] = self.git_paths(["info/attributes"])?;
+        Ok(std::fs::read_to_string(&path).is_ok_and(|text| text.starts_with(INFO_ATTRIBUTES)))
+    }
+
     /// Writes coffer's attributes to `.git/info/attributes`, where they outrank whatever the
     /// tree's `.gitattributes` say (docs/BEHAVIOUR.md §5). Lines the user added are kept.
     pub fn write_info_attributes(&self) -> Result<(), GitError> {

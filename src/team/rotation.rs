@@ -102,27 +102,33 @@ pub fn rotation_dates(
 
 /// The whole history of `.age` files in one `git log`; `None` when there is none yet.
 fn git_log(git: &Git) -> Option<Vec<u8>> {
-    git.run([
-        "-c",
-        "log.showSignature=false",
-        "log",
-        "--date-order",
-        "-z",
-        "--format=%x1e%H%x1f%at%x1f%B%x1f",
-        "--name-status",
-        "-M100%",
-        "--",
-        "*.age",
-    ])
-    .ok()
-    .map(|out| out.stdout)
+    git.run(LOG_ARGS).ok().map(|out| out.stdout)
 }
 
-/// One file change in a commit.
+/// The one `git log` pass that rotation dates and [`crate::team::history`] read: every
+/// commit that touched a secret, newest first, with its trailers and exact renames (identical
+/// ciphertext is an identical value, so only exact renames count).
+pub(crate) const LOG_ARGS: [&str; 10] = [
+    "-c",
+    "log.showSignature=false",
+    "log",
+    "--date-order",
+    "-z",
+    "--format=%x1e%H%x1f%at%x1f%an%x1f%B%x1f",
+    "--name-status",
+    "-M100%",
+    "--",
+    "*.age",
+];
+
+/// One file change in a commit (names without `.age`).
 #[derive(Debug, PartialEq, Eq)]
-enum Change<'a> {
-    /// Added or modified (a new value, unless the commit says otherwise).
-    Written(&'a str),
+pub(crate) enum Change<'a> {
+    /// Added (a new value, unless the commit says otherwise).
+    Added(&'a str),
+    /// Modified (a new value, unless the commit says otherwise).
+    Modified(&'a str),
+    Deleted(&'a str),
     /// An exact rename: the same ciphertext under a new name.
     Renamed {
         from: &'a str,
@@ -132,15 +138,18 @@ enum Change<'a> {
 }
 
 #[derive(Debug)]
-struct Commit<'a> {
-    author_time: i64,
-    unchanged: bool,
-    copies: Vec<(&'a str, &'a str)>,
-    changes: Vec<Change<'a>>,
+pub(crate) struct Commit<'a> {
+    pub hash: &'a str,
+    pub author_time: i64,
+    pub author: &'a str,
+    pub subject: &'a str,
+    pub unchanged: bool,
+    pub copies: Vec<(&'a str, &'a str)>,
+    pub changes: Vec<Change<'a>>,
 }
 
-/// Parses `git_log`'s output, newest commit first.
-fn parse_log(bytes: &[u8]) -> Vec<Commit<'_>> {
+/// Parses [`LOG_ARGS`]' output, newest commit first.
+pub(crate) fn parse_log(bytes: &[u8]) -> Vec<Commit<'_>> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         // Names are UTF-8, but a foreign commit message may not be: go through it lossily
         // per commit below instead of giving up on the whole history.
@@ -158,9 +167,10 @@ fn parse_log_lossy(bytes: &[u8]) -> Vec<Commit<'_>> {
 }
 
 fn parse_commit(chunk: &str) -> Option<Commit<'_>> {
-    let mut parts = chunk.splitn(4, '\u{1f}');
-    let _hash = parts.next()?;
+    let mut parts = chunk.splitn(5, '\u{1f}');
+    let hash = parts.next()?;
     let author_time = parts.next()?.trim().parse().ok()?;
+    let author = parts.next()?;
     let body = parts.next()?;
     let files = parts.next().unwrap_or("");
     let mut unchanged = false;
@@ -185,7 +195,9 @@ fn parse_commit(chunk: &str) -> Option<Commit<'_>> {
     while let Some(status) = tokens.next() {
         let status = status.trim();
         let change = match status.chars().next() {
-            Some('A' | 'M' | 'T') => Change::Written(strip_age(tokens.next()?)?),
+            Some('A') => Change::Added(strip_age(tokens.next()?)?),
+            Some('M' | 'T') => Change::Modified(strip_age(tokens.next()?)?),
+            Some('D') => Change::Deleted(strip_age(tokens.next()?)?),
             Some('R') => {
                 let from = tokens.next()?;
                 let to = tokens.next()?;
@@ -207,7 +219,10 @@ fn parse_commit(chunk: &str) -> Option<Commit<'_>> {
         changes.push(change);
     }
     Some(Commit {
+        hash,
         author_time,
+        author,
+        subject: body.lines().next().unwrap_or("").trim(),
         unchanged,
         copies,
         changes,
@@ -271,7 +286,7 @@ pub(crate) fn dates_from_history(log: &[u8], names: &[SecretName]) -> Vec<(usize
         }
         let when = Timestamp::from_second(commit.author_time).unwrap_or(Timestamp::UNIX_EPOCH);
         for change in &commit.changes {
-            if let Change::Written(path) = change
+            if let Change::Added(path) | Change::Modified(path) = change
                 && let Some(waiting) = pending.remove(*path)
             {
                 found.extend(waiting.into_iter().map(|i| (i, when)));
@@ -286,7 +301,7 @@ mod tests {
     use super::*;
 
     fn commit(at: i64, body: &str, files: &[&str]) -> String {
-        let mut out = format!("\u{1e}0123abcd\u{1f}{at}\u{1f}{body}\u{1f}\0\n");
+        let mut out = format!("\u{1e}0123abcd\u{1f}{at}\u{1f}A U Thor\u{1f}{body}\u{1f}\0\n");
         for f in files {
             out.push_str(f);
             out.push('\0');

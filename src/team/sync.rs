@@ -8,6 +8,7 @@
 
 use std::path::Path;
 
+use crate::store::name::SecretName;
 use crate::team::git::{Git, GitError};
 
 /// How many times a push that lost a race is retried (fetch, rebase, push again).
@@ -165,10 +166,20 @@ pub fn sync(git: &Git) -> Result<Synced, SyncError> {
     Ok(synced)
 }
 
-/// Keeps one version of a secret (`NAME.age`, relative to the store) that a sync left in
-/// conflict, and, when nothing else is left, finishes the stopped rebase.
-/// Returns the commit that still holds the version not kept, for the user's information.
-pub fn resolve(git: &Git, path: &str, side: Side) -> Result<Option<String>, SyncError> {
+/// The version a `resolve` did not keep: the commit holding it and the ref that keeps that
+/// commit from `git gc` (see [`crate::team::history::CONFLICT_REFS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptAside {
+    pub commit: String,
+    pub refname: String,
+}
+
+/// Keeps one version of a secret that a sync left in conflict, and, when nothing else is
+/// left, finishes the stopped rebase. The version not kept stays reachable under a ref in
+/// [`crate::team::history::CONFLICT_REFS`], which is returned.
+pub fn resolve(git: &Git, name: &SecretName, side: Side) -> Result<Option<KeptAside>, SyncError> {
+    let path = name.relative_path();
+    let path = path.as_str();
     let state = pending(git)?.ok_or(SyncError::NothingToResolve)?;
     let stages = unmerged_stages(git, path)?;
     if stages.is_empty() {
@@ -192,6 +203,15 @@ pub fn resolve(git: &Git, path: &str, side: Side) -> Result<Option<String>, Sync
             other_commit(git, state, Side::Ours),
         ),
     };
+    // First, so that nothing below can lose it: `git gc` keeps what a ref holds.
+    let kept = match other {
+        Some(commit) => {
+            let refname = crate::team::history::conflict_ref(name, jiff::Timestamp::now());
+            git.run(["update-ref", &refname, &commit])?;
+            Some(KeptAside { commit, refname })
+        }
+        None => None,
+    };
     if stages.contains(&stage) {
         git.run(["checkout", flag, "--", path])?;
         git.run(["add", "--", path])?;
@@ -202,7 +222,7 @@ pub fn resolve(git: &Git, path: &str, side: Side) -> Result<Option<String>, Sync
     if conflicts(git)?.is_empty() {
         continue_pending(git, state)?;
     }
-    Ok(other)
+    Ok(kept)
 }
 
 /// The paths (relative to the store) git has left unmerged.
@@ -330,9 +350,7 @@ fn other_commit(git: &Git, state: Pending, side: Side) -> Option<String> {
         (Pending::Merge, Side::Ours) => "HEAD",
         (Pending::Merge, Side::Theirs) => "MERGE_HEAD",
     };
-    let out = git
-        .run(["rev-parse", "--short", "--verify", "--quiet", rev])
-        .ok()?;
+    let out = git.run(["rev-parse", "--verify", "--quiet", rev]).ok()?;
     let sha = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     (!sha.is_empty()).then_some(sha)
 }

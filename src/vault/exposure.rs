@@ -68,6 +68,17 @@ impl Vault {
         Ok(out)
     }
 
+    /// Exposure marks whose secret no longer exists (left by a hand removal, say).
+    pub fn orphaned_marks(&self) -> Result<Vec<SecretName>> {
+        let mut out = Vec::new();
+        for name in self.store().marks(MarkKind::Exposed)? {
+            if !self.store().entry(&name)?.secret {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+
     /// `names` were removed from the store (`rm`, the source of `mv`): their marks go too.
     pub fn forget_exposure(&self, lock: &StoreLock, names: &[SecretName]) -> Result<()> {
         for name in names {

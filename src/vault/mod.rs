@@ -41,7 +41,10 @@ pub enum Changed {
 const BATCH: usize = 1024;
 
 mod exposure;
+mod history;
 mod trust;
+
+pub use history::{HistoryError, OldValue};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -63,6 +66,8 @@ pub enum Error {
     Name(#[from] NameError),
     #[error(transparent)]
     Trust(#[from] TrustError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
     #[error("committed, but the automatic sync failed: {0}")]
     AutoSync(SyncError),
     #[error(
@@ -328,6 +333,23 @@ impl Vault {
             Ok(bytes) => crypto::is_age_file(&bytes),
             Err(_) => false,
         })
+    }
+
+    /// Every file system entry at or below `folder`, links and all, never followed (for
+    /// `fsck`; see [`crate::store::inspect`]).
+    pub fn inspect(&self, folder: &Folder) -> Result<Vec<crate::store::inspect::Found>> {
+        Ok(self.store.inspect(folder)?)
+    }
+
+    /// One of `fsck --fix`'s safe repairs (permissions, a dead writer's temporary, an empty
+    /// folder) to a path [`Vault::inspect`] gave.
+    pub fn repair(
+        &self,
+        lock: &StoreLock,
+        path: &std::path::Path,
+        repair: crate::store::inspect::Repair,
+    ) -> Result<()> {
+        Ok(self.store.repair(lock, path, repair)?)
     }
 
     /// Where the store lives, for messages.

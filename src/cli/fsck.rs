@@ -1,0 +1,141 @@
+//! `fsck [SUB] [--decrypt] [--fix] [--json]`: what is wrong with the store, one line per
+//! problem; the checks and fixes live in [`coffer::tools::fsck`].
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use clap_complete::ArgValueCompleter;
+
+use coffer::Folder;
+use coffer::sys::text::terminal_safe;
+use coffer::tools::fsck::{self, Options, Problem, Report};
+
+use super::{Context, parse_folder};
+
+/// Below this many secrets decryption is quick: no progress bar.
+const PROGRESS_FROM: usize = 200;
+
+#[derive(Args, Debug)]
+pub struct FsckArgs {
+    /// Check only this folder (default: the whole store)
+    #[arg(add = ArgValueCompleter::new(super::complete::folders))]
+    pub subfolder: Option<String>,
+    /// Also decrypt every secret and report those you cannot read
+    #[arg(long)]
+    pub decrypt: bool,
+    /// Apply the safe fixes (permissions, stray temporaries, empty folders, orphaned marks,
+    /// git attributes, re-encrypting mismatched secrets you can read); never deletes a secret
+    #[arg(long)]
+    pub fix: bool,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn fsck(args: &FsckArgs, ctx: &Context) -> Result<ExitCode> {
+    let folder = match args.subfolder.as_deref() {
+        None | Some("") | Some("/") => Folder::root(),
+        Some(raw) => parse_folder(raw.trim_end_matches('/'))?,
+    };
+    let vault = ctx.vault()?;
+    let options = Options {
+        decrypt: args.decrypt,
+    };
+    let run = || -> Result<Report> {
+        let total = if args.decrypt {
+            vault.list(&folder)?.len()
+        } else {
+            0
+        };
+        let bar = if total >= PROGRESS_FROM && std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("decrypting {bar:30} {pos}/{len} {eta}")
+            {
+                bar.set_style(style);
+            }
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let report = fsck::check(&vault, &folder, options, &|| bar.inc(1))?;
+        bar.finish_and_clear();
+        Ok(report)
+    };
+    let mut report = run()?;
+    let mut fixed = Vec::new();
+    if args.fix && report.problems.iter().any(|p| p.fix.is_some()) {
+        fixed = fsck::fix(&vault, &report.problems)?;
+        report = run()?;
+    }
+    let mut out = String::new();
+    if args.json {
+        let item = |p: &Problem| {
+            serde_json::json!({
+                "kind": p.kind,
+                "path": p.path,
+                "detail": p.detail,
+                "fix": p.fix.as_ref().map(|f| f.describe()),
+            })
+        };
+        let json = serde_json::json!({
+            "secrets": report.secrets,
+            "problems": report.problems.iter().map(item).collect::<Vec<_>>(),
+            "fixed": fixed.iter().filter(|(_, e)| e.is_none()).map(|(p, _)| item(p)).collect::<Vec<_>>(),
+            "not_fixed": fixed.iter().filter_map(|(p, e)| e.as_ref().map(|e| {
+                let mut v = item(p);
+                v["error"] = serde_json::Value::String(e.clone());
+                v
+            })).collect::<Vec<_>>(),
+            "conflict_refs": report.conflict_refs,
+        });
+        out.push_str(&json.to_string());
+        out.push('\n');
+    } else {
+        for (p, error) in &fixed {
+            let line = match error {
+                None => format!(
+                    "fixed {} {}: {}",
+                    p.kind,
+                    p.path,
+                    p.fix.as_ref().map_or("", |f| f.describe())
+                ),
+                Some(e) => format!("not fixed {} {}: {e}", p.kind, p.path),
+            };
+            out.push_str(&terminal_safe(&line));
+            out.push('\n');
+        }
+        for p in &report.problems {
+            let fix = match &p.fix {
+                Some(f) if !args.fix => format!(" (--fix: {})", f.describe()),
+                _ => String::new(),
+            };
+            out.push_str(&terminal_safe(&format!(
+                "{} {}: {}{fix}",
+                p.kind, p.path, p.detail
+            )));
+            out.push('\n');
+        }
+        if report.conflict_refs > 0 {
+            out.push_str(&format!(
+                "note: {} conflict version(s) kept under refs/coffer/conflicts/ (`coffer history NAME` lists them)\n",
+                report.conflict_refs
+            ));
+        }
+        let problems = report.problems.len();
+        out.push_str(&format!(
+            "{} secret(s) checked{}, {problems} problem(s){}\n",
+            report.secrets,
+            if args.decrypt { " and decrypted" } else { "" },
+            if args.fix { " left" } else { " found" }
+        ));
+    }
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,538 @@
+//! `fsck`: what is wrong with a store, found without decrypting (unless asked), and the few
+//! safe repairs. The store is walked once ([`Vault::inspect`]): links and special files are
+//! reported, never followed or opened; `.age` files are read as far as their header.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::crypto::recipients::Recipients;
+use crate::crypto::{self, DecryptError};
+use crate::store::inspect::{Found, FoundKind, Repair};
+use crate::store::{AGE_SUFFIX, META_DIR, RECIPIENTS_FILE};
+use crate::team::git::GITATTRIBUTES;
+use crate::team::log::LogFile;
+use crate::vault::{Changed, Error, Result, Vault};
+use crate::{Folder, SecretName};
+
+/// What `fsck` checks beyond the default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Also decrypt every secret.
+    pub decrypt: bool,
+}
+
+/// What `--fix` would do about a problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fix {
+    Repair(Repair),
+    /// Re-encrypt to the folder's recipients (if you can decrypt it).
+    Reencrypt(SecretName),
+    RemoveMark(SecretName),
+    InfoAttributes,
+    GitAttributes,
+}
+
+impl Fix {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Fix::Repair(Repair::Permissions) => "remove group and other permissions",
+            Fix::Repair(Repair::Temporary) => "remove it if its writer is gone",
+            Fix::Repair(Repair::EmptyFolder) => "remove the folder",
+            Fix::Reencrypt(_) => "re-encrypt to the folder's recipients, if you can decrypt it",
+            Fix::RemoveMark(_) => "remove the mark",
+            Fix::InfoAttributes => "write coffer's rules to .git/info/attributes",
+            Fix::GitAttributes => "add coffer's line to .gitattributes",
+        }
+    }
+
+    /// Whether the fix changes files git tracks (and so waits for a writable git).
+    fn tracked(&self) -> bool {
+        matches!(
+            self,
+            Fix::Reencrypt(_) | Fix::RemoveMark(_) | Fix::GitAttributes
+        )
+    }
+}
+
+/// One problem: a kind (a short keyword), the path (relative to the store), what is wrong
+/// (never a secret's content), and the fix `--fix` would apply, if any.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub kind: &'static str,
+    pub path: String,
+    pub detail: String,
+    pub fix: Option<Fix>,
+}
+
+/// What a check found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub problems: Vec<Problem>,
+    /// Secrets looked at.
+    pub secrets: usize,
+    /// Conflict sides kept under `refs/coffer/conflicts/` (not a problem).
+    pub conflict_refs: usize,
+}
+
+fn problem(kind: &'static str, path: impl Into<String>, detail: impl Into<String>) -> Problem {
+    Problem {
+        kind,
+        path: path.into(),
+        detail: detail.into(),
+        fix: None,
+    }
+}
+
+fn with_fix(mut p: Problem, fix: Fix) -> Problem {
+    p.fix = Some(fix);
+    p
+}
+
+fn shown(path: &Path) -> String {
+    if path.as_os_str().is_empty() {
+        ".".to_owned()
+    } else {
+        path.to_string_lossy().into_owned()
+    }
+}
+
+/// Checks the store at or below `folder`. `progress` is called once per secret decrypted
+/// (with `decrypt`).
+pub fn check(
+    vault: &Vault,
+    folder: &Folder,
+    options: Options,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Report> {
+    let mut report = Report::default();
+    let found = vault.inspect(folder)?;
+    let headers = check_files(vault, &found, &mut report);
+    check_stanzas(vault, &headers, &mut report);
+    check_trust(vault, folder, &mut report);
+    for name in vault.orphaned_marks()? {
+        if folder.contains(&name) {
+            let path = format!("{META_DIR}/exposed/{name}.exposed");
+            report.problems.push(with_fix(
+                problem("orphaned-mark", path, format!("{name} is not in the store")),
+                Fix::RemoveMark(name),
+            ));
+        }
+    }
+    check_logs(vault, &mut report);
+    check_git(vault, &mut report)?;
+    if options.decrypt {
+        let damaged: Vec<String> = report
+            .problems
+            .iter()
+            .filter(|p| p.kind == "not-age")
+            .map(|p| p.path.clone())
+            .collect();
+        let names: Vec<SecretName> = headers
+            .keys()
+            .filter(|n| !damaged.contains(&n.relative_path()))
+            .cloned()
+            .collect();
+        decrypt_all(vault, &names, progress, &mut report)?;
+    }
+    report.secrets = headers.len();
+    Ok(report)
+}
+
+/// Permissions, owners, kinds, temporaries, empty folders, age headers, recipients files.
+/// Returns the header summary of every secret whose header is sound.
+fn check_files(
+    vault: &Vault,
+    found: &[Found],
+    report: &mut Report,
+) -> HashMap<SecretName, crypto::HeaderSummary> {
+    let uid = rustix::process::geteuid().as_raw();
+    let mut headers = HashMap::new();
+    for entry in found {
+        let path = shown(&entry.path);
+        let in_meta = entry.path.starts_with(META_DIR);
+        match entry.kind {
+            FoundKind::Symlink => {
+                report.problems.push(problem(
+                    "link",
+                    path,
+                    "a symbolic link: coffer never follows it; remove or replace it by hand",
+                ));
+                continue;
+            }
+            FoundKind::Fifo | FoundKind::Socket | FoundKind::Device => {
+                report.problems.push(problem(
+                    "special-file",
+                    path,
+                    "a FIFO, socket or device: it has no place in a store; remove it by hand",
+                ));
+                continue;
+            }
+            FoundKind::File | FoundKind::Folder => {}
+        }
+        if entry.uid != uid {
+            report.problems.push(problem(
+                "owner",
+                path.clone(),
+                format!("owned by uid {}, not by you", entry.uid),
+            ));
+        }
+        if entry.mode & 0o077 != 0 {
+            report.problems.push(with_fix(
+                problem(
+                    "permissions",
+                    path.clone(),
+                    format!("mode {:04o}: group or others have access", entry.mode),
+                ),
+                Fix::Repair(Repair::Permissions),
+            ));
+        }
+        let file_name = entry
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if entry.kind == FoundKind::Folder {
+            if entry.empty && !in_meta && !entry.path.as_os_str().is_empty() {
+                report.problems.push(with_fix(
+                    problem("empty-folder", path, "an empty folder"),
+                    Fix::Repair(Repair::EmptyFolder),
+                ));
+            }
+            continue;
+        }
+        if crate::sys::private::is_temporary(&file_name) {
+            report.problems.push(with_fix(
+                problem(
+                    "temporary",
+                    path,
+                    "a temporary a killed writer left (it may hold a copy of a key)",
+                ),
+                Fix::Repair(Repair::Temporary),
+            ));
+            continue;
+        }
+        if file_name == RECIPIENTS_FILE {
+            check_recipients_file(vault, &entry.path, report);
+            continue;
+        }
+        let (Some(header), false) = (&entry.header, in_meta) else {
+            continue;
+        };
+        let Some(name) = path
+            .strip_suffix(AGE_SUFFIX)
+            .and_then(|n| SecretName::new(n).ok())
+        else {
+            continue;
+        };
+        match crypto::check_header(header, entry.size) {
+            Ok(summary) => {
+                headers.insert(name, summary);
+            }
+            Err(e) => report.problems.push(problem(
+                "not-age",
+                path,
+                format!("{e}; restore it with `coffer restore {name} --revision REV`"),
+            )),
+        }
+    }
+    headers
+}
+
+fn check_recipients_file(vault: &Vault, path: &Path, report: &mut Report) {
+    let folder = path
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Ok(folder) = Folder::new(&folder) else {
+        return;
+    };
+    match vault.own_recipients_file(&folder) {
+        Ok(Some(bytes)) => {
+            if let Err(e) = Recipients::parse(&bytes, path) {
+                // The error names the file and line, never the line's text.
+                report
+                    .problems
+                    .push(problem("recipients-file", shown(path), e.to_string()));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => report
+            .problems
+            .push(problem("recipients-file", shown(path), e.to_string())),
+    }
+}
+
+/// Secrets whose header stanzas do not match their folder's recipients.
+fn check_stanzas(
+    vault: &Vault,
+    headers: &HashMap<SecretName, crypto::HeaderSummary>,
+    report: &mut Report,
+) {
+    let mut expected: HashMap<Folder, Option<HashMap<&'static str, usize>>> = HashMap::new();
+    let mut names: Vec<&SecretName> = headers.keys().collect();
+    names.sort();
+    for name in names {
+        let folder = name.parent();
+        let want = expected.entry(folder.clone()).or_insert_with(|| {
+            match vault.file_recipients(&folder) {
+                Ok(Some((_, r))) => {
+                    let mut counts = HashMap::new();
+                    for recipient in r.iter() {
+                        *counts.entry(recipient.stanza_type()).or_insert(0) += 1;
+                    }
+                    Some(counts)
+                }
+                _ => None,
+            }
+        });
+        let Some(want) = want else { continue };
+        let mut have: HashMap<&'static str, usize> = HashMap::new();
+        for kind in &headers[name].stanza_types {
+            let known = ["X25519", "ssh-ed25519", "ssh-rsa", "scrypt"]
+                .into_iter()
+                .find(|k| k == kind);
+            if let Some(k) = known {
+                *have.entry(k).or_insert(0) += 1;
+            }
+        }
+        if &have == want {
+            continue;
+        }
+        let (had, wanted): (usize, usize) = (have.values().sum(), want.values().sum());
+        let why = if had > wanted {
+            "a removed recipient may still be able to read it"
+        } else if had < wanted {
+            "a recipient added since cannot read it"
+        } else {
+            "its recipients' kinds differ from the folder's"
+        };
+        report.problems.push(with_fix(
+            problem(
+                "recipients-mismatch",
+                name.relative_path(),
+                format!("encrypted to {had} recipient(s), its folder has {wanted}: {why}"),
+            ),
+            Fix::Reencrypt(name.clone()),
+        ));
+    }
+}
+
+fn check_trust(vault: &Vault, folder: &Folder, report: &mut Report) {
+    let Ok(changes) = vault.trust_changes_below(folder) else {
+        return;
+    };
+    for change in changes {
+        let governed = change.governed_by.as_ref().unwrap_or(&change.folder);
+        let path = if governed.is_root() {
+            RECIPIENTS_FILE.to_owned()
+        } else {
+            format!("{governed}/{RECIPIENTS_FILE}")
+        };
+        report.problems.push(problem(
+            "unapproved",
+            path,
+            format!(
+                "{} added and {} removed since this device approved them; review with `coffer recipients`, then `coffer recipients accept`",
+                change.added.len(),
+                change.removed.len()
+            ),
+        ));
+    }
+}
+
+fn check_logs(vault: &Vault, report: &mut Report) {
+    let mut logs: Vec<LogFile> = LogFile::local(&vault.paths().data_dir)
+        .into_iter()
+        .collect();
+    if let Ok(shared) = vault.shared_logs() {
+        logs.extend(shared.into_iter().map(|(_, log)| log));
+    }
+    for log in logs {
+        let path = log.path();
+        let shown_path = path
+            .strip_prefix(vault.root())
+            .map(shown)
+            .unwrap_or_else(|_| path.display().to_string());
+        match log.verify() {
+            Ok(verdict) => {
+                if let Some(p) = verdict.problem {
+                    report.problems.push(problem(
+                        "access-log",
+                        shown_path,
+                        format!("the chain breaks at {p}"),
+                    ));
+                }
+            }
+            Err(e) => report
+                .problems
+                .push(problem("access-log", shown_path, e.to_string())),
+        }
+    }
+}
+
+fn check_git(vault: &Vault, report: &mut Report) -> Result<()> {
+    let git = vault.git();
+    if !git.is_repo() {
+        return Ok(());
+    }
+    let sync_err = |e: crate::team::sync::SyncError| match e {
+        crate::team::sync::SyncError::Git(g) => Error::Git(g),
+        other => Error::Git(crate::team::git::GitError::Failed {
+            command: "status".into(),
+            message: other.to_string(),
+        }),
+    };
+    if crate::team::sync::is_pending(git).map_err(sync_err)? {
+        report.problems.push(problem(
+            "git-stopped",
+            ".git",
+            "a rebase or merge is in progress; finish it with `coffer sync --resolve NAME --ours|--theirs`",
+        ));
+    }
+    for path in crate::team::sync::conflicts(git).map_err(sync_err)? {
+        report.problems.push(problem(
+            "git-unmerged",
+            path,
+            "unmerged; keep one side with `coffer sync --resolve`",
+        ));
+    }
+    if !git.has_info_attributes()? {
+        report.problems.push(with_fix(
+            problem(
+                "git-attributes",
+                ".git/info/attributes",
+                "coffer's rules are missing: a checkout could rewrite ciphertext",
+            ),
+            Fix::InfoAttributes,
+        ));
+    }
+    let has_line = vault.gitattributes()?.is_some_and(|bytes| {
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .any(|l| l.trim() == GITATTRIBUTES.trim())
+    });
+    if !has_line {
+        report.problems.push(with_fix(
+            problem(
+                "gitattributes",
+                ".gitattributes",
+                format!("the line `{}` is missing", GITATTRIBUTES.trim()),
+            ),
+            Fix::GitAttributes,
+        ));
+    }
+    report.conflict_refs = crate::team::history::conflict_sides(git)?.len();
+    Ok(())
+}
+
+fn decrypt_all(
+    vault: &Vault,
+    names: &[SecretName],
+    progress: &(dyn Fn() + Sync),
+    report: &mut Report,
+) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    vault.identities()?;
+    let failed: Vec<Problem> = names
+        .par_iter()
+        .map(|name| {
+            let result = vault.read(name);
+            progress();
+            match result {
+                Ok(_) => Ok(None),
+                Err(Error::Decrypt {
+                    reason: DecryptError::Agent(m),
+                    name,
+                }) => Err(Error::Decrypt {
+                    name,
+                    reason: DecryptError::Agent(m),
+                }),
+                Err(Error::Decrypt { reason, .. }) => Ok(Some(problem(
+                    "undecryptable",
+                    name.relative_path(),
+                    reason.to_string(),
+                ))),
+                Err(e) => Ok(Some(problem(
+                    "undecryptable",
+                    name.relative_path(),
+                    e.to_string(),
+                ))),
+            }
+        })
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut failed = failed;
+    failed.sort_by(|a, b| a.path.cmp(&b.path));
+    report.problems.extend(failed);
+    Ok(())
+}
+
+/// Applies the fixes of `problems` that have one. Returns each problem tried, with why its
+/// fix failed, if it did. Files git does not track are fixed first (even while a sync
+/// waits); re-encryption, marks and `.gitattributes` need a writable git and are committed.
+pub fn fix(vault: &Vault, problems: &[Problem]) -> Result<Vec<(Problem, Option<String>)>> {
+    let mut outcomes = Vec::new();
+    let (tracked, local): (Vec<&Problem>, Vec<&Problem>) = problems
+        .iter()
+        .filter(|p| p.fix.is_some())
+        .partition(|p| p.fix.as_ref().is_some_and(Fix::tracked));
+    if !local.is_empty() {
+        let lock = vault.lock_outside_git()?;
+        for p in local {
+            let result = match &p.fix {
+                Some(Fix::Repair(repair)) => {
+                    let path = PathBuf::from(if p.path == "." { "" } else { &p.path });
+                    vault.repair(&lock, &path, *repair)
+                }
+                Some(Fix::InfoAttributes) => {
+                    vault.git().write_info_attributes().map_err(Into::into)
+                }
+                _ => Ok(()),
+            };
+            outcomes.push((p.clone(), result.err().map(|e| e.to_string())));
+        }
+    }
+    if tracked.is_empty() {
+        return Ok(outcomes);
+    }
+    let lock = match vault.lock() {
+        Ok(lock) => lock,
+        Err(e) => {
+            let why = e.to_string();
+            outcomes.extend(tracked.into_iter().map(|p| (p.clone(), Some(why.clone()))));
+            return Ok(outcomes);
+        }
+    };
+    let mut changed = Vec::new();
+    for p in tracked {
+        let result = match &p.fix {
+            Some(Fix::Reencrypt(name)) => vault
+                .transfer(&lock, &[(name.clone(), name.clone())], true)
+                .map(|()| changed.push(Changed::Secret(name.clone()))),
+            Some(Fix::RemoveMark(name)) => vault.forget_exposure(&lock, std::slice::from_ref(name)),
+            Some(Fix::GitAttributes) => {
+                let mut bytes = vault.gitattributes()?.unwrap_or_default();
+                if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+                    bytes.push(b'\n');
+                }
+                bytes.extend_from_slice(GITATTRIBUTES.as_bytes());
+                vault
+                    .write_gitattributes(&lock, &bytes)
+                    .map(|()| changed.push(Changed::GitAttributes))
+            }
+            _ => Ok(()),
+        };
+        outcomes.push((p.clone(), result.err().map(|e| e.to_string())));
+    }
+    vault.commit(
+        &changed,
+        &crate::team::rotation::unchanged_message("Repair the store (coffer fsck --fix).", &[]),
+    )?;
+    Ok(outcomes)
+}
