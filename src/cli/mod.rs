@@ -275,9 +275,7 @@ fn rewrite_args(args: Vec<OsString>) -> Vec<OsString> {
 
 pub fn main() -> ExitCode {
     // `COMPLETE=bash coffer -- …`: the shell asks for candidates; answer and exit.
-    // (External subcommands are allowed only here, so that the engine offers secret names
-    // where a command is expected, as `coffer NAME` means `coffer show NAME`.)
-    clap_complete::CompleteEnv::with_factory(|| Cli::command().allow_external_subcommands(true))
+    clap_complete::CompleteEnv::with_factory(complete::completion_command)
         .bin("coffer")
         .completer("coffer")
         .complete();
