@@ -136,7 +136,7 @@ pub enum Command {
     Otp(otp::OtpArgs),
     /// Find weak, reused, stale, exposed, expiring and undecryptable secrets
     Audit(audit::AuditArgs),
-    /// Show a secret's rotation date, age, exposure, size and recipients
+    /// Show a secret's (or a folder's) rotation date, age, exposure, size and recipients
     Info(info::InfoArgs),
     /// Show or verify the access log
     Log(log::LogArgs),
