@@ -182,11 +182,19 @@ impl Context {
         })
     }
 
-    /// Protected identities are unlocked in the agent (unless `--no-agent`).
+    /// Protected identities are unlocked in the agent (unless `--no-agent`); a recipients
+    /// change the vault approves by itself (it only adds you) is said in one line.
     fn with_agent(&self, mut vault: Vault) -> Vault {
         let options = agent::client_options(self.no_agent);
         vault.set_identity_source(Box::new(move |paths, config, prompt| {
             coffer::agent::client::load_identities(paths, config, prompt, &options)
+        }));
+        vault.set_self_approval_notice(Box::new(|change| {
+            eprintln!(
+                "coffer: approved the change to the recipients of {} ({}): it only adds you",
+                change.what(),
+                change.summary()
+            );
         }));
         vault
     }
