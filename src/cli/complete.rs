@@ -6,11 +6,39 @@
 
 use std::ffi::OsStr;
 
+use clap::CommandFactory;
 use clap_complete::engine::CompletionCandidate;
 
 use coffer::Folder;
 use coffer::config::{self, Env};
 use coffer::vault::{RecipientOverride, Vault};
+
+/// The command line as completion sees it. External subcommands are allowed only here, so
+/// that the engine offers secret names where a command is expected (`coffer NAME` means
+/// `coffer show NAME`). Aliases are hidden, so `coffer <TAB>` offers the names people type
+/// (`ls`, `rm`), not clap's alphabetical pick of each command's spellings (`list`, `delete`);
+/// an alias typed out still completes. Options are hidden too: the engine then offers them
+/// only when nothing else fits, which is after a `-`.
+pub fn completion_command() -> clap::Command {
+    let mut cmd = super::Cli::command().allow_external_subcommands(true);
+    // Built first, so that clap's own --help and --version exist and are hidden with the rest.
+    cmd.build();
+    quiet(cmd)
+}
+
+fn quiet(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|arg| {
+        if arg.is_positional() {
+            arg
+        } else {
+            arg.hide(true)
+        }
+    })
+    .mut_subcommands(|sub| {
+        let aliases: Vec<String> = sub.get_all_aliases().map(str::to_owned).collect();
+        quiet(sub.alias(None).aliases(aliases))
+    })
+}
 
 /// The store named by the environment and config (the `--store` flag of the command line
 /// being completed is not visible here). Completion never decrypts: it asks for nothing.

@@ -53,7 +53,26 @@ fn script(shell: ShellArg) -> Result<Vec<u8>> {
     };
     let mut out = Vec::new();
     completer.write_registration("COMPLETE", "coffer", "coffer", "coffer", &mut out)?;
+    if matches!(shell, ShellArg::Zsh) {
+        out = zsh_runs_when_autoloaded(&String::from_utf8_lossy(&out)).into_bytes();
+    }
     Ok(out)
+}
+
+/// clap's zsh script only registers its function, which suits `source`, but not `_coffer` on
+/// `fpath`: compinit autoloads the file on the first TAB of each shell and runs its body, which
+/// then merely registered the function, so that TAB completed nothing. Autoloaded (the file
+/// runs as `_coffer`), the body now also completes; sourced, it registers as before.
+fn zsh_runs_when_autoloaded(script: &str) -> String {
+    const REGISTER: &str = "compdef _clap_dynamic_completer_coffer coffer\n";
+    const REGISTER_OR_RUN: &str = "\
+if [[ \"${funcstack[1]}\" == _coffer ]]; then
+    _clap_dynamic_completer_coffer \"$@\"
+else
+    compdef _clap_dynamic_completer_coffer coffer
+fi
+";
+    script.replacen(REGISTER, REGISTER_OR_RUN, 1)
 }
 
 pub fn completions(args: &CompletionsArgs) -> Result<ExitCode> {

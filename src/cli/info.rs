@@ -1,5 +1,6 @@
 //! `info NAME`: rotation date, age, exposure, size, and the recipients file that governs a
-//! secret. Nothing is decrypted.
+//! secret; `info FOLDER`: how many secrets are below it, the oldest rotation, how many are
+//! exposed, and the recipients file in force there. Nothing is decrypted.
 
 use std::process::ExitCode;
 
@@ -8,12 +9,13 @@ use clap::Args;
 use clap_complete::ArgValueCompleter;
 
 use coffer::tools::audit;
+use coffer::{Folder, Vault};
 
 use super::{Context, parse_name};
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    /// The secret to describe
+    /// The secret (or folder) to describe
     #[arg(add = ArgValueCompleter::new(super::complete::secret_names))]
     pub name: String,
 }
@@ -21,7 +23,12 @@ pub struct InfoArgs {
 pub fn info(args: &InfoArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(args.name.trim_end_matches('/'))?;
     let vault = ctx.vault()?;
-    if !vault.entry(&name)?.secret {
+    let entry = vault.entry(&name)?;
+    // As `show`: a folder beside a secret of the same name is meant by a trailing slash.
+    if entry.folder && (!entry.secret || args.name.ends_with('/')) {
+        return info_folder(&vault, &name.as_folder(), ctx);
+    }
+    if !entry.secret {
         bail!("{name} is not in the store.");
     }
     let size = vault.size(&name)?;
@@ -68,7 +75,58 @@ pub fn info(args: &InfoArgs, ctx: &Context) -> Result<ExitCode> {
         None => out.push_str("Exposure:   none recorded\n"),
     }
     out.push_str(&format!("Size:       {size} bytes encrypted\n"));
-    match vault.recipients_for(&name.parent()) {
+    push_recipients(&mut out, &vault, &name.parent());
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `info FOLDER`: the secrets below it, the oldest rotation, exposure, and its recipients.
+fn info_folder(vault: &Vault, folder: &Folder, ctx: &Context) -> Result<ExitCode> {
+    let names = vault.list(folder)?;
+    let rotations = vault.rotation_dates(&names)?;
+    let exposed = vault.exposed_below(folder)?;
+    let mut out = format!("Folder:     {}/\n", folder.as_str());
+    out.push_str(&format!("Secrets:    {}\n", names.len()));
+    match rotations.iter().min_by_key(|(_, r)| r.when) {
+        Some((oldest, r)) => {
+            let when = r
+                .when
+                .to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M:%S");
+            let days = (jiff::Timestamp::now().as_second() - r.when.as_second()).div_euclid(86_400);
+            let max_age = ctx
+                .config
+                .audit
+                .max_age
+                .unwrap_or(audit::DEFAULT_MAX_AGE_DAYS);
+            let stale = if days > i64::from(max_age) {
+                format!("; stale: the limit is {max_age} days")
+            } else {
+                String::new()
+            };
+            out.push_str(&format!(
+                "Oldest:     {when} {oldest} ({days} day{}{stale})\n",
+                if days == 1 { "" } else { "s" }
+            ));
+        }
+        None => out.push_str("Oldest:     no secrets\n"),
+    }
+    match exposed.len() {
+        0 => out.push_str("Exposure:   none recorded\n"),
+        n => out.push_str(&format!(
+            "Exposure:   {n} secret{} exposed (see `coffer recipients -p {}`)\n",
+            if n == 1 { "" } else { "s" },
+            folder.as_str()
+        )),
+    }
+    push_recipients(&mut out, vault, folder);
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The recipients file in force for `folder`, its size and each recipient with its label.
+fn push_recipients(out: &mut String, vault: &Vault, folder: &Folder) {
+    match vault.recipients_for(folder) {
         Ok(r) => {
             let source = r.source();
             let shown = source
@@ -91,6 +149,4 @@ pub fn info(args: &InfoArgs, ctx: &Context) -> Result<ExitCode> {
         }
         Err(e) => out.push_str(&format!("Recipients: {e}\n")),
     }
-    print!("{out}");
-    Ok(ExitCode::SUCCESS)
 }

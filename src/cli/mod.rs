@@ -43,6 +43,7 @@ mod recipients;
 mod run;
 mod scan;
 mod show;
+mod suggest;
 mod sync;
 mod ui;
 
@@ -138,7 +139,7 @@ pub enum Command {
     Otp(otp::OtpArgs),
     /// Find weak, reused, stale, exposed, expiring and undecryptable secrets
     Audit(audit::AuditArgs),
-    /// Show a secret's rotation date, age, exposure, size and recipients
+    /// Show a secret's (or a folder's) rotation date, age, exposure, size and recipients
     Info(info::InfoArgs),
     /// Show or verify the access log
     Log(log::LogArgs),
@@ -193,11 +194,19 @@ impl Context {
         })
     }
 
-    /// Protected identities are unlocked in the agent (unless `--no-agent`).
+    /// Protected identities are unlocked in the agent (unless `--no-agent`); a recipients
+    /// change the vault approves by itself (it only adds you) is said in one line.
     fn with_agent(&self, mut vault: Vault) -> Vault {
         let options = agent::client_options(self.no_agent);
         vault.set_identity_source(Box::new(move |paths, config, prompt| {
             coffer::agent::client::load_identities(paths, config, prompt, &options)
+        }));
+        vault.set_self_approval_notice(Box::new(|change| {
+            eprintln!(
+                "coffer: approved the change to the recipients of {} ({}): it only adds you",
+                change.what(),
+                change.summary()
+            );
         }));
         vault
     }
@@ -284,8 +293,15 @@ pub fn env_setting(suffix: &str) -> Option<(String, String)> {
     })
 }
 
+/// The command line after [`rewrite_args`].
+struct Rewritten {
+    args: Vec<OsString>,
+    /// The word taken for a secret's name when `show` was put in front of it (`coffer NAME`).
+    implicit_name: Option<String>,
+}
+
 /// pass habits: bare `coffer` lists, `coffer NAME` shows, `-c2`/`-q2` pick a line.
-fn rewrite_args(args: Vec<OsString>) -> Vec<OsString> {
+fn rewrite_args(args: Vec<OsString>) -> Rewritten {
     let mut args = attach_line_numbers(args);
     let cmd = Cli::command();
     let is_command = |word: &str| {
@@ -294,40 +310,95 @@ fn rewrite_args(args: Vec<OsString>) -> Vec<OsString> {
                 .get_subcommands()
                 .any(|s| s.get_name() == word || s.get_all_aliases().any(|a| a == word))
     };
+    let unchanged = |args| Rewritten {
+        args,
+        implicit_name: None,
+    };
     // Find the first word that is not a global option (or its value).
     let mut i = 1;
     while i < args.len() {
-        let word = args[i].to_string_lossy();
-        match word.as_ref() {
+        let word = args[i].to_string_lossy().into_owned();
+        match word.as_str() {
             "--store" => i += 2,
             w if w.starts_with("--store=") || w == "--no-agent" || w == "--force" => i += 1,
-            "-h" | "--help" | "-V" | "--version" => return args,
+            "-h" | "--help" | "-V" | "--version" => return unchanged(args),
             "--" => {
                 args.insert(i, "show".into());
-                return args;
+                return unchanged(args);
             }
-            w if !w.starts_with('-') && is_command(w) => return args,
+            w if !w.starts_with('-') && is_command(w) => return unchanged(args),
             _ => {
                 // A name, or show's own flags (`coffer -c NAME`): it is `show`.
                 args.insert(i, "show".into());
-                return args;
+                let implicit_name = (!word.starts_with('-')).then_some(word);
+                return Rewritten {
+                    args,
+                    implicit_name,
+                };
             }
         }
     }
     args.push("ls".into());
-    args
+    unchanged(args)
+}
+
+/// The global `--store DIR` of a command line clap has not parsed yet.
+fn store_flag(args: &[OsString]) -> Option<PathBuf> {
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        if word == "--" {
+            return None;
+        }
+        if word == "--store" {
+            return words.next().map(PathBuf::from);
+        }
+        if let Some(dir) = word.to_str().and_then(|w| w.strip_prefix("--store=")) {
+            return Some(PathBuf::from(dir));
+        }
+    }
+    None
+}
+
+/// `coffer shwo web/shop`: when the word taken for a name is close to a command and names
+/// neither a secret nor a folder, the user mistyped the command (`docs/BEHAVIOUR.md §3`).
+fn mistyped_command(rewritten: &Rewritten) -> Option<String> {
+    let word = rewritten.implicit_name.as_deref()?;
+    let command = suggest::command_like(word)?;
+    let names_something = || -> Option<bool> {
+        let store = store_flag(&rewritten.args);
+        let (paths, config) = config::resolve(store.as_deref(), &Env::from_process()).ok()?;
+        let vault = Vault::open(
+            paths,
+            config,
+            Arc::new(|_: &str| None),
+            RecipientOverride::None,
+        )
+        .ok()?;
+        let entry = vault
+            .entry(&SecretName::new(word.trim_end_matches('/')).ok()?)
+            .ok()?;
+        Some(entry.secret || entry.folder)
+    };
+    if names_something().unwrap_or(false) {
+        return None;
+    }
+    Some(format!(
+        "no secret {word:?}; did you mean the command {command:?}?"
+    ))
 }
 
 pub fn main() -> ExitCode {
     // `COMPLETE=bash coffer -- …`: the shell asks for candidates; answer and exit.
-    // (External subcommands are allowed only here, so that the engine offers secret names
-    // where a command is expected, as `coffer NAME` means `coffer show NAME`.)
-    clap_complete::CompleteEnv::with_factory(|| Cli::command().allow_external_subcommands(true))
+    clap_complete::CompleteEnv::with_factory(complete::completion_command)
         .bin("coffer")
         .completer("coffer")
         .complete();
-    let args = rewrite_args(std::env::args_os().collect());
-    let cli = match Cli::try_parse_from(args) {
+    let rewritten = rewrite_args(std::env::args_os().collect());
+    if let Some(message) = mistyped_command(&rewritten) {
+        let _ = writeln!(std::io::stderr().lock(), "coffer: {message}");
+        return ExitCode::FAILURE;
+    }
+    let cli = match Cli::try_parse_from(rewritten.args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -476,6 +547,7 @@ mod tests {
     fn rewrite(args: &[&str]) -> Vec<String> {
         let args = args.iter().map(OsString::from).collect();
         rewrite_args(args)
+            .args
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect()

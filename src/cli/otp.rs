@@ -1,8 +1,8 @@
 //! `otp`: one-time codes from a secret's `otpauth://` line, as pass-otp does it.
 //!
 //! `otp [show] NAME` prints the code (HOTP first stores the advanced counter, committing like
-//! any change); `otp insert NAME` reads a URI from the terminal or standard input, never from
-//! the command line; `otp uri NAME` prints the URI; `-q` draws the URI as a QR code for a
+//! any change); `otp insert NAME` reads a URI (or, with `--secret`, a bare base32 seed it
+//! builds the URI from) from the terminal or standard input, never from the command line; `otp uri NAME` prints the URI; `-q` draws the URI as a QR code for a
 //! phone, `-c` copies instead of printing.
 
 use std::io::Write;
@@ -71,6 +71,15 @@ pub struct InsertArgs {
     /// Overwrite without asking
     #[arg(short = 'f', long = "force")]
     pub force: bool,
+    /// Read a bare base32 seed instead of a URI, and build a TOTP URI from it (as pass-otp's -s)
+    #[arg(long = "secret")]
+    pub secret: bool,
+    /// With --secret: the issuer (the service), in the URI's label and issuer parameter
+    #[arg(long, value_name = "ISSUER", requires = "secret")]
+    pub issuer: Option<String>,
+    /// With --secret: the account, in the URI's label (default: the secret's name)
+    #[arg(long, value_name = "ACCOUNT", requires = "secret")]
+    pub account: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -188,8 +197,16 @@ fn insert(args: &InsertArgs, append: bool, ctx: &Context) -> Result<ExitCode> {
             ui::confirm_or_stop(&question)?;
         }
     }
-    let uri = read_uri(&name, args.echo)?;
-    OtpUri::parse(uri.as_bytes()).map_err(|e| anyhow!("invalid otpauth:// URI: {e}"))?;
+    let uri = if args.secret {
+        let seed = read_typed(&name, "base32 secret", "secrets", args.echo)?;
+        let account = args.account.as_deref().unwrap_or(name.as_str());
+        otp::uri_from_seed(&seed, args.issuer.as_deref(), account)
+            .map_err(|e| anyhow!("invalid OTP secret: {e}"))?
+    } else {
+        let uri = read_typed(&name, "otpauth:// URI", "URIs", args.echo)?;
+        OtpUri::parse(uri.as_bytes()).map_err(|e| anyhow!("invalid otpauth:// URI: {e}"))?;
+        uri
+    };
     let (content, message) = match &existing {
         Some(old) if append => (
             otp::with_uri(old, uri.as_bytes()),
@@ -213,21 +230,26 @@ fn insert(args: &InsertArgs, append: bool, ctx: &Context) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The URI, from the terminal (hidden and typed twice unless `echo`) or one line of
-/// standard input. Never from the command line: argv is visible to every local user.
-fn read_uri(name: &SecretName, echo: bool) -> Result<Zeroizing<String>> {
-    let prompt = format!("Enter otpauth:// URI for {name}: ");
-    let uri = if echo || !ui::stdin_is_tty() {
+/// The URI or seed (`what`), from the terminal (hidden and typed twice unless `echo`) or one
+/// line of standard input. Never from the command line: argv is visible to every local user.
+fn read_typed(
+    name: &SecretName,
+    what: &str,
+    plural: &str,
+    echo: bool,
+) -> Result<Zeroizing<String>> {
+    let prompt = format!("Enter {what} for {name}: ");
+    let typed = if echo || !ui::stdin_is_tty() {
         ui::read_line(&prompt)?
     } else {
         let first = ui::ask_secret(&prompt)?;
-        let again = ui::ask_secret(&format!("Retype otpauth:// URI for {name}: "))?;
+        let again = ui::ask_secret(&format!("Retype {what} for {name}: "))?;
         if *first != *again {
-            bail!("the entered URIs do not match");
+            bail!("the entered {plural} do not match");
         }
         first
     };
-    Ok(Zeroizing::new(uri.trim().to_owned()))
+    Ok(Zeroizing::new(typed.trim().to_owned()))
 }
 
 /// Checks the requested outputs before anything is decrypted: the clipboard's settings, and

@@ -106,7 +106,12 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
 }
 
 /// After a pull: recipients someone else changed are listed, and nothing is re-encrypted.
+/// A change that only adds you (a member let you in) is approved, and said so.
 fn warn_unapproved(vault: &Vault) {
+    if let Err(e) = vault.approve_own_additions() {
+        eprintln!("coffer: cannot check the store's recipients after the sync: {e}");
+        return;
+    }
     match vault.trust_changes_below(&Folder::root()) {
         Ok(changes) => {
             for change in changes {

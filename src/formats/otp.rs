@@ -285,6 +285,50 @@ pub fn next_code(content: &Plaintext, clock: &dyn Clock) -> Result<NextCode, Otp
     }
 }
 
+/// A TOTP URI built from a bare base32 seed, as pass-otp's `insert -s` does:
+/// `otpauth://totp/ISSUER:ACCOUNT?secret=SEED&issuer=ISSUER` (without an issuer,
+/// `otpauth://totp/ACCOUNT?secret=SEED`). The seed may be typed as authenticator sites show
+/// it (any case, spaces, dashes, `=` padding); it is checked, and the URI with it.
+pub fn uri_from_seed(
+    seed: &str,
+    issuer: Option<&str>,
+    account: &str,
+) -> Result<Zeroizing<String>, OtpError> {
+    decode_base32(seed)?;
+    let seed: Zeroizing<String> = Zeroizing::new(
+        seed.chars()
+            .filter(|c| *c != ' ' && *c != '-' && *c != '=')
+            .map(|c| c.to_ascii_uppercase())
+            .collect(),
+    );
+    let uri = Zeroizing::new(match issuer {
+        Some(issuer) => format!(
+            "otpauth://totp/{}:{}?secret={}&issuer={}",
+            encode_component(issuer),
+            encode_component(account),
+            seed.as_str(),
+            encode_component(issuer)
+        ),
+        None => format!(
+            "otpauth://totp/{}?secret={}",
+            encode_component(account),
+            seed.as_str()
+        ),
+    });
+    OtpUri::parse(uri.as_bytes())?;
+    Ok(uri)
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters.
+fn encode_component(text: &str) -> String {
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, RESERVED).to_string()
+}
+
 /// The content with `uri` in place of its first `otpauth://` line, or appended as a new last
 /// line when it has none. Everything else stays byte-exact.
 pub fn with_uri(content: &Plaintext, uri: &[u8]) -> Plaintext {

@@ -133,7 +133,14 @@ pub struct Vault {
     allow_lockout: bool,
     /// Metadata files changed on the side (exposure marks) that the next commit includes.
     touched: Mutex<Vec<PathBuf>>,
+    /// Told when this device approves a recipients change by itself (it only added one of
+    /// your own keys), so the command line can say so.
+    on_self_approval: Option<SelfApprovalNotice>,
 }
+
+/// What the vault calls when it approves a recipients change by itself (see
+/// [`Vault::approve_own_additions`]).
+pub type SelfApprovalNotice = Box<dyn Fn(&crate::team::trust::Change) + Send + Sync>;
 
 impl Vault {
     /// Opens the vault at `paths.store`, which must exist.
@@ -188,6 +195,7 @@ impl Vault {
             identity_source: None,
             allow_lockout: false,
             touched: Mutex::new(Vec::new()),
+            on_self_approval: None,
         }
     }
 
@@ -249,6 +257,17 @@ impl Vault {
     /// Loads identities through `source` instead of from the file (the agent).
     pub fn set_identity_source(&mut self, source: IdentitySource) {
         self.identity_source = Some(source);
+    }
+
+    /// Who to tell when a recipients change that only adds your own key is approved.
+    pub fn set_self_approval_notice(&mut self, notice: SelfApprovalNotice) {
+        self.on_self_approval = Some(notice);
+    }
+
+    pub(crate) fn notify_self_approval(&self, change: &crate::team::trust::Change) {
+        if let Some(notice) = &self.on_self_approval {
+            notice(change);
+        }
     }
 
     /// The identities if they were loaded already (never prompts).

@@ -216,13 +216,69 @@ impl Vault {
                 p
             }
         };
+        let mut pins = pins;
         for folder in folders {
             let effective = self.file_recipients(folder)?;
             if let Some(change) = pins.compare(folder, effective.as_ref()) {
-                return Err(TrustError::Unapproved(Box::new(change)).into());
+                if !self.only_adds_own_keys(&change) {
+                    return Err(TrustError::Unapproved(Box::new(change)).into());
+                }
+                self.approve_change(&mut pins, &change)?;
             }
         }
         Ok(())
+    }
+
+    /// Approves every change at or below the root that only adds one of your own keys and
+    /// removes nobody (a member added you, and you pulled): nothing there for you to check.
+    /// Returns them; each is also told to the self-approval notice.
+    pub fn approve_own_additions(&self) -> Result<Vec<Change>> {
+        let mut pins = self.pins_or_snapshot()?;
+        let mut approved = Vec::new();
+        for change in changes_below(self, &pins, &Folder::root())? {
+            if self.only_adds_own_keys(&change) {
+                self.approve_change(&mut pins, &change)?;
+                approved.push(change);
+            }
+        }
+        Ok(approved)
+    }
+
+    /// Whether `change` adds only keys of this device's identities and removes none.
+    fn only_adds_own_keys(&self, change: &Change) -> bool {
+        if !change.removed.is_empty() || change.added.is_empty() {
+            return false;
+        }
+        let Some(own) = self.own_public_keys() else {
+            return false;
+        };
+        let own: Vec<String> = own.iter().map(|r| Listed::from(r).key).collect();
+        change.added.iter().all(|added| own.contains(&added.key))
+    }
+
+    /// Pins the recipients file that governs `change.folder` as it is now, saves, and says so.
+    fn approve_change(&self, pins: &mut Pins, change: &Change) -> Result<()> {
+        let at = change.governed_by.as_ref().unwrap_or(&change.folder);
+        let effective = self
+            .file_recipients(at)?
+            .map(|(_, r)| r.iter().map(Listed::from).collect())
+            .unwrap_or_default();
+        pins.set(self.store(), at, effective)?;
+        pins.save()?;
+        self.notify_self_approval(change);
+        Ok(())
+    }
+
+    /// This device's public keys, when they are known without unlocking anything (loaded
+    /// identities, `identities.pub`, an SSH key's `.pub`).
+    fn own_public_keys(&self) -> Option<Vec<crate::crypto::recipients::Recipient>> {
+        match self.loaded_identities() {
+            Some(ids) if ids.recipients().len() == ids.len() => Some(ids.recipients().to_vec()),
+            Some(_) => None,
+            None => {
+                crate::crypto::identity::public_keys_without_unlocking(&self.paths().identities)
+            }
+        }
     }
 
     /// Refuses recipients that none of this device's identities could decrypt for, unless
@@ -234,17 +290,8 @@ impl Vault {
             return Ok(());
         }
         // Encrypting never needs the private keys: use what is known without unlocking.
-        let own = match self.loaded_identities() {
-            Some(ids) if ids.recipients().len() == ids.len() => ids.recipients().to_vec(),
-            Some(_) => return Ok(()),
-            None => {
-                match crate::crypto::identity::public_keys_without_unlocking(
-                    &self.paths().identities,
-                ) {
-                    Some(keys) => keys,
-                    None => return Ok(()),
-                }
-            }
+        let Some(own) = self.own_public_keys() else {
+            return Ok(());
         };
         if recipients.iter().any(|r| own.contains(r)) {
             return Ok(());

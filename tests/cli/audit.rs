@@ -482,3 +482,42 @@ fn secrets_a_removed_recipient_could_read_are_exposed_until_their_value_changes(
     let info = stdout(&v.run(&["info", "team/db"]));
     assert!(info.contains("Exposure:   none recorded"), "{info}");
 }
+
+#[test]
+fn info_describes_a_folder() {
+    let v = TestVault::with_git();
+    insert_dated(&v, "web/old", "Vq7#mZ2!pL9@xR4$wT6\n", OLD);
+    v.insert("web/shop", "pw\n");
+    v.insert("web/deep/mail", "pw\n");
+    v.insert("elsewhere", "pw\n");
+    let me = v.recipient();
+    let out = v.run(&[
+        "recipients",
+        "add",
+        "-p",
+        "web",
+        "--label",
+        "bob",
+        &stranger(&v),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = v.run(&["recipients", "rm", "-p", "web", "bob"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = v.run(&["info", "web"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Folder:     web/\n"), "{text}");
+    assert!(text.contains("Secrets:    3\n"), "{text}");
+    assert!(
+        text.contains("Oldest:     2020-01-01 12:00:00 web/old"),
+        "the oldest rotation: {text}"
+    );
+    assert!(text.contains("Exposure:   3 secrets exposed"), "{text}");
+    assert!(
+        text.contains("Recipients: web/.age-recipients (1 recipient)"),
+        "{text}"
+    );
+    assert!(text.contains(&me), "{text}");
+    // A trailing slash says the same.
+    assert_eq!(stdout(&v.run(&["info", "web/"])), text);
+}

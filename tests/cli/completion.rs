@@ -170,3 +170,111 @@ fn completion_honours_coffer_dir_and_hides_metadata_and_links() {
     let names: Vec<&str> = text.lines().filter(|l| !l.starts_with('-')).collect();
     assert_eq!(names, ["theirs"]);
 }
+
+/// Every candidate fish offers for `line`, flags included, without descriptions.
+fn fish_all(v: &TestVault, line: &str) -> Vec<String> {
+    let bin_dir = common::coffer_bin().parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let out = v
+        .tool("fish")
+        .env("PATH", path)
+        .arg("-c")
+        .arg(format!(
+            "source '{}'; complete -C '{line}'",
+            script("coffer.fish")
+        ))
+        .output()
+        .unwrap();
+    stdout(&out)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn completion_offers_canonical_names_and_flags_only_after_a_dash() {
+    require_tool("fish");
+    let v = store_with_names(&["web/shop"]);
+    let top = fish_all(&v, "coffer ");
+    for name in ["ls", "insert", "rm", "cp", "mv", "find", "show", "web/"] {
+        assert!(top.contains(&name.to_owned()), "{name} in {top:?}");
+    }
+    for alias in [
+        "list", "add", "remove", "delete", "rename", "copy", "search",
+    ] {
+        assert!(!top.contains(&alias.to_owned()), "{alias} in {top:?}");
+    }
+    assert!(top.iter().all(|c| !c.starts_with('-')), "{top:?}");
+    assert_eq!(fish_all(&v, "coffer show "), ["web/"]);
+    let flags = fish_all(&v, "coffer show -");
+    for flag in ["--field", "-c", "--store", "-h"] {
+        assert!(flags.contains(&flag.to_owned()), "{flag} in {flags:?}");
+    }
+    // An alias typed out still completes.
+    assert_eq!(fish_all(&v, "coffer lis"), ["list"]);
+}
+
+#[test]
+fn bash_offers_canonical_names_without_flags() {
+    require_tool("bash");
+    let v = store_with_names(&["web/shop"]);
+    let code = format!(
+        "source '{}'; COMP_WORDS=(coffer ''); COMP_CWORD=1; COMP_TYPE=9; \
+         _clap_complete_coffer coffer '' coffer; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script("coffer.bash")
+    );
+    let bin_dir = common::coffer_bin().parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let out = v
+        .tool("bash")
+        .env("PATH", path)
+        .arg("-c")
+        .arg(code)
+        .output()
+        .unwrap();
+    let words: Vec<String> = stdout(&out).lines().map(|l| l.trim().to_owned()).collect();
+    assert!(words.contains(&"rm".to_owned()), "{words:?}");
+    assert!(!words.contains(&"delete".to_owned()), "{words:?}");
+    assert!(words.iter().all(|w| !w.starts_with('-')), "{words:?}");
+}
+
+/// A real interactive zsh on a pseudo-terminal, with `_coffer` on `fpath` and `compinit` run
+/// as a user's `.zshrc` would: the very first TAB of the new shell completes.
+#[test]
+fn zsh_first_tab_of_a_new_shell_completes() {
+    require_tool("zsh");
+    let v = store_with_names(&["web/shop"]);
+    let zdotdir = v.dir.path().join("zdotdir");
+    let fpath_dir = v.dir.path().join("zfunc");
+    std::fs::create_dir_all(&zdotdir).unwrap();
+    std::fs::create_dir_all(&fpath_dir).unwrap();
+    std::fs::copy(script("_coffer"), fpath_dir.join("_coffer")).unwrap();
+    std::fs::write(
+        zdotdir.join(".zshrc"),
+        format!(
+            "fpath=('{}' $fpath)\nautoload -Uz compinit\ncompinit -u -d '{}/zcompdump'\nPS1='READY> '\n",
+            fpath_dir.display(),
+            zdotdir.display()
+        ),
+    )
+    .unwrap();
+    let bin_dir = common::coffer_bin().parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let mut zsh = v.tool("zsh");
+    zsh.env("PATH", path)
+        .env("ZDOTDIR", &zdotdir)
+        .env("TERM", "xterm")
+        .args(["-d", "-i"]);
+    let mut p = common::on_terminal(zsh);
+    p.exp_string("READY> ").unwrap();
+    p.send("coffer sh").unwrap();
+    p.flush().unwrap();
+    p.exp_string("coffer sh").unwrap();
+    // zle draws only what the TAB added: `sh` becomes `show`.
+    p.send("\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("ow").unwrap();
+    p.send_control('u').unwrap();
+    p.send_line("exit").unwrap();
+    p.exp_eof().unwrap();
+}

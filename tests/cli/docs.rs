@@ -58,3 +58,132 @@ fn completions_print_for_every_shell() {
         );
     }
 }
+
+fn readme() -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .unwrap()
+}
+
+/// The lines of the README's ```sh blocks, the commands a reader copies.
+fn readme_sh_lines() -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    for line in readme().lines() {
+        if line.trim_start().starts_with("```") {
+            inside = line.trim_start() == "```sh";
+            continue;
+        }
+        if inside {
+            lines.push(line.to_owned());
+        }
+    }
+    lines
+}
+
+fn rust_version() -> String {
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"),
+    )
+    .unwrap();
+    manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_owned()
+}
+
+#[test]
+fn readme_install_line_says_what_it_needs_and_is_locked() {
+    let lines = readme_sh_lines();
+    let install = lines
+        .iter()
+        .find(|l| l.contains("cargo install"))
+        .expect("an install line");
+    assert!(install.contains("--locked"), "{install}");
+    assert!(install.contains("rustup"), "{install}");
+    assert!(
+        install.contains(&rust_version()),
+        "the install line names the minimum Rust, {}: {install}",
+        rust_version()
+    );
+    assert!(
+        install.contains("coffer init"),
+        "install and quick start are one line"
+    );
+    let test = lines
+        .iter()
+        .find(|l| l.contains("cargo test"))
+        .expect("a test line");
+    assert!(
+        test.contains("apt-get update"),
+        "a fresh machine has no package lists: {test}"
+    );
+}
+
+/// As root there may be no sudo at all; as a user it is needed. Every sudo in a command the
+/// reader copies is `$(command -v sudo)`, which is empty for root without sudo.
+#[test]
+fn readme_commands_work_as_root_and_as_a_user() {
+    for line in readme_sh_lines() {
+        let without = line.replace("$(command -v sudo)", "");
+        assert!(
+            !without.split_whitespace().any(|w| w == "sudo"),
+            "bare sudo in: {line}"
+        );
+    }
+}
+
+/// The completion install lines, run as written in a HOME where nothing exists yet.
+#[test]
+fn readme_completion_install_lines_work_on_a_fresh_home() {
+    let v = TestVault::bare();
+    let lines: Vec<String> = readme_sh_lines()
+        .into_iter()
+        .filter(|l| l.contains("cp completions/"))
+        .collect();
+    assert_eq!(lines.len(), 3, "bash, zsh and fish: {lines:?}");
+    for line in &lines {
+        let out = v
+            .tool("sh")
+            .arg("-c")
+            .arg(line)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{line}: {}", common::stderr(&out));
+    }
+    let home = v.home();
+    for installed in [
+        ".local/share/bash-completion/completions/coffer",
+        ".zfunc/_coffer",
+        ".config/fish/completions/coffer.fish",
+    ] {
+        assert!(home.join(installed).is_file(), "{installed}");
+    }
+}
+
+/// A new user learns, before anything else, where the identity is, that losing it loses
+/// every secret, how to back it up, and that it is the one file never to commit.
+#[test]
+fn readme_says_where_the_identity_is_and_how_to_keep_it() {
+    let readme = readme();
+    let start = readme
+        .find("\n## Your identity")
+        .expect("a section on the identity");
+    assert!(
+        start < readme.find("\n## Commands").unwrap(),
+        "it comes before the command reference"
+    );
+    let section = &readme[start..];
+    let section = &section[..section[1..].find("\n## ").map_or(section.len(), |i| i + 1)];
+    for needed in [
+        "~/.local/share/coffer/identities",
+        "every secret",
+        "back it up",
+        "never commit",
+        "identities.pub",
+    ] {
+        assert!(section.contains(needed), "the section says {needed:?}");
+    }
+}

@@ -331,3 +331,84 @@ fn on_a_terminal_the_uri_is_typed_twice_without_echo() {
     session.exp_eof().unwrap();
     assert!(!v.path("mismatch").exists());
 }
+
+#[test]
+fn insert_builds_the_uri_from_a_bare_seed() {
+    let v = TestVault::with_git();
+    let out = v
+        .cmd()
+        .args([
+            "otp",
+            "insert",
+            "web/github",
+            "--secret",
+            "--issuer",
+            "GitHub",
+            "--account",
+            "alice@example.com",
+        ])
+        .write_stdin("jbsw y3dp-ehpk 3pxp\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let uri = "otpauth://totp/GitHub:alice%40example.com?secret=JBSWY3DPEHPK3PXP&issuer=GitHub";
+    assert_eq!(
+        stdout(&v.run(&["otp", "uri", "web/github"])),
+        format!("{uri}\n")
+    );
+    assert_eq!(stdout(&v.run(&["otp", "web/github"])).len(), 7);
+    assert_eq!(v.git_log()[0], "Add OTP secret for web/github to store.");
+    // Without an account or issuer, the secret's name labels it.
+    let out = v
+        .cmd()
+        .args(["otp", "insert", "bare", "--secret"])
+        .write_stdin("JBSWY3DPEHPK3PXP\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&v.run(&["otp", "uri", "bare"])),
+        "otpauth://totp/bare?secret=JBSWY3DPEHPK3PXP\n"
+    );
+    // Not base32: refused, nothing stored, the seed never echoed.
+    let out = v
+        .cmd()
+        .args(["otp", "insert", "bad", "--secret"])
+        .write_stdin("not-a-seed-1890\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr(&out).contains("seed-1890"), "{}", stderr(&out));
+    assert!(!v.path("bad").exists());
+}
+
+#[test]
+fn on_a_terminal_the_seed_is_typed_twice_without_echo() {
+    let v = TestVault::new();
+    let mut cmd = v.coffer();
+    cmd.args([
+        "otp",
+        "insert",
+        "typed",
+        "--secret",
+        "--issuer",
+        "X",
+        "--account",
+        "Y",
+    ]);
+    let mut session = common::on_terminal(cmd);
+    session
+        .exp_string("Enter base32 secret for typed: ")
+        .unwrap();
+    session.send_line("JBSWY3DPEHPK3PXP").unwrap();
+    session
+        .exp_string("Retype base32 secret for typed: ")
+        .unwrap();
+    session.send_line("JBSWY3DPEHPK3PXP").unwrap();
+    let rest = session.exp_eof().unwrap();
+    assert!(!rest.contains("JBSWY3DP"), "the seed was echoed: {rest:?}");
+    assert_eq!(
+        v.show("typed"),
+        b"otpauth://totp/X:Y?secret=JBSWY3DPEHPK3PXP&issuer=X\n"
+    );
+}

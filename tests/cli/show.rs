@@ -139,3 +139,33 @@ fn version_and_help_work_without_a_store() {
     assert_eq!(ls.status.code(), Some(1));
     assert!(stderr(&ls).contains("run `coffer init`"), "{}", stderr(&ls));
 }
+
+#[test]
+fn a_mistyped_command_is_not_taken_for_a_secret() {
+    let v = TestVault::new();
+    v.insert("web/shop", "pw\n");
+    let out = v.run(&["shwo", "web/shop"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    assert_eq!(
+        stderr(&out),
+        "coffer: no secret \"shwo\"; did you mean the command \"show\"?\n"
+    );
+    let out = v.run(&["lst"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "coffer: no secret \"lst\"; did you mean the command \"ls\"?\n"
+    );
+    // Far from every command, it is pass's message for a missing secret.
+    let out = v.run(&["nothing-here"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out), "coffer: nothing-here is not in the store.\n");
+    // A secret or folder by that name is what the user meant.
+    v.insert("shwo", "mine\n");
+    assert_eq!(stdout(&v.run(&["shwo"])), "mine\n");
+    v.insert("lst/a", "x\n");
+    let out = v.run(&["lst"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains('a'));
+}

@@ -92,14 +92,15 @@ fn a_team_shares_a_vault_and_survives_an_intruder_and_a_departure() {
     assert!(listing.contains(&format!("{bob_key}  (bob)")), "{listing}");
     alice.run_ok(&["sync"]);
 
-    // Bob syncs and reads. He is told the recipients changed (he was added); reading is
-    // never blocked, writing waits until he accepts.
+    // Bob syncs and reads. The change only adds him: his device approves it by itself and
+    // says so in one line; he can write at once.
     let out = bob.run_ok(&["sync"]);
-    assert!(stderr(&out).contains("(bob)"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("(bob)") && err.contains("only adds you"),
+        "{err}"
+    );
     assert_eq!(bob.show("team/db"), b"alice-db-1\n");
-    let err = refused(&bob, &["generate", "web/new"]);
-    assert!(err.contains(&bob_key), "{err}");
-    bob.run_ok(&["recipients", "accept"]);
     bob.run_ok(&["generate", "web/new"]);
     bob.run_ok(&["sync"]);
 
@@ -864,4 +865,44 @@ fn a_killed_recipients_add_blocks_no_later_write() {
         }
         assert_clean_work_tree(&alice);
     }
+}
+
+/// A newcomer added by a member approves that change on their own device without a
+/// `recipients accept`: it only adds their own key. Anything more still waits.
+#[test]
+fn a_newcomer_approves_their_own_addition_and_nothing_else() {
+    require_tool("age-keygen");
+    let (_remote_dir, remote) = common::bare_remote();
+    let remote = remote.display().to_string();
+    let alice = TestVault::with_git();
+    assert!(alice.try_insert("team/db", "db\n").status.success());
+    alice.run_ok(&["git", "remote", "add", "origin", &remote]);
+    alice.run_ok(&["sync"]);
+    let bob = TestVault::bare();
+    let bob_key = stdout(&bob.run_ok(&["clone", "--no-passphrase", &remote]))
+        .trim()
+        .to_owned();
+    alice.run_ok(&["recipients", "add", "--label", "bob", &bob_key]);
+    alice.run_ok(&["sync"]);
+
+    // Pulled with plain git: the first write approves it, says so in one line, and goes on.
+    bob.run_ok(&["git", "pull", "-q"]);
+    let out = bob.run_ok(&["generate", "web/new"]);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("approved") && err.contains(&bob_key), "{err}");
+    bob.run_ok(&["sync"]);
+
+    // Someone else added too: that is for Bob to check.
+    let carol = stdout(&bob.tool("age-keygen").output().unwrap())
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
+        .unwrap();
+    alice.run_ok(&["sync"]);
+    alice.run_ok(&["recipients", "add", "--label", "carol", &carol]);
+    alice.run_ok(&["sync"]);
+    let out = bob.run_ok(&["sync"]);
+    assert!(stderr(&out).contains("(carol)"), "{}", stderr(&out));
+    let err = refused(&bob, &["generate", "web/other"]);
+    assert!(err.contains(&carol), "{err}");
 }
