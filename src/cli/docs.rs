@@ -104,10 +104,20 @@ const EXIT_STATUS: &str = "\
 0: success. 1: failure (not in the store, refused, decryption failed, findings). 2: usage error.
 Confirmations are asked only when standard input is a terminal; without one the command proceeds, as in pass.";
 
+/// How a team shares a vault, for coffer(1): the workflow the README walks through.
+const TEAM_WORKFLOW: &str = "\
+Alice starts a vault and shares it: coffer init --git; coffer git remote add origin URL; coffer sync.
+Bob joins: coffer clone URL, which makes his identity and prints the recipient line to send to Alice.
+Alice lets Bob in: coffer recipients add -p team --label bob age1...; coffer sync. The folder's secrets are re-encrypted for both.
+Bob syncs and reads: coffer sync; coffer show team/db. A change that only adds him is approved on his device at once.
+Someone changes a recipients file behind your back: every command that would encrypt there stops and names who was added or removed, until coffer recipients accept after checking.
+Someone leaves: coffer recipients rm -p team bob re-encrypts the folder and marks what Bob could read as exposed; coffer audit lists those until their values change.
+Two people edit at once: coffer sync stops on the conflict and keeps both versions; coffer sync --resolve NAME --ours|--theirs finishes it, and the other side stays readable with coffer show NAME --revision REF.";
+
 fn examples(command: &str) -> &'static str {
     match command {
         "coffer" => {
-            "coffer init\ncoffer insert email/work\ncoffer email/work\ncoffer generate -n web/shop 32\ncoffer grep -i user:"
+            "coffer init\ncoffer insert email/work\ncoffer email/work\ncoffer generate -n web/shop 32\ncoffer grep -i user:\ncoffer help run"
         }
         "init" => {
             "coffer init\ncoffer init -p team age1… ssh-ed25519 AAAA…\ncoffer init -p team ''"
@@ -136,7 +146,25 @@ fn examples(command: &str) -> &'static str {
 }
 
 fn roff_escape(text: &str) -> String {
-    text.replace('\\', "\\e").replace('-', "\\-")
+    let text = text.replace('\\', "\\e").replace('-', "\\-");
+    // A line starting with a dot or a quote would be read as a request.
+    if text.starts_with('.') || text.starts_with('\'') {
+        format!("\\&{text}")
+    } else {
+        text
+    }
+}
+
+/// A command's own help text after its options (`after_help`), as it prints: its examples
+/// and notes, kept line for line.
+fn verbatim_section(title: &str, body: &str) -> String {
+    let mut out = format!(".SH {title}\n.nf\n");
+    for line in body.lines() {
+        out.push_str(&roff_escape(line));
+        out.push('\n');
+    }
+    out.push_str(".fi\n");
+    out
 }
 
 fn section(title: &str, body: &str) -> String {
@@ -155,6 +183,8 @@ fn section(title: &str, body: &str) -> String {
 }
 
 fn man_page(cmd: clap::Command, name: &str) -> Result<Vec<u8>> {
+    let after_help = cmd.get_after_help().map(ToString::to_string);
+    let has_subcommands = cmd.get_subcommands().any(|s| !s.is_hide_set());
     let man = clap_mangen::Man::new(cmd);
     let mut out = Vec::new();
     man.render_title(&mut out)?;
@@ -162,10 +192,21 @@ fn man_page(cmd: clap::Command, name: &str) -> Result<Vec<u8>> {
     man.render_synopsis_section(&mut out)?;
     man.render_description_section(&mut out)?;
     man.render_options_section(&mut out)?;
-    if name == "coffer" {
+    if has_subcommands {
         man.render_subcommands_section(&mut out)?;
     }
     let mut extra = String::new();
+    if let Some(text) = after_help.filter(|_| name != "coffer") {
+        let title = if text.contains("Example") {
+            "EXAMPLES"
+        } else {
+            "NOTES"
+        };
+        extra.push_str(&verbatim_section(title, &text));
+    }
+    if name == "coffer" {
+        extra.push_str(&section("TEAM WORKFLOW", TEAM_WORKFLOW));
+    }
     extra.push_str(&section("ENVIRONMENT", ENVIRONMENT));
     extra.push_str(&section("FILES", FILES));
     extra.push_str(&section("EXIT STATUS", EXIT_STATUS));
@@ -202,16 +243,34 @@ pub fn generate_all(dir: &Path) -> Result<ExitCode> {
     for shell in ShellArg::value_variants() {
         std::fs::write(completions.join(shell.file_name()), script(*shell)?)?;
     }
-    let root = Cli::command().version(env!("CARGO_PKG_VERSION"));
+    // `coffer help COMMAND` is clap's: its pages are the commands' own, so no `help` page is
+    // listed (coffer(1)'s examples say how to ask for help).
+    let root = Cli::command()
+        .version(env!("CARGO_PKG_VERSION"))
+        .disable_help_subcommand(true);
     std::fs::write(man.join("coffer.1"), man_page(root.clone(), "coffer")?)?;
     for sub in root.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let name = sub.get_name().to_owned();
-        let page_name = format!("coffer-{name}");
-        let cmd = sub
-            .clone()
-            .name(page_name.clone())
-            .version(env!("CARGO_PKG_VERSION"));
-        std::fs::write(man.join(format!("{page_name}.1")), man_page(cmd, &name)?)?;
+        write_pages(&man, sub, "coffer", sub.get_name())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `PARENT-NAME.1` for `sub`, then a page for each of its own subcommands
+/// (`coffer-import-csv(1)`), so every command a user can type has its page.
+fn write_pages(man: &Path, sub: &clap::Command, parent: &str, examples_key: &str) -> Result<()> {
+    let page_name = format!("{parent}-{}", sub.get_name());
+    let cmd = sub
+        .clone()
+        .name(page_name.clone())
+        .version(env!("CARGO_PKG_VERSION"))
+        .disable_help_subcommand(true);
+    std::fs::write(
+        man.join(format!("{page_name}.1")),
+        man_page(cmd, examples_key)?,
+    )?;
+    for child in sub.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let key = format!("{examples_key} {}", child.get_name());
+        write_pages(man, child, &page_name, &key)?;
+    }
+    Ok(())
 }

@@ -187,3 +187,45 @@ fn readme_says_where_the_identity_is_and_how_to_keep_it() {
         assert!(section.contains(needed), "the section says {needed:?}");
     }
 }
+
+/// Every `coffer-X(1)` a page refers to exists, and commands with subcommands document each
+/// of them on a page of its own.
+#[test]
+fn every_referenced_man_page_exists() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let pages = files_below(&repo);
+    let reference = regex::Regex::new(r"\b(coffer(?:\\-[a-z0-9]+)+)\(1\)").unwrap();
+    for page in &pages {
+        let text = std::fs::read_to_string(repo.join(page)).unwrap();
+        for found in reference.captures_iter(&text) {
+            let name = found[1].replace("\\-", "-");
+            assert!(
+                pages.contains(&format!("{name}.1")),
+                "{page} refers to {name}(1), which has no page"
+            );
+        }
+    }
+    for leaf in [
+        "coffer-import-csv.1",
+        "coffer-import-pass.1",
+        "coffer-import-dotenv.1",
+        "coffer-recipients-add.1",
+        "coffer-recipients-rm.1",
+        "coffer-recipients-accept.1",
+        "coffer-otp-insert.1",
+    ] {
+        assert!(pages.iter().any(|p| p == leaf), "no page {leaf}");
+    }
+    // The examples `coffer help run` shows are on coffer-run(1) too.
+    let run = std::fs::read_to_string(repo.join("coffer-run.1")).unwrap();
+    assert!(
+        run.contains(".SH EXAMPLES") && run.contains("coffer run \\-\\-env\\-file"),
+        "{run}"
+    );
+    // The team workflow is in the manual, not only the README.
+    let main = std::fs::read_to_string(repo.join("coffer.1")).unwrap();
+    assert!(
+        main.contains(".SH TEAM WORKFLOW"),
+        "coffer(1) lacks the team workflow"
+    );
+}
