@@ -20,6 +20,7 @@ use coffer::{Folder, SecretName};
 
 mod agent;
 mod audit;
+mod browserpass;
 mod clip;
 mod complete;
 pub mod credential;
@@ -143,6 +144,8 @@ pub enum Command {
     /// git's credential helper: passwords for HTTPS remotes from git/HOST[/USER]
     #[command(name = "git-credential")]
     GitCredential(credential::CredentialArgs),
+    /// browserpass's native host: the browser extension on this vault; `install` registers it
+    Browserpass(browserpass::BrowserpassArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -183,6 +186,19 @@ impl Context {
             no_agent: cli.no_agent,
             force: cli.allow_lockout,
         })
+    }
+
+    /// The same surroundings with another store (one the browserpass extension names).
+    pub fn for_store(&self, store: PathBuf) -> Self {
+        Self {
+            paths: Paths {
+                store,
+                ..self.paths.clone()
+            },
+            config: self.config.clone(),
+            no_agent: self.no_agent,
+            force: self.force,
+        }
     }
 
     /// Protected identities are unlocked in the agent (unless `--no-agent`).
@@ -353,6 +369,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::ClipboardHelper(args) => clip::helper(args),
         Command::Agent(args) if args.action.is_some() => agent::agent_action(args),
         Command::Lock => agent::lock(),
+        Command::Browserpass(args) if args.action.is_some() => args
+            .action
+            .as_ref()
+            .map_or(Ok(ExitCode::SUCCESS), browserpass::install_action),
         command => {
             let ctx = Context::new(&cli)?;
             let result = run_in_context(command, &ctx);
@@ -390,6 +410,7 @@ fn run_in_context(command: &Command, ctx: &Context) -> Result<ExitCode> {
         Command::Info(args) => info::info(args, ctx),
         Command::Log(args) => log::log(args, ctx),
         Command::GitCredential(args) => credential::git_credential(args, ctx),
+        Command::Browserpass(_) => browserpass::browserpass(ctx),
         Command::Textconv { file } => show::textconv(file, ctx),
         Command::Unlock(args) => agent::unlock(args, ctx),
         Command::Agent(args) => agent::agent(args, ctx),

@@ -15,6 +15,7 @@ mod common;
 
 mod agent;
 mod audit;
+mod browserpass;
 mod clipboard;
 mod completion;
 mod credential;
