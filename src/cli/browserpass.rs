@@ -226,7 +226,11 @@ impl Store {
 /// Answers one request on standard input. Whatever happens, the answer is a protocol message;
 /// the exit code is 0 for an ok answer and 1 for an error answer.
 pub fn browserpass(ctx: &Context) -> Result<ExitCode> {
-    let (op, name, outcome) = serve(ctx, &mut std::io::stdin().lock());
+    let (op, name, mut outcome) = serve(ctx, &mut std::io::stdin().lock());
+    if let (Err(failure), Some(why)) = (&mut outcome, ctx.prompt_failure()) {
+        // The passphrase was not given (pinentry cancelled): say that, not "locked".
+        failure.params.insert("error", why);
+    }
     let body = match &outcome {
         Ok(body) => body,
         Err(failure) => &failure.body(),

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -37,6 +37,7 @@ mod inject;
 mod log;
 mod manage;
 mod otp;
+mod pinentry;
 mod qr;
 mod recipients;
 mod run;
@@ -175,6 +176,9 @@ pub struct Context {
     pub no_agent: bool,
     /// `--force`: allow encrypting to recipients none of your identities match.
     pub force: bool,
+    /// Why a passphrase prompt gave no answer, when it is worth more than "locked": pinentry
+    /// was cancelled, or the configured one could not ask. Shared by the prompts it makes.
+    prompt_failure: Arc<Mutex<Option<pinentry::PinentryError>>>,
 }
 
 impl Context {
@@ -185,6 +189,7 @@ impl Context {
             config,
             no_agent: cli.no_agent,
             force: cli.allow_lockout,
+            prompt_failure: Arc::default(),
         })
     }
 
@@ -198,6 +203,7 @@ impl Context {
             config: self.config.clone(),
             no_agent: self.no_agent,
             force: self.force,
+            prompt_failure: self.prompt_failure.clone(),
         }
     }
 
@@ -210,11 +216,54 @@ impl Context {
         vault
     }
 
+    /// Asks for a passphrase on the terminal; without one, through pinentry (the one in
+    /// `[agent] pinentry`, else `pinentry` on `PATH`), once per question.
     pub fn prompt(&self) -> PassphrasePrompt {
-        Arc::new(|description: &str| {
-            let answer = ui::ask_secret(&format!("{description}: ")).ok()?;
+        let configured = self.config.agent.pinentry.clone();
+        let failure = self.prompt_failure.clone();
+        Arc::new(move |description: &str| {
+            let answer = if ui::has_terminal() {
+                ui::ask_secret(&format!("{description}: ")).ok()?
+            } else {
+                let program = pinentry::find(configured.as_deref())?;
+                match pinentry::ask(&program, description) {
+                    Ok(answer) => answer,
+                    Err(e) => {
+                        // A pinentry that cannot show anything here (pinentry-curses with no
+                        // terminal) is no prompt at all; a cancel, or a failure of the one
+                        // the user named, explains the error that follows.
+                        let explains = configured.is_some()
+                            || matches!(e, pinentry::PinentryError::Cancelled(_));
+                        if let (true, Ok(mut slot)) = (explains, failure.lock()) {
+                            *slot = Some(e);
+                        }
+                        return None;
+                    }
+                }
+            };
             Some(age::secrecy::SecretString::from(answer.as_str().to_owned()))
         })
+    }
+
+    /// What a prompt that gave no answer has to say, if anything, in one line.
+    pub fn prompt_failure(&self) -> Option<String> {
+        let slot = self.prompt_failure.lock().ok()?;
+        slot.as_ref().map(ToString::to_string)
+    }
+
+    /// `error`, said better when a cancelled or failed pinentry caused it: a cancel replaces
+    /// it ("locked" is no news to whoever just cancelled), a failure leads it.
+    pub fn explain_prompt_failure(&self, error: anyhow::Error) -> anyhow::Error {
+        let Ok(slot) = self.prompt_failure.lock() else {
+            return error;
+        };
+        match slot.as_ref() {
+            Some(cancel @ pinentry::PinentryError::Cancelled(_)) => {
+                anyhow::anyhow!("{cancel}; the vault stays locked")
+            }
+            Some(failed) => error.context(failed.to_string()),
+            None => error,
+        }
     }
 
     /// Opens the existing store.
@@ -375,7 +424,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             .map_or(Ok(ExitCode::SUCCESS), browserpass::install_action),
         command => {
             let ctx = Context::new(&cli)?;
-            let result = run_in_context(command, &ctx);
+            let result = run_in_context(command, &ctx).map_err(|e| ctx.explain_prompt_failure(e));
             log::record(&ctx, command, &result);
             result
         }

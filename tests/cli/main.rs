@@ -32,6 +32,7 @@ mod library;
 mod log;
 mod manage;
 mod otp;
+mod pinentry;
 mod qr;
 mod robustness;
 mod run;
