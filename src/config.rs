@@ -46,6 +46,9 @@ pub struct Config {
 pub struct AgentConfig {
     /// Idle timeout: seconds, or "15m"-style.
     pub timeout: Option<toml::Value>,
+    /// The pinentry program that asks for a passphrase when there is no terminal (else
+    /// `pinentry` on `PATH`).
+    pub pinentry: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -125,6 +125,7 @@ pub fn git_credential(args: &CredentialArgs, ctx: &Context) -> Result<ExitCode> 
             // git must never hang on a helper or stop because of one: whatever goes wrong
             // is said on standard error, and git goes on without an answer.
             if let Err(e) = request.and_then(|request| get(&request, ctx)) {
+                let e = ctx.explain_prompt_failure(e);
                 eprintln!("coffer: {}", ui::error_line(&e));
             }
             Ok(ExitCode::SUCCESS)

@@ -45,6 +45,8 @@ pub fn record(ctx: &Context, command: &Command, result: &Result<ExitCode>) {
     let records_itself = match command {
         Command::Run(_) | Command::Inject(_) => true,
         Command::GitCredential(a) => a.action == super::credential::Action::Get,
+        // The native host records each request's action, secret and outcome itself.
+        Command::Browserpass(a) => a.action.is_none(),
         _ => false,
     };
     if records_itself && result.is_ok() {
@@ -73,6 +75,13 @@ pub fn record_reads(ctx: &Context, op: &str, names: &[&SecretName]) {
         unique.into_iter().map(Some).collect()
     };
     append(ctx, op, &names, Outcome::Ok);
+}
+
+/// Records one operation on `name` (or on no secret) and whether it succeeded: for commands
+/// that serve a protocol and report failures in it rather than as errors (`browserpass`).
+pub fn record_outcome(ctx: &Context, op: &str, name: Option<&SecretName>, ok: bool) {
+    let outcome = if ok { Outcome::Ok } else { Outcome::Failed };
+    append(ctx, op, &[name], outcome);
 }
 
 fn append(ctx: &Context, op: &str, names: &[Option<&SecretName>], outcome: Outcome) {

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -20,6 +20,7 @@ use coffer::{Folder, SecretName};
 
 mod agent;
 mod audit;
+mod browserpass;
 mod clip;
 mod complete;
 pub mod credential;
@@ -38,6 +39,7 @@ mod inject;
 mod log;
 mod manage;
 mod otp;
+mod pinentry;
 mod qr;
 mod recipients;
 mod run;
@@ -152,6 +154,8 @@ pub enum Command {
     Restore(history::RestoreArgs),
     /// Check the store for problems without decrypting; --fix applies the safe fixes
     Fsck(fsck::FsckArgs),
+    /// browserpass's native host: the browser extension on this vault; `install` registers it
+    Browserpass(browserpass::BrowserpassArgs),
     /// Print the version
     Version,
     /// Print a shell completion script
@@ -181,6 +185,9 @@ pub struct Context {
     pub no_agent: bool,
     /// `--force`: allow encrypting to recipients none of your identities match.
     pub force: bool,
+    /// Why a passphrase prompt gave no answer, when it is worth more than "locked": pinentry
+    /// was cancelled, or the configured one could not ask. Shared by the prompts it makes.
+    prompt_failure: Arc<Mutex<Option<pinentry::PinentryError>>>,
 }
 
 impl Context {
@@ -191,7 +198,22 @@ impl Context {
             config,
             no_agent: cli.no_agent,
             force: cli.allow_lockout,
+            prompt_failure: Arc::default(),
         })
+    }
+
+    /// The same surroundings with another store (one the browserpass extension names).
+    pub fn for_store(&self, store: PathBuf) -> Self {
+        Self {
+            paths: Paths {
+                store,
+                ..self.paths.clone()
+            },
+            config: self.config.clone(),
+            no_agent: self.no_agent,
+            force: self.force,
+            prompt_failure: self.prompt_failure.clone(),
+        }
     }
 
     /// Protected identities are unlocked in the agent (unless `--no-agent`); a recipients
@@ -211,11 +233,54 @@ impl Context {
         vault
     }
 
+    /// Asks for a passphrase on the terminal; without one, through pinentry (the one in
+    /// `[agent] pinentry`, else `pinentry` on `PATH`), once per question.
     pub fn prompt(&self) -> PassphrasePrompt {
-        Arc::new(|description: &str| {
-            let answer = ui::ask_secret(&format!("{description}: ")).ok()?;
+        let configured = self.config.agent.pinentry.clone();
+        let failure = self.prompt_failure.clone();
+        Arc::new(move |description: &str| {
+            let answer = if ui::has_terminal() {
+                ui::ask_secret(&format!("{description}: ")).ok()?
+            } else {
+                let program = pinentry::find(configured.as_deref())?;
+                match pinentry::ask(&program, description) {
+                    Ok(answer) => answer,
+                    Err(e) => {
+                        // A pinentry that cannot show anything here (pinentry-curses with no
+                        // terminal) is no prompt at all; a cancel, or a failure of the one
+                        // the user named, explains the error that follows.
+                        let explains = configured.is_some()
+                            || matches!(e, pinentry::PinentryError::Cancelled(_));
+                        if let (true, Ok(mut slot)) = (explains, failure.lock()) {
+                            *slot = Some(e);
+                        }
+                        return None;
+                    }
+                }
+            };
             Some(age::secrecy::SecretString::from(answer.as_str().to_owned()))
         })
+    }
+
+    /// What a prompt that gave no answer has to say, if anything, in one line.
+    pub fn prompt_failure(&self) -> Option<String> {
+        let slot = self.prompt_failure.lock().ok()?;
+        slot.as_ref().map(ToString::to_string)
+    }
+
+    /// `error`, said better when a cancelled or failed pinentry caused it: a cancel replaces
+    /// it ("locked" is no news to whoever just cancelled), a failure leads it.
+    pub fn explain_prompt_failure(&self, error: anyhow::Error) -> anyhow::Error {
+        let Ok(slot) = self.prompt_failure.lock() else {
+            return error;
+        };
+        match slot.as_ref() {
+            Some(cancel @ pinentry::PinentryError::Cancelled(_)) => {
+                anyhow::anyhow!("{cancel}; the vault stays locked")
+            }
+            Some(failed) => error.context(failed.to_string()),
+            None => error,
+        }
     }
 
     /// Opens the existing store.
@@ -432,9 +497,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::ClipboardHelper(args) => clip::helper(args),
         Command::Agent(args) if args.action.is_some() => agent::agent_action(args),
         Command::Lock => agent::lock(),
+        Command::Browserpass(args) if args.action.is_some() => args
+            .action
+            .as_ref()
+            .map_or(Ok(ExitCode::SUCCESS), browserpass::install_action),
         command => {
             let ctx = Context::new(&cli)?;
-            let result = run_in_context(command, &ctx);
+            let result = run_in_context(command, &ctx).map_err(|e| ctx.explain_prompt_failure(e));
             log::record(&ctx, command, &result);
             result
         }
@@ -472,6 +541,7 @@ fn run_in_context(command: &Command, ctx: &Context) -> Result<ExitCode> {
         Command::History(args) => history::history(args, ctx),
         Command::Restore(args) => history::restore(args, ctx),
         Command::Fsck(args) => fsck::fsck(args, ctx),
+        Command::Browserpass(_) => browserpass::browserpass(ctx),
         Command::Textconv { file } => show::textconv(file, ctx),
         Command::Unlock(args) => agent::unlock(args, ctx),
         Command::Agent(args) => agent::agent(args, ctx),

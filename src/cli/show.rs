@@ -244,12 +244,8 @@ pub fn textconv(file: &PathBuf, ctx: &Context) -> Result<ExitCode> {
     // git runs this once per blob: through the agent, as every command, an unlocked identity
     // serves a whole `git log -p` and a locked one without a terminal says so in one line.
     // Repositories set up by older versions still call `coffer --no-agent textconv`.
-    let ctx = Context {
-        paths: ctx.paths.clone(),
-        config: ctx.config.clone(),
-        no_agent: false,
-        force: ctx.force,
-    };
+    let mut ctx = ctx.for_store(ctx.paths.store.clone());
+    ctx.no_agent = false;
     let vault = ctx.vault()?;
     let ciphertext =
         std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 
-use coffer::config::Paths;
 use coffer::team::git::Git;
 use coffer::team::sync::Side;
 use coffer::vault::Changed;
@@ -176,15 +175,7 @@ pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
         git.run(["reset", "--quiet", "--hard", "HEAD"])?;
     }
 
-    let here = Context {
-        paths: Paths {
-            store: dest.clone(),
-            ..ctx.paths.clone()
-        },
-        config: ctx.config.clone(),
-        no_agent: ctx.no_agent,
-        force: ctx.force,
-    };
+    let here = ctx.for_store(dest.clone());
     let vault = here.vault()?;
     if vault.gitattributes()?.is_none() {
         let lock = vault.lock()?;

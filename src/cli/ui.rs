@@ -18,6 +18,15 @@ pub fn color_stdout() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Whether this process has a terminal to ask on (`/dev/tty` opens).
+pub fn has_terminal() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_ok()
+}
+
 /// Asks for a secret on the terminal, without echo. Echo goes off *before* the prompt is
 /// shown, so an answer typed the instant the prompt appears is never echoed (a prompt printed
 /// first leaves a window in which it is).

@@ -82,6 +82,8 @@ pub enum MetaFile {
     Recipients,
     /// `.gitattributes` at the root.
     GitAttributes,
+    /// `.browserpass.json` at the root: browserpass's per-store settings, read only.
+    BrowserpassSettings,
 }
 
 impl MetaFile {
@@ -89,6 +91,7 @@ impl MetaFile {
         match self {
             MetaFile::Recipients => RECIPIENTS_FILE,
             MetaFile::GitAttributes => ".gitattributes",
+            MetaFile::BrowserpassSettings => ".browserpass.json",
         }
     }
 }

@@ -487,6 +487,14 @@ impl Vault {
             .read_meta(&Folder::root(), MetaFile::GitAttributes)?)
     }
 
+    /// The root's `.browserpass.json`, as bytes, if it has one (read like any file in the
+    /// store: never through a link, never past the size limit).
+    pub fn browserpass_settings(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .store()
+            .read_meta(&Folder::root(), MetaFile::BrowserpassSettings)?)
+    }
+
     /// Writes the store's `.gitattributes`.
     pub fn write_gitattributes(&self, lock: &StoreLock, bytes: &[u8]) -> Result<()> {
         Ok(self

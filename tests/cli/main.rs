@@ -15,6 +15,7 @@ mod common;
 
 mod agent;
 mod audit;
+mod browserpass;
 mod clipboard;
 mod completion;
 mod crash;
@@ -35,6 +36,7 @@ mod library;
 mod log;
 mod manage;
 mod otp;
+mod pinentry;
 mod qr;
 mod robustness;
 mod run;
