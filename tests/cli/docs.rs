@@ -229,3 +229,33 @@ fn every_referenced_man_page_exists() {
         "coffer(1) lacks the team workflow"
     );
 }
+
+/// The README's test command installs every package CI installs: following it on a fresh
+/// machine runs the same tests CI does.
+#[test]
+fn readme_test_line_installs_what_ci_installs() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ci = std::fs::read_to_string(repo.join(".ci/run")).unwrap();
+    let install = ci
+        .split("apt-get install")
+        .nth(1)
+        .expect(".ci/run installs packages");
+    let packages: Vec<&str> = install
+        .split(">/dev/null")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .filter(|w| !w.starts_with('-') && *w != "\\")
+        .collect();
+    assert!(packages.contains(&"age"), "{packages:?}");
+    let test_line = readme_sh_lines()
+        .into_iter()
+        .find(|l| l.contains("cargo test"))
+        .expect("a test command in the README");
+    for package in packages {
+        assert!(
+            test_line.split_whitespace().any(|w| w == package),
+            "the README's test command does not install {package}"
+        );
+    }
+}
