@@ -46,10 +46,67 @@ pub fn init(args: &InitArgs, ctx: &Context) -> Result<ExitCode> {
             ctx.paths.identities.display()
         );
     }
+    // What git needs is checked before anything is created.
+    let git = coffer::team::git::Git::new(&ctx.paths.store);
+    let new_repo = args.git && !git.is_repo();
+    if new_repo && let Some(advice) = git.identity_problem() {
+        bail!(
+            "git cannot commit yet, so nothing was created; git says: {advice} \
+             (or run `coffer init` without --git)"
+        );
+    }
+    // Whatever this command creates is removed again if it fails: a failed init leaves
+    // things as they were (an identity that was there before is never touched).
+    let mut created = Created {
+        store: (!ctx.paths.store.exists()).then(|| ctx.paths.store.clone()),
+        ..Created::default()
+    };
+    let result = init_creating(args, ctx, &folder, new_repo, &mut created);
+    if result.is_err() {
+        created.undo();
+    }
+    result
+}
+
+/// What a failing `init` created and must take back.
+#[derive(Default)]
+struct Created {
+    store: Option<std::path::PathBuf>,
+    identity: Option<std::path::PathBuf>,
+    git_dir: Option<std::path::PathBuf>,
+}
+
+impl Created {
+    fn undo(self) {
+        if let Some(identity) = self.identity {
+            let _ = std::fs::remove_file(coffer::crypto::identity::public_file_of(&identity));
+            let _ = std::fs::remove_file(&identity);
+        }
+        if let Some(store) = self.store {
+            // The store folder is new: everything in it is this command's.
+            let _ = std::fs::remove_dir_all(store);
+        } else if let Some(git_dir) = self.git_dir {
+            let _ = std::fs::remove_dir_all(git_dir);
+        }
+    }
+}
+
+fn init_creating(
+    args: &InitArgs,
+    ctx: &Context,
+    folder: &Folder,
+    new_repo: bool,
+    created: &mut Created,
+) -> Result<ExitCode> {
+    let folder = folder.clone();
     let vault = ctx.create_vault()?;
     let generated = ensure_identity(ctx, args.no_passphrase, args.passphrase_fd)?;
+    if generated.is_some() {
+        created.identity = Some(ctx.paths.identities.clone());
+    }
 
-    if args.git && !vault.git().is_repo() {
+    if new_repo {
+        created.git_dir = Some(ctx.paths.store.join(".git"));
         super::git::init_repo(&vault)?;
     }
 

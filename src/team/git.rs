@@ -92,6 +92,39 @@ impl Git {
         cmd
     }
 
+    /// Whether git can make commits here (it knows who is committing), asked before anything
+    /// is created: `None` if it can, else git's whole explanation ("Author identity unknown
+    /// … Please tell me who you are …"), for the user to act on. Works before the store
+    /// exists.
+    pub fn identity_problem(&self) -> Option<String> {
+        let mut cmd = self.command();
+        // The store may not exist yet: ask from the nearest folder that does.
+        let here = self
+            .store
+            .ancestors()
+            .find(|dir| dir.is_dir())
+            .unwrap_or(Path::new("/"));
+        cmd.current_dir(here);
+        let output = match cmd
+            .args(["var", "GIT_COMMITTER_IDENT"])
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(output) => output,
+            Err(e) => return Some(format!("cannot run git: {e}")),
+        };
+        if output.status.success() {
+            return None;
+        }
+        let advice = String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Some(advice)
+    }
+
     /// Runs git with `args`, capturing its output; fails with git's own message.
     pub fn run<I, S>(&self, args: I) -> Result<Output, GitError>
     where

@@ -371,3 +371,55 @@ fn killing_init_at_any_step_never_leaves_a_torn_identity() {
         "no kill came after the identity ({killed} kills)"
     );
 }
+
+/// Without a git identity, `init --git` says what git needs before creating anything, in
+/// git's own words; a later failure takes back what the command created.
+#[test]
+fn init_git_without_a_git_identity_creates_nothing() {
+    let v = TestVault::bare();
+    // git may not guess an identity from the host name: it must be configured.
+    std::fs::write(
+        v.home().join(".gitconfig"),
+        "[user]\n\tuseConfigOnly = true\n",
+    )
+    .unwrap();
+    let mut cmd = v.coffer();
+    for var in [
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .args(["init", "--git", "--no-passphrase"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("nothing was created"), "{err}");
+    // git's advice, whole: what to run, not only its last line.
+    assert!(err.contains("git config --global user.email"), "{err}");
+    assert!(!v.identities().exists(), "an identity was left behind");
+    assert!(!v.store().exists(), "a store was left behind");
+
+    // A failure after the identity and the store were created takes both back.
+    let v = TestVault::bare();
+    let out = v
+        .cmd()
+        .args(["init", "--no-passphrase", "not-a-recipient"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!v.identities().exists(), "an identity was left behind");
+    assert!(!v.store().exists(), "a store was left behind");
+    // One that existed before is never touched.
+    let v = TestVault::new();
+    let before = std::fs::read(v.identities()).unwrap();
+    let out = v.cmd().args(["init", "-p", "x", "bad"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read(v.identities()).unwrap(), before);
+    assert!(v.store().exists());
+}
