@@ -245,10 +245,8 @@ pub fn textconv(file: &PathBuf, ctx: &Context) -> Result<ExitCode> {
     // serves a whole `git log -p` and a locked one without a terminal says so in one line.
     // Repositories set up by older versions still call `coffer --no-agent textconv`.
     let ctx = Context {
-        paths: ctx.paths.clone(),
-        config: ctx.config.clone(),
         no_agent: false,
-        force: ctx.force,
+        ..ctx.for_store(ctx.paths.store.clone())
     };
     let vault = ctx.vault()?;
     let ciphertext =

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 
-use coffer::config::Paths;
 use coffer::team::git::Git;
 use coffer::team::sync::Side;
 use coffer::vault::Changed;
@@ -33,7 +32,11 @@ pub struct CloneArgs {
     /// The git URL of the team's vault
     pub url: String,
     /// Where to put the store (default: where coffer looks for it)
+    #[arg(conflicts_with = "mount")]
     pub dir: Option<PathBuf>,
+    /// Clone into coffer's data folder (mounts/PREFIX) and mount the store at PREFIX
+    #[arg(long, value_name = "PREFIX")]
+    pub mount: Option<String>,
     /// If an identity is created, write it without a passphrase
     #[arg(long, conflicts_with = "passphrase_fd")]
     pub no_passphrase: bool,
@@ -123,8 +126,16 @@ fn warn_unapproved(vault: &Vault) {
 }
 
 pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
-    let dest = std::path::absolute(args.dir.as_ref().unwrap_or(&ctx.paths.store))
-        .context("cannot work out where to clone")?;
+    // With --mount, the prefix is checked before anything is cloned.
+    let mount_at = match &args.mount {
+        Some(prefix) => Some(super::mount::check_prefix(ctx, prefix)?),
+        None => None,
+    };
+    let dest = match &mount_at {
+        Some(prefix) => ctx.paths.data_dir.join("mounts").join(prefix.as_str()),
+        None => args.dir.clone().unwrap_or_else(|| ctx.paths.store.clone()),
+    };
+    let dest = std::path::absolute(&dest).context("cannot work out where to clone")?;
     if dest.exists()
         && std::fs::read_dir(&dest)
             .map(|mut d| d.next().is_some())
@@ -171,15 +182,7 @@ pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
         git.run(["reset", "--quiet", "--hard", "HEAD"])?;
     }
 
-    let here = Context {
-        paths: Paths {
-            store: dest.clone(),
-            ..ctx.paths.clone()
-        },
-        config: ctx.config.clone(),
-        no_agent: ctx.no_agent,
-        force: ctx.force,
-    };
+    let here = ctx.for_store(dest.clone());
     let vault = here.vault()?;
     if vault.gitattributes()?.is_none() {
         let lock = vault.lock()?;
@@ -195,7 +198,10 @@ pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
         "Approved the recipients the store has now (coffer will refuse to encrypt to anyone added later until you accept them):"
     );
     recipients::print_pins(&vault)?;
-    if dest != ctx.paths.store {
+    if let Some(prefix) = &mount_at {
+        super::mount::add(ctx, prefix.as_str(), &dest, None)?;
+        eprintln!("Mounted it at {prefix}: its secrets are {prefix}/NAME.");
+    } else if dest != ctx.paths.store {
         eprintln!(
             "This is not your default store: use `coffer --store {}` or set COFFER_DIR.",
             dest.display()

@@ -34,6 +34,7 @@ mod interop;
 mod library;
 mod log;
 mod manage;
+mod mounts;
 mod otp;
 mod qr;
 mod robustness;

@@ -1,0 +1,148 @@
+//! Mounts: a personal store plus team stores shown under a folder (docs/BEHAVIOUR.md §10).
+//! Alice has her own store; Bob's and Carol's team vaults (each with its own recipients and
+//! bare remote) are cloned by her with `clone --mount`.
+
+use std::path::PathBuf;
+
+use tempfile::TempDir;
+
+use crate::common::{self, TestVault, stderr, stdout};
+
+/// Alice (main store), and two team vaults she mounts at `team` and `ops`.
+struct Setup {
+    alice: TestVault,
+    bob: TestVault,
+    carol: TestVault,
+    _remotes: Vec<TempDir>,
+}
+
+/// A team vault started by `owner`, with Alice as a second recipient, pushed to a new bare
+/// remote; Alice clones it with `--mount prefix`.
+fn team_vault(owner: &TestVault, alice: &TestVault, prefix: &str, secret: &str) -> TempDir {
+    let (dir, remote) = common::bare_remote();
+    let remote = remote.display().to_string();
+    owner.insert(secret, format!("{prefix}-value\n"));
+    owner.run_ok(&["recipients", "add", "--label", "alice", &alice.recipient()]);
+    owner.run_ok(&["git", "remote", "add", "origin", &remote]);
+    owner.run_ok(&["sync"]);
+    let out = alice.run_ok(&["clone", "--mount", prefix, &remote]);
+    assert!(
+        stderr(&out).contains(&format!("Mounted it at {prefix}")),
+        "{}",
+        stderr(&out)
+    );
+    dir
+}
+
+fn setup() -> Setup {
+    let alice = TestVault::with_git();
+    alice.insert("web/shop", "shop-pass\n");
+    let bob = TestVault::with_git();
+    let carol = TestVault::with_git();
+    let r1 = team_vault(&bob, &alice, "team", "db");
+    let r2 = team_vault(&carol, &alice, "ops", "deploy/key");
+    Setup {
+        alice,
+        bob,
+        carol,
+        _remotes: vec![r1, r2],
+    }
+}
+
+fn mount_dir(alice: &TestVault, prefix: &str) -> PathBuf {
+    alice.data_dir().join("mounts").join(prefix)
+}
+
+fn config_text(v: &TestVault) -> String {
+    std::fs::read_to_string(v.home().join(".config/coffer/config.toml")).unwrap_or_default()
+}
+
+/// Runs coffer, insists on exit `code` with one `coffer: ` line on stderr, returns it.
+fn fails(v: &TestVault, args: &[&str], code: i32) -> String {
+    let out = v.run(args);
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?}: {}{err}",
+        stdout(&out)
+    );
+    assert!(err.starts_with("coffer: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    err
+}
+
+#[test]
+fn mount_add_ls_rm_and_clone_mount() {
+    let s = setup();
+    let a = &s.alice;
+    let ls = stdout(&a.run_ok(&["mount", "ls"]));
+    let lines: Vec<&str> = ls.lines().collect();
+    assert_eq!(lines.len(), 2, "{ls}");
+    assert!(lines[0].starts_with("ops\t"), "{ls}");
+    assert!(lines[1].starts_with("team\t"), "{ls}");
+    assert!(
+        lines[1].contains(&mount_dir(a, "team").display().to_string()),
+        "{ls}"
+    );
+    assert!(lines[1].contains("remote.git"), "{ls}");
+    assert!(lines[1].contains("(main identities)"), "{ls}");
+
+    // rm unmounts; the files stay; add mounts the same directory again.
+    a.run_ok(&["mount", "rm", "team"]);
+    assert!(mount_dir(a, "team").join("db.age").is_file());
+    assert!(!stdout(&a.run_ok(&["mount", "ls"])).contains("team"));
+    let dir = mount_dir(a, "team").display().to_string();
+    a.run_ok(&["mount", "add", "team", &dir]);
+    assert!(stdout(&a.run_ok(&["mount", "ls"])).contains("team\t"));
+    // Other settings in the config survive the edits.
+    assert!(config_text(a).contains("[mounts"), "{}", config_text(a));
+}
+
+#[test]
+fn bad_mounts_are_refused_and_change_nothing() {
+    let s = setup();
+    let a = &s.alice;
+    let before = config_text(a);
+    let team = mount_dir(a, "team").display().to_string();
+
+    // Over an existing folder of the main store: named.
+    let err = fails(a, &["mount", "add", "web", &team], 1);
+    assert!(err.contains("web"), "{err}");
+    // A prefix with `..`, or the root: usage errors.
+    fails(a, &["mount", "add", "../x", &team], 2);
+    fails(a, &["mount", "add", "a/../b", &team], 2);
+    fails(a, &["mount", "add", "/", &team], 2);
+    // Nested in a mount, or around one.
+    let err = fails(a, &["mount", "add", "team/sub", &team], 1);
+    assert!(err.contains("do not nest"), "{err}");
+    // A link to a store.
+    let link = a.dir.path().join("link-to-team");
+    std::os::unix::fs::symlink(mount_dir(a, "team"), &link).unwrap();
+    let err = fails(a, &["mount", "add", "linked", link.to_str().unwrap()], 1);
+    assert!(err.contains("symbolic link"), "{err}");
+    // A directory that is not a store, and one that does not exist.
+    let plain = a.dir.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let err = fails(a, &["mount", "add", "plain", plain.to_str().unwrap()], 1);
+    assert!(err.contains("not a coffer or passage store"), "{err}");
+    let err = fails(a, &["mount", "add", "gone", "/nonexistent/store"], 1);
+    assert!(err.contains("does not exist"), "{err}");
+    // The main store itself.
+    let main = a.store().display().to_string();
+    let err = fails(a, &["mount", "add", "me", &main], 1);
+    assert!(err.contains("main store"), "{err}");
+    // Removing a mount that does not exist.
+    let err = fails(a, &["mount", "rm", "nothing"], 1);
+    assert!(err.contains("nothing is not a mount"), "{err}");
+    // A clone over a bad prefix clones nothing.
+    fails(
+        a,
+        &["clone", "--mount", "web", "/nonexistent/remote.git"],
+        1,
+    );
+    assert!(!mount_dir(a, "web").exists());
+
+    assert_eq!(config_text(a), before, "nothing changed");
+    let _ = (&s.bob, &s.carol);
+}
