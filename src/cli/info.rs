@@ -20,7 +20,7 @@ pub struct InfoArgs {
 
 pub fn info(args: &InfoArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(args.name.trim_end_matches('/'))?;
-    let vault = ctx.vault()?;
+    let (vault, name) = ctx.vault_for(&name)?;
     if !vault.entry(&name)?.secret {
         bail!("{name} is not in the store.");
     }

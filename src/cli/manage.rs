@@ -50,18 +50,21 @@ fn means_folder(entry: Entry, raw: &str) -> bool {
 }
 
 pub fn rm(args: &RmArgs, ctx: &Context) -> Result<ExitCode> {
-    let name = parse_name(args.name.trim_end_matches('/'))?;
-    let vault = ctx.vault()?;
+    let shown = parse_name(args.name.trim_end_matches('/'))?;
+    if ctx.mounts.route_name(&shown).inner.is_none() {
+        bail!("{shown} is a mount point; `coffer mount rm {shown}` unmounts it");
+    }
+    let (vault, name) = ctx.vault_for(&shown)?;
     let entry = vault.entry(&name)?;
     if !entry.secret && !entry.folder {
-        bail!("{name} is not in the store.");
+        bail!("{shown} is not in the store.");
     }
     let folder = means_folder(entry, &args.name);
     if folder && !args.recursive {
-        bail!("{name} is a folder; use rm -r to remove it and everything in it");
+        bail!("{shown} is a folder; use rm -r to remove it and everything in it");
     }
     if !args.force {
-        ui::confirm_or_stop(&format!("Are you sure you would like to delete {name}?"))?;
+        ui::confirm_or_stop(&format!("Are you sure you would like to delete {shown}?"))?;
     }
     let lock = vault.lock()?;
     if folder {

@@ -308,12 +308,6 @@ impl Context {
         Ok((self.vault_at(routed.mount)?, inner))
     }
 
-    /// The vault a folder lives in and the folder there.
-    pub fn vault_for_folder(&self, folder: &Folder) -> Result<(Vault, Folder)> {
-        let routed = self.mounts.route_folder(folder);
-        Ok((self.vault_at(routed.mount)?, routed.inner))
-    }
-
     /// Creates the store folder if needed.
     pub fn create_vault(&self) -> Result<Vault> {
         let vault = Vault::create(

@@ -146,3 +146,77 @@ fn bad_mounts_are_refused_and_change_nothing() {
     assert_eq!(config_text(a), before, "nothing changed");
     let _ = (&s.bob, &s.carol);
 }
+
+#[test]
+fn commands_route_to_the_store_a_name_lives_in() {
+    let s = setup();
+    let a = &s.alice;
+    // Reading.
+    assert_eq!(a.show("team/db"), b"team-value\n");
+    assert_eq!(a.show("ops/deploy/key"), b"ops-value\n");
+    assert_eq!(a.show("web/shop"), b"shop-pass\n");
+    // ls: mount points are marked folders; ls of a mount is its tree.
+    let ls = stdout(&a.run_ok(&["ls"]));
+    assert!(ls.contains("team (mount)"), "{ls}");
+    assert!(ls.contains("ops (mount)"), "{ls}");
+    assert!(ls.contains("deploy"), "{ls}");
+    let ls = stdout(&a.run_ok(&["ls", "team"]));
+    assert!(ls.starts_with("team\n") && ls.contains("db"), "{ls}");
+    assert_eq!(
+        stdout(&a.run_ok(&["show", "ops/deploy"])),
+        stdout(&a.run_ok(&["ls", "ops/deploy/"]))
+    );
+    let found = stdout(&a.run_ok(&["find", "key"]));
+    assert!(
+        found.contains("ops (mount)") && found.contains("key"),
+        "{found}"
+    );
+    assert!(!found.contains("team"), "{found}");
+
+    // Writing: the file lands in the mounted store, encrypted for its recipients, committed
+    // there under its own name.
+    a.insert("team/api", "api-token\n");
+    let team = mount_dir(a, "team");
+    assert!(team.join("api.age").is_file());
+    assert!(!a.path("team/api").exists());
+    assert_eq!(
+        s.bob
+            .age_decrypt(&s.bob.identities(), &team.join("api.age")),
+        b"api-token\n"
+    );
+    let log = stdout(&a.git(&team, &["log", "--format=%s", "-1"]));
+    assert_eq!(log.trim(), "Add given password for api to store.");
+    assert_eq!(stdout(&a.git(&team, &["status", "--porcelain"])), "");
+    let out = a.run_ok(&["generate", "ops/new", "12"]);
+    assert!(
+        stdout(&out).contains("The generated password for ops/new is:"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(mount_dir(a, "ops").join("new.age").is_file());
+    let value = a.show("ops/new");
+    assert_eq!(
+        s.carol
+            .age_decrypt(&s.carol.identities(), &mount_dir(a, "ops").join("new.age")),
+        value
+    );
+    // otp and info.
+    a.insert("team/otp", "pw\notpauth://totp/x?secret=JBSWY3DPEHPK3PXP\n");
+    let code = stdout(&a.run_ok(&["otp", "team/otp"]));
+    assert_eq!(code.trim().len(), 6, "{code}");
+    let info = stdout(&a.run_ok(&["info", "team/db"]));
+    assert!(info.contains("alice"), "{info}");
+    // grep names secrets as the user does.
+    let grep = stdout(&a.run_ok(&["grep", "value"]));
+    assert!(grep.contains("team/db:\nteam-value\n"), "{grep}");
+    assert!(grep.contains("ops/deploy/key:\nops-value\n"), "{grep}");
+    // rm in the mount; a mount point itself is not removed.
+    a.run_ok(&["rm", "-f", "team/api"]);
+    assert!(!team.join("api.age").exists());
+    let err = fails(a, &["rm", "-rf", "team"], 1);
+    assert!(err.contains("mount rm"), "{err}");
+    let err = fails(a, &["insert", "-m", "team"], 1);
+    assert!(err.contains("mount point"), "{err}");
+    // The main store is untouched by all of this.
+    assert_eq!(a.git_log().len(), 3, "{:?}", a.git_log());
+}
