@@ -220,3 +220,48 @@ fn commands_route_to_the_store_a_name_lives_in() {
     // The main store is untouched by all of this.
     assert_eq!(a.git_log().len(), 3, "{:?}", a.git_log());
 }
+
+#[test]
+fn mv_and_cp_across_mounts_reencrypt_for_the_destination() {
+    let s = setup();
+    let a = &s.alice;
+    let (team, ops) = (mount_dir(a, "team"), mount_dir(a, "ops"));
+    // team → ops: Carol (ops) reads it with the real age; Bob (team) no longer has it.
+    a.run_ok(&["mv", "team/db", "ops/db"]);
+    assert!(!team.join("db.age").exists());
+    assert_eq!(
+        s.carol
+            .age_decrypt(&s.carol.identities(), &ops.join("db.age")),
+        b"team-value\n"
+    );
+    assert_eq!(a.show("ops/db"), b"team-value\n");
+    for dir in [&team, &ops] {
+        assert_eq!(stdout(&a.git(dir, &["status", "--porcelain"])), "");
+        let subject = stdout(&a.git(dir, &["log", "--format=%s", "-1"]));
+        assert_eq!(subject.trim(), "Rename team/db to ops/db.");
+    }
+    // main → mount (into the mount point), copy: both stay.
+    a.run_ok(&["cp", "web/shop", "team"]);
+    assert_eq!(
+        s.bob
+            .age_decrypt(&s.bob.identities(), &team.join("shop.age")),
+        b"shop-pass\n"
+    );
+    assert_eq!(a.show("web/shop"), b"shop-pass\n");
+    // A folder, mount → main.
+    a.run_ok(&["mv", "ops/deploy", "moved/"]);
+    assert_eq!(a.show("moved/deploy/key"), b"ops-value\n");
+    assert!(!ops.join("deploy").exists());
+    assert_eq!(
+        a.age_decrypt(&a.identities(), &a.path("moved/deploy/key")),
+        b"ops-value\n"
+    );
+    // Within one mount: that store's own names in its commit.
+    a.run_ok(&["mv", "team/shop", "team/web-shop"]);
+    let subject = stdout(&a.git(&team, &["log", "--format=%s", "-1"]));
+    assert_eq!(subject.trim(), "Rename shop to web-shop.");
+    // A source that is not there: nothing written anywhere.
+    let err = fails(a, &["mv", "team/nothing", "ops/x"], 1);
+    assert!(err.contains("not in the store"), "{err}");
+    assert!(!ops.join("x.age").exists());
+}
