@@ -265,3 +265,31 @@ fn mv_and_cp_across_mounts_reencrypt_for_the_destination() {
     assert!(err.contains("not in the store"), "{err}");
     assert!(!ops.join("x.age").exists());
 }
+
+#[test]
+fn sync_reports_per_store_and_a_conflict_stops_only_its_own() {
+    let s = setup();
+    let a = &s.alice;
+    // Bob adds a secret to the team vault; Carol and Alice both change ops' deploy/key.
+    s.bob.insert("from-bob", "bob-value\n");
+    s.bob.run_ok(&["sync"]);
+    s.carol.insert("deploy/key", "carol-2\n");
+    s.carol.run_ok(&["sync"]);
+    a.insert("ops/deploy/key", "alice-2\n");
+
+    let out = a.run(&["sync"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("main store:"), "{err}");
+    assert!(err.contains("coffer: ops: "), "{err}");
+    assert!(err.contains("deploy/key changed both"), "{err}");
+    // The team vault synced all the same.
+    assert_eq!(a.show("team/from-bob"), b"bob-value\n");
+
+    // `sync PREFIX` one store; resolving names the secret as the user does.
+    a.run_ok(&["sync", "--resolve", "ops/deploy/key", "--ours"]);
+    assert_eq!(a.show("ops/deploy/key"), b"alice-2\n");
+    a.run_ok(&["sync", "team"]);
+    let err = fails(a, &["sync", "nothing"], 1);
+    assert!(err.contains("not a mount"), "{err}");
+}
