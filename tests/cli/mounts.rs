@@ -293,3 +293,27 @@ fn sync_reports_per_store_and_a_conflict_stops_only_its_own() {
     let err = fails(a, &["sync", "nothing"], 1);
     assert!(err.contains("not a mount"), "{err}");
 }
+
+#[test]
+fn names_under_mounts_complete_like_any_folder() {
+    let s = setup();
+    let complete = |typed: &str| -> Vec<String> {
+        let out = s
+            .alice
+            .cmd()
+            .env("COMPLETE", "fish")
+            .args(["--", "coffer", "show", typed])
+            .output()
+            .unwrap();
+        stdout(&out)
+            .lines()
+            .filter(|l| !l.starts_with('-'))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(complete(""), ["ops/", "team/", "web/"]);
+    assert_eq!(complete("te"), ["team/"]);
+    assert_eq!(complete("team/"), ["team/db"]);
+    assert_eq!(complete("ops/"), ["ops/deploy/"]);
+    assert_eq!(complete("ops/deploy/"), ["ops/deploy/key"]);
+}
