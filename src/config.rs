@@ -4,6 +4,7 @@
 //! `directories` crate (XDG on Linux). An existing passage install is picked up when coffer has
 //! no store of its own yet.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -19,6 +20,12 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
     #[error("cannot find a home directory; set COFFER_DIR and COFFER_IDENTITIES_FILE")]
     NoHome,
+    #[error("cannot write the config file {path}")]
+    Unwritable {
+        path: PathBuf,
+        #[source]
+        source: crate::sys::private::PrivateError,
+    },
 }
 
 /// The contents of `config.toml`. Unknown keys are an error, so a typo is not silently ignored.
@@ -39,6 +46,18 @@ pub struct Config {
     pub plugins: PluginConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// `[mounts]`: prefix → another store shown under that folder (docs/BEHAVIOUR.md §10).
+    #[serde(default)]
+    pub mounts: BTreeMap<String, MountConfig>,
+}
+
+/// One entry of `[mounts]`: where the mounted store is, and the identities it uses (the main
+/// ones when absent).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MountConfig {
+    pub dir: PathBuf,
+    pub identities: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -101,6 +120,75 @@ impl Config {
             message: e.message().to_owned(),
         })
     }
+}
+
+/// Changes the `[mounts]` table of the config file at `path`, keeping everything else in it:
+/// `Some` adds or replaces `prefix`, `None` removes it. The file is written atomically and
+/// privately; a file that does not parse is refused, never overwritten.
+pub fn write_mount(
+    path: &Path,
+    prefix: &str,
+    mount: Option<&MountConfig>,
+) -> Result<(), ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(reason) => {
+            return Err(ConfigError::Unreadable {
+                path: path.to_owned(),
+                reason,
+            });
+        }
+    };
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        message,
+    };
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| invalid(e.message().to_owned()))?;
+    let mounts = table
+        .entry("mounts")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let toml::Value::Table(mounts) = mounts else {
+        return Err(invalid("`mounts` is not a table".into()));
+    };
+    match mount {
+        Some(m) => {
+            let mut entry = toml::Table::new();
+            entry.insert("dir".into(), path_value(&m.dir)?);
+            if let Some(ids) = &m.identities {
+                entry.insert("identities".into(), path_value(ids)?);
+            }
+            mounts.insert(prefix.to_owned(), toml::Value::Table(entry));
+        }
+        None => {
+            mounts.remove(prefix);
+        }
+    }
+    if mounts.is_empty() {
+        table.remove("mounts");
+    }
+    let out = toml::to_string(&table).map_err(|e| invalid(e.to_string()))?;
+    // What is written must read back as a config: never leave a file coffer then refuses.
+    Config::parse(&out, path)?;
+    let unwritable = |source| ConfigError::Unwritable {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        crate::sys::private::create_missing_dirs(parent).map_err(unwritable)?;
+    }
+    crate::sys::private::write_private_atomically(path, out.as_bytes()).map_err(unwritable)
+}
+
+fn path_value(p: &Path) -> Result<toml::Value, ConfigError> {
+    p.to_str()
+        .map(|s| toml::Value::String(s.to_owned()))
+        .ok_or_else(|| ConfigError::Invalid {
+            path: p.to_owned(),
+            message: "the path is not UTF-8, which the config file cannot hold".into(),
+        })
 }
 
 /// Where the store, the identities and the config are, resolved once per process.
@@ -215,5 +303,25 @@ mod tests {
         let c = Config::parse("store = '/x'\n[log]\nshared = true\n", Path::new("c")).unwrap();
         assert_eq!(c.store.unwrap(), PathBuf::from("/x"));
         assert!(c.log.shared);
+    }
+
+    #[test]
+    fn mounts_are_edited_keeping_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "store = '/x'\n[log]\nshared = true\n").unwrap();
+        let mount = MountConfig {
+            dir: PathBuf::from("/teams/a"),
+            identities: None,
+        };
+        write_mount(&path, "work/team", Some(&mount)).unwrap();
+        let c = Config::parse(&std::fs::read_to_string(&path).unwrap(), &path).unwrap();
+        assert_eq!(c.store.unwrap(), PathBuf::from("/x"));
+        assert!(c.log.shared);
+        assert_eq!(c.mounts["work/team"], mount);
+        write_mount(&path, "work/team", None).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("mounts"), "{text}");
+        assert!(text.contains("shared = true"), "{text}");
     }
 }

@@ -10,7 +10,8 @@ use clap::CommandFactory;
 use clap_complete::engine::CompletionCandidate;
 
 use coffer::Folder;
-use coffer::config::{self, Env};
+use coffer::config::{self, Env, Paths};
+use coffer::vault::mounts::Mounts;
 use coffer::vault::{RecipientOverride, Vault};
 
 /// The command line as completion sees it. External subcommands are allowed only here, so
@@ -40,25 +41,41 @@ fn quiet(cmd: clap::Command) -> clap::Command {
     })
 }
 
-/// The store named by the environment and config (the `--store` flag of the command line
-/// being completed is not visible here). Completion never decrypts: it asks for nothing.
-fn open_store() -> Option<Vault> {
+/// The store a folder of the tree lives in (the main one, or a mount's, docs/BEHAVIOUR.md
+/// §10) and the folder inside it, plus the mount points directly inside `folder`. The
+/// `--store` flag of the command line being completed is not visible here. Completion never
+/// decrypts: it asks for nothing.
+fn open_store(folder: &Folder) -> Option<(Option<Vault>, Folder, Vec<String>)> {
     let (paths, config) = config::resolve(None, &Env::from_process()).ok()?;
-    Vault::open(
-        paths,
+    let mounts = Mounts::from_config(&config.mounts).ok()?;
+    let routed = mounts.route_folder(folder);
+    let mount_points: Vec<String> = mounts
+        .below(folder)
+        .filter_map(|m| {
+            let rest = match folder.as_name() {
+                None => m.prefix.to_string(),
+                Some(_) => folder.strip(&m.prefix.as_name()?)?.to_string(),
+            };
+            rest.split('/').next().map(str::to_owned)
+        })
+        .collect();
+    let store = match routed.mount {
+        Some(m) => m.dir.clone(),
+        None => paths.store.clone(),
+    };
+    let vault = Vault::open(
+        Paths { store, ..paths },
         config,
         std::sync::Arc::new(|_: &str| None),
         RecipientOverride::None,
     )
-    .ok()
+    .ok();
+    Some((vault, routed.inner, mount_points))
 }
 
 /// Children of the folder that `current` is typed in, filtered by what was typed.
 fn candidates(current: &OsStr, secrets: bool) -> Vec<CompletionCandidate> {
     let Some(typed) = current.to_str() else {
-        return Vec::new();
-    };
-    let Some(store) = open_store() else {
         return Vec::new();
     };
     let (dir, partial) = match typed.rfind('/') {
@@ -68,9 +85,19 @@ fn candidates(current: &OsStr, secrets: bool) -> Vec<CompletionCandidate> {
     let Ok(folder) = Folder::new(dir) else {
         return Vec::new();
     };
-    let Ok(children) = store.children(&folder) else {
+    let Some((store, inner, mount_points)) = open_store(&folder) else {
         return Vec::new();
     };
+    let mut children = store
+        .and_then(|s| s.children(&inner).ok())
+        .unwrap_or_default();
+    // Mount points (and the folders leading to them) complete like any folder.
+    for point in mount_points {
+        if !children.iter().any(|(name, f)| *f && *name == point) {
+            children.push((point, true));
+        }
+    }
+    children.sort();
     children
         .into_iter()
         .filter(|(name, is_folder)| name.starts_with(partial) && (secrets || *is_folder))

@@ -74,34 +74,42 @@ pub struct GenerateArgs {
     pub separator: String,
 }
 
-/// Refuses to overwrite `name` unless forced or confirmed (terminal only).
-fn check_overwrite(vault: &Vault, name: &SecretName, force: bool) -> Result<()> {
+/// Refuses to overwrite `name` (`shown` to the user) unless forced or confirmed (terminal
+/// only).
+fn check_overwrite(
+    vault: &Vault,
+    name: &SecretName,
+    shown: &SecretName,
+    force: bool,
+) -> Result<()> {
     if !force && vault.entry(name)?.secret {
         ui::confirm_or_stop(&format!(
-            "An entry already exists for {name}. Overwrite it?"
+            "An entry already exists for {shown}. Overwrite it?"
         ))?;
     }
     Ok(())
 }
 
 pub fn insert(args: &InsertArgs, ctx: &Context) -> Result<ExitCode> {
-    let name = parse_name(&args.name)?;
-    let vault = ctx.vault()?;
+    // `shown` is the name as the user gave it; `name` is its name in the store it lives in
+    // (below a mount, the mounted store), which commits use (docs/BEHAVIOUR.md §10).
+    let shown = parse_name(&args.name)?;
+    let (vault, name) = ctx.vault_for(&shown)?;
     vault.check_can_encrypt(&name.parent())?;
-    check_overwrite(&vault, &name, args.force)?;
+    check_overwrite(&vault, &name, &shown, args.force)?;
     let content = if args.multiline {
         if ui::stdin_is_tty() {
-            eprintln!("Enter contents of {name} and press Ctrl+D when finished:\n");
+            eprintln!("Enter contents of {shown} and press Ctrl+D when finished:\n");
         }
         let mut buf = Zeroizing::new(Vec::new());
         std::io::stdin().lock().read_to_end(&mut buf)?;
         Plaintext::new(std::mem::take(&mut *buf))
     } else if args.echo || !ui::stdin_is_tty() {
-        let line = ui::read_line(&format!("Enter password for {name}: "))?;
+        let line = ui::read_line(&format!("Enter password for {shown}: "))?;
         line_content(&line)
     } else {
-        let first = ui::ask_secret(&format!("Enter password for {name}: "))?;
-        let again = ui::ask_secret(&format!("Retype password for {name}: "))?;
+        let first = ui::ask_secret(&format!("Enter password for {shown}: "))?;
+        let again = ui::ask_secret(&format!("Retype password for {shown}: "))?;
         if *first != *again {
             bail!("the entered passwords do not match");
         }
@@ -125,7 +133,7 @@ fn line_content(line: &str) -> Plaintext {
 }
 
 pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
-    let name = parse_name(&args.name)?;
+    let shown = parse_name(&args.name)?;
     // Checked before anything is generated or stored.
     let clip_settings = if args.clip {
         Some(super::clip::Settings::from_env()?)
@@ -166,11 +174,11 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
         let set = generate::expand_set(&set)?;
         generate::password(length, &set)?
     };
-    let vault = ctx.vault()?;
+    let (vault, name) = ctx.vault_for(&shown)?;
     vault.check_can_encrypt(&name.parent())?;
     let exists = vault.entry(&name)?.secret;
     if !args.in_place {
-        check_overwrite(&vault, &name, args.force)?;
+        check_overwrite(&vault, &name, &shown, args.force)?;
     }
     let lock = vault.lock()?;
     let (content, message) = if args.in_place && exists {
@@ -189,8 +197,8 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
     vault.commit(&[Changed::Secret(name.clone())], &message)?;
     drop(lock);
     if let Some(settings) = clip_settings {
-        super::clip::copy(&settings, password.as_bytes(), name.as_str())
-            .with_context(|| format!("the password was stored in {name}"))?;
+        super::clip::copy(&settings, password.as_bytes(), shown.as_str())
+            .with_context(|| format!("the password was stored in {shown}"))?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.qrcode {
@@ -201,12 +209,12 @@ pub fn generate(args: &GenerateArgs, ctx: &Context) -> Result<ExitCode> {
     if ui::color_stdout() {
         write!(
             out,
-            "\x1b[1mThe generated password for \x1b[4m{name}\x1b[24m is:\x1b[0m\n\x1b[1m\x1b[93m"
+            "\x1b[1mThe generated password for \x1b[4m{shown}\x1b[24m is:\x1b[0m\n\x1b[1m\x1b[93m"
         )?;
         out.write_all(password.as_bytes())?;
         out.write_all(b"\x1b[0m\n")?;
     } else {
-        writeln!(out, "The generated password for {name} is:")?;
+        writeln!(out, "The generated password for {shown} is:")?;
         out.write_all(password.as_bytes())?;
         out.write_all(b"\n")?;
     }
@@ -234,8 +242,7 @@ fn character_set(no_symbols: bool) -> String {
 }
 
 pub fn edit(args: &EditArgs, ctx: &Context) -> Result<ExitCode> {
-    let name = parse_name(&args.name)?;
-    let vault = ctx.vault()?;
+    let (vault, name) = ctx.vault_for(&parse_name(&args.name)?)?;
     vault.check_can_encrypt(&name.parent())?;
     let before = match vault.ciphertext(&name) {
         Ok(ciphertext) => Some(ciphertext),

@@ -22,7 +22,7 @@ pub struct InfoArgs {
 
 pub fn info(args: &InfoArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(args.name.trim_end_matches('/'))?;
-    let vault = ctx.vault()?;
+    let (vault, name) = ctx.vault_for(&name)?;
     let entry = vault.entry(&name)?;
     // As `show`: a folder beside a secret of the same name is meant by a trailing slash.
     if entry.folder && (!entry.secret || args.name.ends_with('/')) {

@@ -8,6 +8,7 @@ use clap_complete::ArgValueCompleter;
 
 use coffer::store::Entry;
 use coffer::vault::Changed;
+use coffer::vault::mounts::Mount;
 use coffer::{Folder, SecretName, Vault};
 
 use super::{Context, UsageError, parse_name, ui};
@@ -50,18 +51,21 @@ fn means_folder(entry: Entry, raw: &str) -> bool {
 }
 
 pub fn rm(args: &RmArgs, ctx: &Context) -> Result<ExitCode> {
-    let name = parse_name(args.name.trim_end_matches('/'))?;
-    let vault = ctx.vault()?;
+    let shown = parse_name(args.name.trim_end_matches('/'))?;
+    if ctx.mounts.route_name(&shown).inner.is_none() {
+        bail!("{shown} is a mount point; `coffer mount rm {shown}` unmounts it");
+    }
+    let (vault, name) = ctx.vault_for(&shown)?;
     let entry = vault.entry(&name)?;
     if !entry.secret && !entry.folder {
-        bail!("{name} is not in the store.");
+        bail!("{shown} is not in the store.");
     }
     let folder = means_folder(entry, &args.name);
     if folder && !args.recursive {
-        bail!("{name} is a folder; use rm -r to remove it and everything in it");
+        bail!("{shown} is a folder; use rm -r to remove it and everything in it");
     }
     if !args.force {
-        ui::confirm_or_stop(&format!("Are you sure you would like to delete {name}?"))?;
+        ui::confirm_or_stop(&format!("Are you sure you would like to delete {shown}?"))?;
     }
     let lock = vault.lock()?;
     if folder {
@@ -85,10 +89,56 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
     if args.new.is_empty() {
         return Err(UsageError("invalid name \"\": a secret name cannot be empty".into()).into());
     }
-    let vault = ctx.vault()?;
+    let from = ctx.mounts.route_name(&old);
+    let Some(old_inner) = from.inner else {
+        bail!("{old} is a mount point; `coffer mount` moves mounts");
+    };
+    // The destination's store: a mount point receives into that store's root.
+    let new_raw = args.new.trim_end_matches('/');
+    let (to_mount, new_inner) = if new_raw.is_empty() {
+        (None, args.new.clone())
+    } else {
+        let to = ctx.mounts.route_name(&parse_name(new_raw)?);
+        let inner = match to.inner {
+            None => "/".to_owned(),
+            Some(n) if args.new.ends_with('/') => format!("{n}/"),
+            Some(n) => n.to_string(),
+        };
+        (to.mount, inner)
+    };
+    let same_store = from.mount.map(|m| &m.prefix) == to_mount.map(|m| &m.prefix);
+    if !same_store {
+        return across_stores(
+            ctx,
+            args,
+            mode,
+            (from.mount, &old_inner),
+            (to_mount, &new_inner),
+        );
+    }
+    if from.mount.is_some() {
+        // Inside one mounted store: as in any store, with its own names.
+        let old_raw = if args.old.ends_with('/') {
+            format!("{old_inner}/")
+        } else {
+            old_inner.to_string()
+        };
+        let inner = MoveArgs {
+            old: old_raw,
+            new: new_inner,
+            force: args.force,
+        };
+        return within_store(&ctx.vault_at(from.mount)?, &old_inner, &inner, mode);
+    }
+    within_store(&ctx.vault()?, &old, args, mode)
+}
+
+/// `mv`/`cp` inside one store (names are that store's own).
+fn within_store(vault: &Vault, old: &SecretName, args: &MoveArgs, mode: Mode) -> Result<ExitCode> {
+    let old = old.clone();
     // A first look, to ask before overwriting; everything is looked at again under the lock,
     // so that what is moved and removed is what is there then.
-    let asked = plan_move(&vault, &old, args)?;
+    let asked = plan_move(vault, &old, args)?;
     if asked.clashes > 0 && !args.force {
         let new = &asked.new;
         let what = if asked.clashes == 1 && !asked.is_folder {
@@ -108,12 +158,12 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
         is_folder,
         plan,
         clashes,
-    } = plan_move(&vault, &old, args)?;
+    } = plan_move(vault, &old, args)?;
     if !args.force && (new != asked.new || clashes > asked.clashes) {
         bail!("{new} changed while you were answering; nothing was moved. Run the command again");
     }
     let carried = if is_folder {
-        carry_recipients(&vault, &lock, &old.as_folder(), &new.as_folder())?
+        carry_recipients(vault, &lock, &old.as_folder(), &new.as_folder())?
     } else {
         Vec::new()
     };
@@ -145,6 +195,102 @@ pub fn mv(args: &MoveArgs, ctx: &Context, mode: Mode) -> Result<ExitCode> {
     };
     let message = coffer::team::rotation::unchanged_message(&message, &copies);
     vault.commit(&touched, &message)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mv`/`cp` from one store to another (main or mounted, docs/BEHAVIOUR.md §10): every
+/// secret is decrypted and encrypted again for the destination store's recipients. The
+/// destination is written and committed first; only then (for `mv`) are the sources removed
+/// and that store committed, so a failure anywhere loses nothing.
+fn across_stores(
+    ctx: &Context,
+    args: &MoveArgs,
+    mode: Mode,
+    (from_mount, old): (Option<&Mount>, &SecretName),
+    (to_mount, new_raw): (Option<&Mount>, &str),
+) -> Result<ExitCode> {
+    let src = ctx.vault_at(from_mount)?;
+    let dst = ctx.vault_at(to_mount)?;
+    let entry = src.entry(old)?;
+    if !entry.secret && !entry.folder {
+        bail!("{} is not in the store.", args.old.trim_end_matches('/'));
+    }
+    let is_folder = means_folder(entry, &args.old);
+    let new_trimmed = new_raw.trim_end_matches('/');
+    let into = new_trimmed.is_empty()
+        || new_raw.ends_with('/')
+        || SecretName::new(new_trimmed)
+            .ok()
+            .map(|n| dst.entry(&n))
+            .transpose()?
+            .is_some_and(|e| e.folder);
+    let new = if into {
+        super::parse_folder(new_trimmed)?
+            .try_join(&parse_name(old.leaf())?)
+            .map_err(|e| UsageError(format!("invalid name: {e}")))?
+    } else {
+        parse_name(new_trimmed)?
+    };
+    let plan: Vec<(SecretName, SecretName)> = if is_folder {
+        let (from, to) = (old.as_folder(), new.as_folder());
+        src.list(&from)?
+            .into_iter()
+            .map(|name| {
+                let dest = name.rebase(&from, &to).ok_or_else(|| {
+                    UsageError(format!(
+                        "cannot move {name} to {new}: the name would be too long"
+                    ))
+                })?;
+                Ok((name, dest))
+            })
+            .collect::<Result<_>>()?
+    } else {
+        vec![(old.clone(), new.clone())]
+    };
+    let clashes = plan
+        .iter()
+        .filter(|(_, to)| dst.entry(to).is_ok_and(|e| e.secret))
+        .count();
+    if clashes > 0 && !args.force {
+        ui::confirm_or_stop(&format!(
+            "{clashes} secret(s) at {} already exist. Overwrite them?",
+            args.new
+        ))?;
+    }
+    let verb = match mode {
+        Mode::Move => "Rename",
+        Mode::Copy => "Copy",
+    };
+    let message = format!("{verb} {} to {}.", args.old, args.new);
+    // Everything the destination needs is checked before anything is written there.
+    let folders: std::collections::BTreeSet<Folder> =
+        plan.iter().map(|(_, to)| to.parent()).collect();
+    for folder in &folders {
+        dst.check_can_encrypt(folder)?;
+    }
+    {
+        let lock = dst.lock()?;
+        for (from, to) in &plan {
+            let plaintext = src.read(from)?;
+            dst.write(&lock, to, &plaintext)?;
+        }
+        let changed: Vec<Changed> = plan
+            .iter()
+            .map(|(_, to)| Changed::Secret(to.clone()))
+            .collect();
+        dst.commit(&changed, &message)?;
+    }
+    if mode == Mode::Move {
+        let lock = src.lock()?;
+        let moved: Vec<SecretName> = plan.iter().map(|(from, _)| from.clone()).collect();
+        if is_folder {
+            src.remove_moved(&lock, &moved, &[])?;
+            src.commit(&[Changed::Folder(old.as_folder())], &message)?;
+        } else {
+            src.remove(&lock, old)?;
+            src.commit(&[Changed::Secret(old.clone())], &message)?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

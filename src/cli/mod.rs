@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use clap_complete::ArgValueCompleter;
 use clap_complete::engine::SubcommandCandidates;
 
 use coffer::config::{self, Config, Env, Paths};
 use coffer::crypto::identity::PassphrasePrompt;
+use coffer::vault::mounts::{Mount, Mounts};
 use coffer::vault::{RecipientOverride, Vault};
 use coffer::{Folder, SecretName};
 
@@ -38,6 +39,7 @@ mod init;
 mod inject;
 mod log;
 mod manage;
+mod mount;
 mod otp;
 mod pinentry;
 mod qr;
@@ -131,6 +133,8 @@ pub enum Command {
     Lock,
     /// Run the agent in the foreground, or show its status
     Agent(agent::AgentArgs),
+    /// Show other stores (team vaults) under a folder: add, remove, list mounts
+    Mount(mount::MountArgs),
     /// Run a program with secrets in its environment
     Run(run::RunArgs),
     /// Render a template, replacing {{ coffer:NAME#FIELD }} with secret values
@@ -188,21 +192,27 @@ pub struct Context {
     /// Why a passphrase prompt gave no answer, when it is worth more than "locked": pinentry
     /// was cancelled, or the configured one could not ask. Shared by the prompts it makes.
     prompt_failure: Arc<Mutex<Option<pinentry::PinentryError>>>,
+    /// The `[mounts]` of the config, validated (docs/BEHAVIOUR.md §10).
+    pub mounts: Mounts,
 }
 
 impl Context {
     fn new(cli: &Cli) -> Result<Self> {
         let (paths, config) = config::resolve(cli.store.as_deref(), &Env::from_process())?;
+        let mounts = Mounts::from_config(&config.mounts)
+            .with_context(|| format!("in the config file {}", paths.config_file.display()))?;
         Ok(Self {
             paths,
             config,
             no_agent: cli.no_agent,
             force: cli.allow_lockout,
             prompt_failure: Arc::default(),
+            mounts,
         })
     }
 
-    /// The same surroundings with another store (one the browserpass extension names).
+    /// This context for another store (the same config, identities and flags; one the
+    /// browserpass extension names, or a mount's).
     pub fn for_store(&self, store: PathBuf) -> Self {
         Self {
             paths: Paths {
@@ -213,13 +223,18 @@ impl Context {
             no_agent: self.no_agent,
             force: self.force,
             prompt_failure: self.prompt_failure.clone(),
+            mounts: self.mounts.clone(),
         }
     }
 
     /// Protected identities are unlocked in the agent (unless `--no-agent`); a recipients
     /// change the vault approves by itself (it only adds you) is said in one line.
-    fn with_agent(&self, mut vault: Vault) -> Vault {
-        let options = agent::client_options(self.no_agent);
+    fn with_agent(&self, vault: Vault) -> Vault {
+        self.with_agent_if(vault, !self.no_agent)
+    }
+
+    fn with_agent_if(&self, mut vault: Vault, use_agent: bool) -> Vault {
+        let options = agent::client_options(!use_agent);
         vault.set_identity_source(Box::new(move |paths, config, prompt| {
             coffer::agent::client::load_identities(paths, config, prompt, &options)
         }));
@@ -311,6 +326,48 @@ impl Context {
             e => anyhow::Error::from(e),
         })?;
         Ok(self.with_agent(vault))
+    }
+
+    /// The vault of a mounted store (`None`: the main one). The directory is checked again as
+    /// `mount add` checked it. A mount with its own identities file reads it in this process:
+    /// the agent holds the main identities, and unlocking another there would lock those.
+    pub fn vault_at(&self, mount: Option<&Mount>) -> Result<Vault> {
+        let Some(mount) = mount else {
+            return self.vault();
+        };
+        let dir = coffer::vault::mounts::check_mount_dir(&mount.dir, &self.paths.store)
+            .with_context(|| format!("the mount {}", mount.prefix))?;
+        let own_identities = mount
+            .identities
+            .as_ref()
+            .filter(|ids| **ids != self.paths.identities);
+        let paths = Paths {
+            store: dir,
+            identities: own_identities
+                .cloned()
+                .unwrap_or_else(|| self.paths.identities.clone()),
+            ..self.paths.clone()
+        };
+        let vault = Vault::open(
+            paths,
+            self.config.clone(),
+            self.prompt(),
+            RecipientOverride::from_env(),
+        )
+        .with_context(|| format!("the mount {}", mount.prefix))?
+        .with_lockout_allowed(self.force);
+        let use_agent = !self.no_agent && own_identities.is_none();
+        Ok(self.with_agent_if(vault, use_agent))
+    }
+
+    /// The vault a secret lives in and its name there (a name below a mount lives in the
+    /// mounted store). A mount point itself is a folder, never a secret.
+    pub fn vault_for(&self, name: &SecretName) -> Result<(Vault, SecretName)> {
+        let routed = self.mounts.route_name(name);
+        let Some(inner) = routed.inner else {
+            bail!("{name} is a mount point (a folder), not a secret");
+        };
+        Ok((self.vault_at(routed.mount)?, inner))
     }
 
     /// Creates the store folder if needed.
@@ -530,6 +587,7 @@ fn run_in_context(command: &Command, ctx: &Context) -> Result<ExitCode> {
         Command::Sync(args) => sync::sync(args, ctx),
         Command::Clone(args) => sync::clone(args, ctx),
         Command::Import(args) => import::import(args, ctx),
+        Command::Mount(args) => mount::mount(args, ctx),
         Command::Run(args) => run::run(args, ctx),
         Command::Inject(args) => inject::inject(args, ctx),
         Command::Scan(args) => scan::scan(args, ctx),

@@ -135,7 +135,7 @@ fn code(args: &CodeArgs, ctx: &Context) -> Result<ExitCode> {
         .ok_or_else(|| UsageError("otp needs the name of a secret".into()))?;
     let name = parse_name(raw)?;
     let settings = check_outputs(args.clip, args.qrcode, args.force)?;
-    let vault = ctx.vault()?;
+    let (vault, name) = ctx.vault_for(&name)?;
     if args.qrcode {
         let uri = stored_uri(&vault, &name)?;
         qr::show(&uri)?;
@@ -174,7 +174,7 @@ fn code(args: &CodeArgs, ctx: &Context) -> Result<ExitCode> {
 
 fn insert(args: &InsertArgs, append: bool, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(&args.name)?;
-    let vault = ctx.vault()?;
+    let (vault, name) = ctx.vault_for(&name)?;
     vault.recipients_for(&name.parent())?;
     let existing = if vault.entry(&name)?.secret {
         Some(vault.read(&name)?)
@@ -269,7 +269,7 @@ fn check_outputs(clip: bool, qrcode: bool, force: bool) -> Result<Option<clip::S
 fn uri(args: &UriArgs, ctx: &Context) -> Result<ExitCode> {
     let name = parse_name(&args.name)?;
     let settings = check_outputs(args.clip, args.qrcode, args.force)?;
-    let vault = ctx.vault()?;
+    let (vault, name) = ctx.vault_for(&name)?;
     let uri = stored_uri(&vault, &name)?;
     if let Some(settings) = settings {
         clip::copy(&settings, &uri, &format!("OTP URI for {name}"))?;

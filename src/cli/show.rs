@@ -102,25 +102,139 @@ pub enum ColorWhen {
 }
 
 pub fn ls(args: &LsArgs, ctx: &Context) -> Result<ExitCode> {
-    let vault = ctx.vault()?;
     match args.subfolder.as_deref() {
-        None | Some("") | Some("/") => print_tree(&vault, &Folder::root(), Some("Coffer")),
-        Some(raw) => show_name(&vault, &parse_name(raw.trim_end_matches('/'))?, raw),
+        None | Some("") | Some("/") => print_tree(ctx, &Folder::root(), Some("Coffer")),
+        Some(raw) => show_name(ctx, &parse_name(raw.trim_end_matches('/'))?, raw),
     }
 }
 
-fn print_tree(vault: &Vault, folder: &Folder, header: Option<&str>) -> Result<ExitCode> {
-    let tree = vault.tree(folder)?;
+fn print_tree(ctx: &Context, folder: &Folder, header: Option<&str>) -> Result<ExitCode> {
+    let (mut tree, mounted) = listing(ctx, folder)?;
+    mark_mounts(&mut tree, &mounted);
     let text = ui::render_tree(header, &tree, ui::color_stdout());
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// The tree of `folder` as the user names it: in the store it lives in, with the mounts
+/// below it grafted in as folders (docs/BEHAVIOUR.md §10). Also returns where those mount
+/// points are, relative to `folder`, for [`mark_mounts`]. Without mounts this is exactly the
+/// main store's tree, as pass prints it.
+fn listing(ctx: &Context, folder: &Folder) -> Result<(TreeNode, Vec<Vec<String>>)> {
+    let routed = ctx.mounts.route_folder(folder);
+    if routed.mount.is_some() {
+        let tree = ctx.vault_at(routed.mount)?.tree(&routed.inner)?;
+        return Ok((tree, Vec::new()));
+    }
+    let below: Vec<_> = ctx.mounts.below(folder).collect();
+    let mut tree = match ctx.vault()?.tree(folder) {
+        Ok(tree) => tree,
+        // A folder that exists only as the way to a mount point.
+        Err(coffer::Error::Store(coffer::StoreError::NotFound(_))) if !below.is_empty() => {
+            TreeNode {
+                name: folder.to_string(),
+                is_folder: true,
+                children: Vec::new(),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut mounted = Vec::new();
+    for mount in below {
+        let subtree = match ctx
+            .vault_at(Some(mount))
+            .and_then(|v| Ok(v.tree(&Folder::root())?))
+        {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("coffer: {}", ui::error_line(&e));
+                TreeNode {
+                    name: String::new(),
+                    is_folder: true,
+                    children: Vec::new(),
+                }
+            }
+        };
+        let rest = match folder.as_name() {
+            None => mount.prefix.to_string(),
+            Some(_) => mount
+                .prefix
+                .as_name()
+                .and_then(|p| folder.strip(&p))
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+        };
+        let path: Vec<String> = rest.split('/').map(str::to_owned).collect();
+        graft(&mut tree, &path, subtree.children);
+        mounted.push(path);
+    }
+    Ok((tree, mounted))
+}
+
+/// Puts `children` at `path` below `node`, making the folders on the way, keeping each
+/// level in the order the store's own trees have.
+fn graft(node: &mut TreeNode, path: &[String], children: Vec<TreeNode>) {
+    let Some((first, rest)) = path.split_first() else {
+        node.children = children;
+        return;
+    };
+    let index = match node
+        .children
+        .iter()
+        .position(|c| c.name == *first && c.is_folder)
+    {
+        Some(i) => i,
+        None => {
+            node.children.push(TreeNode {
+                name: first.clone(),
+                is_folder: true,
+                children: Vec::new(),
+            });
+            node.children
+                .sort_by(|a, b| a.name.cmp(&b.name).then(b.is_folder.cmp(&a.is_folder)));
+            node.children
+                .iter()
+                .position(|c| c.name == *first && c.is_folder)
+                .unwrap_or_default()
+        }
+    };
+    if let Some(child) = node.children.get_mut(index) {
+        graft(child, rest, children);
+    }
+}
+
+/// Marks each mount point still in the tree: `team (mount)`.
+fn mark_mounts(tree: &mut TreeNode, mounted: &[Vec<String>]) {
+    for path in mounted {
+        let mut node = &mut *tree;
+        let mut found = true;
+        for part in path {
+            match node
+                .children
+                .iter_mut()
+                .find(|c| c.name == *part && c.is_folder)
+            {
+                Some(child) => node = child,
+                None => {
+                    found = false;
+                    break;
+                }
+            }
+        }
+        if found {
+            node.name.push_str(MOUNT_MARK);
+        }
+    }
+}
+
+/// What follows a mount point's name in `ls` and `find`.
+const MOUNT_MARK: &str = " (mount)";
+
 pub fn find(args: &FindArgs, ctx: &Context) -> Result<ExitCode> {
-    let vault = ctx.vault()?;
     let terms: Vec<String> = args.terms.iter().map(|t| t.to_lowercase()).collect();
-    let mut tree = vault.tree(&Folder::root())?;
+    let (mut tree, mounted) = listing(ctx, &Folder::root())?;
     prune(&mut tree, &terms);
+    mark_mounts(&mut tree, &mounted);
     let mut out = format!("Search Terms: {}\n", args.terms.join(","));
     out.push_str(&ui::render_tree(None, &tree, ui::color_stdout()));
     std::io::stdout().lock().write_all(out.as_bytes())?;
@@ -144,31 +258,35 @@ fn prune(node: &mut TreeNode, terms: &[String]) {
 }
 
 pub fn show(args: &ShowArgs, ctx: &Context) -> Result<ExitCode> {
-    let vault = ctx.vault()?;
     // No name, or the root as pass's front-ends write it (`/`): the whole store.
     let raw = args.name.as_deref().unwrap_or_default();
     if raw.trim_end_matches('/').is_empty() {
-        return print_tree(&vault, &Folder::root(), Some("Coffer"));
+        return print_tree(ctx, &Folder::root(), Some("Coffer"));
     }
-    let name = parse_name(raw.trim_end_matches('/'))?;
+    let shown = parse_name(raw.trim_end_matches('/'))?;
+    if args.clip.is_none()
+        && args.qrcode.is_none()
+        && args.field.is_none()
+        && args.revision.is_none()
+    {
+        return show_name(ctx, &shown, raw);
+    }
+    let (vault, name) = ctx.vault_for(&shown)?;
     if args.clip.is_some() || args.qrcode.is_some() {
-        return copy_or_draw(&vault, &name, args);
+        return copy_or_draw(&vault, &name, &shown, args);
     }
     if let Some(key) = &args.field {
         let secret = read(&vault, &name, args)?;
         let value = secret
             .field(key)
-            .with_context(|| format!("{name} has no field {key:?}"))?;
+            .with_context(|| format!("{shown} has no field {key:?}"))?;
         let mut out = std::io::stdout().lock();
         out.write_all(value)?;
         out.write_all(b"\n")?;
         return Ok(ExitCode::SUCCESS);
     }
-    if args.revision.is_some() {
-        write_secret(&read(&vault, &name, args)?)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    show_name(&vault, &name, raw)
+    write_secret(&read(&vault, &name, args)?)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The secret's value now, or at `--revision`.
@@ -184,7 +302,12 @@ fn read(vault: &Vault, name: &SecretName, args: &ShowArgs) -> Result<Plaintext> 
 
 /// `show -c[N]` / `show -q[N]`: line N (or `--field`) to the clipboard or as a QR code. As in
 /// pass, the clipboard wins when both are asked for.
-fn copy_or_draw(vault: &Vault, name: &SecretName, args: &ShowArgs) -> Result<ExitCode> {
+fn copy_or_draw(
+    vault: &Vault,
+    stored: &SecretName,
+    name: &SecretName,
+    args: &ShowArgs,
+) -> Result<ExitCode> {
     let settings = match args.clip {
         Some(_) => Some(super::clip::Settings::from_env()?),
         None => {
@@ -196,7 +319,7 @@ fn copy_or_draw(vault: &Vault, name: &SecretName, args: &ShowArgs) -> Result<Exi
     if line == 0 {
         return Err(UsageError("line numbers start at 1".into()).into());
     }
-    let secret = read(vault, name, args)?;
+    let secret = read(vault, stored, args)?;
     let value = match &args.field {
         Some(key) => {
             let value = secret
@@ -220,14 +343,22 @@ fn copy_or_draw(vault: &Vault, name: &SecretName, args: &ShowArgs) -> Result<Exi
 }
 
 /// `show NAME`: the secret if there is one (a trailing `/` prefers the folder), else the
-/// folder's tree.
-fn show_name(vault: &Vault, name: &SecretName, raw: &str) -> Result<ExitCode> {
-    let entry = vault.entry(name)?;
+/// folder's tree. A mount point, or a folder of the main store that leads only to mount
+/// points, is a folder.
+fn show_name(ctx: &Context, shown: &SecretName, raw: &str) -> Result<ExitCode> {
+    let routed = ctx.mounts.route_name(shown);
+    let Some(name) = routed.inner else {
+        return print_tree(ctx, &shown.as_folder(), Some(shown.as_str()));
+    };
+    let vault = ctx.vault_at(routed.mount)?;
+    let entry = vault.entry(&name)?;
     let wants_folder = raw.ends_with('/');
-    if entry.folder && (!entry.secret || wants_folder) {
-        return print_tree(vault, &name.as_folder(), Some(name.as_str()));
+    let leads_to_mounts =
+        routed.mount.is_none() && ctx.mounts.below(&shown.as_folder()).next().is_some();
+    if (entry.folder || leads_to_mounts) && (!entry.secret || wants_folder) {
+        return print_tree(ctx, &shown.as_folder(), Some(shown.as_str()));
     }
-    let secret = vault.read(name)?;
+    let secret = vault.read(&name)?;
     write_secret(&secret)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -244,8 +375,10 @@ pub fn textconv(file: &PathBuf, ctx: &Context) -> Result<ExitCode> {
     // git runs this once per blob: through the agent, as every command, an unlocked identity
     // serves a whole `git log -p` and a locked one without a terminal says so in one line.
     // Repositories set up by older versions still call `coffer --no-agent textconv`.
-    let mut ctx = ctx.for_store(ctx.paths.store.clone());
-    ctx.no_agent = false;
+    let ctx = Context {
+        no_agent: false,
+        ..ctx.for_store(ctx.paths.store.clone())
+    };
     let vault = ctx.vault()?;
     let ciphertext =
         std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -259,15 +392,51 @@ pub fn textconv(file: &PathBuf, ctx: &Context) -> Result<ExitCode> {
 const GREP_CHUNK: usize = 256;
 
 pub fn grep(args: &GrepArgs, ctx: &Context) -> Result<ExitCode> {
-    let vault = ctx.vault()?;
     let matcher = Matcher::new(args)?;
-    let names = vault.list(&Folder::root())?;
-    vault.identities()?;
     let color = match args.color {
         ColorWhen::Always => true,
         ColorWhen::Never => false,
         ColorWhen::Auto => ui::color_stdout(),
     };
+    // The main store, then each mount: names are printed as the user names them.
+    let mut matched = false;
+    let mut failed = false;
+    let main = std::iter::once((None, Folder::root()));
+    let mounts = ctx.mounts.iter().map(|m| (Some(m), m.prefix.clone()));
+    for (mount, prefix) in main.chain(mounts) {
+        let vault = match ctx.vault_at(mount) {
+            Ok(vault) => vault,
+            Err(e) if mount.is_some() => {
+                failed = true;
+                eprintln!("coffer: {}", ui::error_line(&e));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let (m, f) = grep_store(&vault, &prefix, &matcher, color)?;
+        matched |= m;
+        failed |= f;
+    }
+    Ok(if matched && !failed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Greps one store, its names shown below `prefix`; whether something matched, and whether
+/// a secret could not be read.
+fn grep_store(
+    vault: &Vault,
+    prefix: &Folder,
+    matcher: &Matcher,
+    color: bool,
+) -> Result<(bool, bool)> {
+    let names = vault.list(&Folder::root())?;
+    if names.is_empty() {
+        return Ok((false, false));
+    }
+    vault.identities()?;
     let mut stdout = std::io::stdout().lock();
     let (mut matched, mut failed) = (false, false);
     for chunk in names.chunks(GREP_CHUNK) {
@@ -275,7 +444,7 @@ pub fn grep(args: &GrepArgs, ctx: &Context) -> Result<ExitCode> {
             .par_iter()
             .map(|name| {
                 let secret = vault.read(name)?;
-                Ok(matcher.report(name, &secret, color))
+                Ok(matcher.report(&prefix.join(name), &secret, color))
             })
             .collect();
         for result in results {
@@ -293,11 +462,7 @@ pub fn grep(args: &GrepArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     stdout.flush()?;
-    Ok(if matched && !failed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok((matched, failed))
 }
 
 /// grep's options that make sense in memory, over one secret at a time.

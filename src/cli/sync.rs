@@ -25,6 +25,9 @@ pub struct SyncArgs {
     /// With --resolve: keep the remote's version
     #[arg(long, group = "side", requires = "resolve")]
     pub theirs: bool,
+    /// Sync only the store mounted at PREFIX (default: the main store and every mount)
+    #[arg(value_name = "PREFIX", conflicts_with = "resolve")]
+    pub prefix: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -32,7 +35,11 @@ pub struct CloneArgs {
     /// The git URL of the team's vault
     pub url: String,
     /// Where to put the store (default: where coffer looks for it)
+    #[arg(conflicts_with = "mount")]
     pub dir: Option<PathBuf>,
+    /// Clone into coffer's data folder (mounts/PREFIX) and mount the store at PREFIX
+    #[arg(long, value_name = "PREFIX")]
+    pub mount: Option<String>,
     /// If an identity is created, write it without a passphrase
     #[arg(long, conflicts_with = "passphrase_fd")]
     pub no_passphrase: bool,
@@ -41,8 +48,61 @@ pub struct CloneArgs {
     pub passphrase_fd: Option<u32>,
 }
 
+/// `sync`: the main store and every mounted store that uses git, each reported on its own
+/// (a conflict in one does not stop the others); `sync PREFIX` one mount; `--resolve NAME` the
+/// store NAME lives in (docs/BEHAVIOUR.md §10).
 pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
-    let vault = ctx.vault()?;
+    if let Some(raw) = &args.resolve {
+        let routed = ctx.mounts.route_name(&parse_name(raw)?);
+        let Some(name) = routed.inner else {
+            bail!("{raw} is a mount point, not a secret");
+        };
+        return sync_store(&ctx.vault_at(routed.mount)?, Some(&name), args, ctx);
+    }
+    if let Some(raw) = &args.prefix {
+        let prefix = coffer::vault::mounts::parse_prefix(raw)?;
+        let Some(mount) = ctx.mounts.get(&prefix) else {
+            bail!(coffer::vault::mounts::MountError::NotMounted(
+                prefix.to_string()
+            ));
+        };
+        return sync_store(&ctx.vault_at(Some(mount))?, None, args, ctx);
+    }
+    if ctx.mounts.is_empty() {
+        return sync_store(&ctx.vault()?, None, args, ctx);
+    }
+    let mut failed = false;
+    let main = std::iter::once(("main store".to_owned(), None));
+    let mounts = ctx.mounts.iter().map(|m| (m.prefix.to_string(), Some(m)));
+    for (label, mount) in main.chain(mounts) {
+        let result = ctx.vault_at(mount).and_then(|vault| {
+            if !vault.git().is_repo() {
+                eprintln!("{label}: not a git repository; skipped.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!("{label}:");
+            sync_store(&vault, None, args, ctx)
+        });
+        if let Err(e) = result {
+            failed = true;
+            eprintln!("coffer: {label}: {}", super::ui::error_line(&e));
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Syncs one store; with `resolve`, first finishes its stopped sync keeping one side of that
+/// secret (its name in this store).
+fn sync_store(
+    vault: &Vault,
+    resolve: Option<&coffer::SecretName>,
+    args: &SyncArgs,
+    ctx: &Context,
+) -> Result<ExitCode> {
     if !vault.git().is_repo() {
         return Err(coffer::team::sync::SyncError::NotARepo.into());
     }
@@ -50,10 +110,9 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
     // the tree's, a textconv that uses the agent.
     let exe = std::env::current_exe().context("cannot find the coffer executable")?;
     vault.git().configure(&exe)?;
-    if let Some(raw) = &args.resolve {
-        let name = parse_name(raw)?;
+    if let Some(name) = resolve {
         let side = if args.ours { Side::Ours } else { Side::Theirs };
-        let other = coffer::team::sync::resolve(vault.git(), &name, side)?;
+        let other = coffer::team::sync::resolve(vault.git(), name, side)?;
         let (kept, dropped) = match side {
             Side::Ours => ("this device's", "the remote's"),
             Side::Theirs => ("the remote's", "this device's"),
@@ -80,7 +139,7 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
     // What this device approves is what it had before the pull, not what the pull brings.
     if vault.ensure_pinned()?.is_some() {
         eprintln!("First sync of this store on this device: approved the recipients it has now:");
-        recipients::print_pins(&vault)?;
+        recipients::print_pins(vault)?;
     }
     // With log.shared, this device's access log travels with the sync (and a sync refuses
     // uncommitted changes).
@@ -100,7 +159,7 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
             eprintln!("Pulled {pulled} commit(s) from {upstream} and pushed {pushed}.")
         }
     }
-    warn_unapproved(&vault);
+    warn_unapproved(vault);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -127,8 +186,16 @@ fn warn_unapproved(vault: &Vault) {
 }
 
 pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
-    let dest = std::path::absolute(args.dir.as_ref().unwrap_or(&ctx.paths.store))
-        .context("cannot work out where to clone")?;
+    // With --mount, the prefix is checked before anything is cloned.
+    let mount_at = match &args.mount {
+        Some(prefix) => Some(super::mount::check_prefix(ctx, prefix)?),
+        None => None,
+    };
+    let dest = match &mount_at {
+        Some(prefix) => ctx.paths.data_dir.join("mounts").join(prefix.as_str()),
+        None => args.dir.clone().unwrap_or_else(|| ctx.paths.store.clone()),
+    };
+    let dest = std::path::absolute(&dest).context("cannot work out where to clone")?;
     if dest.exists()
         && std::fs::read_dir(&dest)
             .map(|mut d| d.next().is_some())
@@ -191,7 +258,10 @@ pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
         "Approved the recipients the store has now (coffer will refuse to encrypt to anyone added later until you accept them):"
     );
     recipients::print_pins(&vault)?;
-    if dest != ctx.paths.store {
+    if let Some(prefix) = &mount_at {
+        super::mount::add(ctx, prefix.as_str(), &dest, None)?;
+        eprintln!("Mounted it at {prefix}: its secrets are {prefix}/NAME.");
+    } else if dest != ctx.paths.store {
         eprintln!(
             "This is not your default store: use `coffer --store {}` or set COFFER_DIR.",
             dest.display()

@@ -42,6 +42,7 @@ const BATCH: usize = 1024;
 
 mod exposure;
 mod history;
+pub mod mounts;
 mod trust;
 
 pub use history::{HistoryError, OldValue};

@@ -35,6 +35,7 @@ mod interop;
 mod library;
 mod log;
 mod manage;
+mod mounts;
 mod otp;
 mod pinentry;
 mod qr;

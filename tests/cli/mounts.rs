@@ -1,0 +1,319 @@
+//! Mounts: a personal store plus team stores shown under a folder (docs/BEHAVIOUR.md §10).
+//! Alice has her own store; Bob's and Carol's team vaults (each with its own recipients and
+//! bare remote) are cloned by her with `clone --mount`.
+
+use std::path::PathBuf;
+
+use tempfile::TempDir;
+
+use crate::common::{self, TestVault, stderr, stdout};
+
+/// Alice (main store), and two team vaults she mounts at `team` and `ops`.
+struct Setup {
+    alice: TestVault,
+    bob: TestVault,
+    carol: TestVault,
+    _remotes: Vec<TempDir>,
+}
+
+/// A team vault started by `owner`, with Alice as a second recipient, pushed to a new bare
+/// remote; Alice clones it with `--mount prefix`.
+fn team_vault(owner: &TestVault, alice: &TestVault, prefix: &str, secret: &str) -> TempDir {
+    let (dir, remote) = common::bare_remote();
+    let remote = remote.display().to_string();
+    owner.insert(secret, format!("{prefix}-value\n"));
+    owner.run_ok(&["recipients", "add", "--label", "alice", &alice.recipient()]);
+    owner.run_ok(&["git", "remote", "add", "origin", &remote]);
+    owner.run_ok(&["sync"]);
+    let out = alice.run_ok(&["clone", "--mount", prefix, &remote]);
+    assert!(
+        stderr(&out).contains(&format!("Mounted it at {prefix}")),
+        "{}",
+        stderr(&out)
+    );
+    dir
+}
+
+fn setup() -> Setup {
+    let alice = TestVault::with_git();
+    alice.insert("web/shop", "shop-pass\n");
+    let bob = TestVault::with_git();
+    let carol = TestVault::with_git();
+    let r1 = team_vault(&bob, &alice, "team", "db");
+    let r2 = team_vault(&carol, &alice, "ops", "deploy/key");
+    Setup {
+        alice,
+        bob,
+        carol,
+        _remotes: vec![r1, r2],
+    }
+}
+
+fn mount_dir(alice: &TestVault, prefix: &str) -> PathBuf {
+    alice.data_dir().join("mounts").join(prefix)
+}
+
+fn config_text(v: &TestVault) -> String {
+    std::fs::read_to_string(v.home().join(".config/coffer/config.toml")).unwrap_or_default()
+}
+
+/// Runs coffer, insists on exit `code` with one `coffer: ` line on stderr, returns it.
+fn fails(v: &TestVault, args: &[&str], code: i32) -> String {
+    let out = v.run(args);
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?}: {}{err}",
+        stdout(&out)
+    );
+    assert!(err.starts_with("coffer: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    err
+}
+
+#[test]
+fn mount_add_ls_rm_and_clone_mount() {
+    let s = setup();
+    let a = &s.alice;
+    let ls = stdout(&a.run_ok(&["mount", "ls"]));
+    let lines: Vec<&str> = ls.lines().collect();
+    assert_eq!(lines.len(), 2, "{ls}");
+    assert!(lines[0].starts_with("ops\t"), "{ls}");
+    assert!(lines[1].starts_with("team\t"), "{ls}");
+    assert!(
+        lines[1].contains(&mount_dir(a, "team").display().to_string()),
+        "{ls}"
+    );
+    assert!(lines[1].contains("remote.git"), "{ls}");
+    assert!(lines[1].contains("(main identities)"), "{ls}");
+
+    // rm unmounts; the files stay; add mounts the same directory again.
+    a.run_ok(&["mount", "rm", "team"]);
+    assert!(mount_dir(a, "team").join("db.age").is_file());
+    assert!(!stdout(&a.run_ok(&["mount", "ls"])).contains("team"));
+    let dir = mount_dir(a, "team").display().to_string();
+    a.run_ok(&["mount", "add", "team", &dir]);
+    assert!(stdout(&a.run_ok(&["mount", "ls"])).contains("team\t"));
+    // Other settings in the config survive the edits.
+    assert!(config_text(a).contains("[mounts"), "{}", config_text(a));
+}
+
+#[test]
+fn bad_mounts_are_refused_and_change_nothing() {
+    let s = setup();
+    let a = &s.alice;
+    let before = config_text(a);
+    let team = mount_dir(a, "team").display().to_string();
+
+    // Over an existing folder of the main store: named.
+    let err = fails(a, &["mount", "add", "web", &team], 1);
+    assert!(err.contains("web"), "{err}");
+    // A prefix with `..`, or the root: usage errors.
+    fails(a, &["mount", "add", "../x", &team], 2);
+    fails(a, &["mount", "add", "a/../b", &team], 2);
+    fails(a, &["mount", "add", "/", &team], 2);
+    // Nested in a mount, or around one.
+    let err = fails(a, &["mount", "add", "team/sub", &team], 1);
+    assert!(err.contains("do not nest"), "{err}");
+    // A link to a store.
+    let link = a.dir.path().join("link-to-team");
+    std::os::unix::fs::symlink(mount_dir(a, "team"), &link).unwrap();
+    let err = fails(a, &["mount", "add", "linked", link.to_str().unwrap()], 1);
+    assert!(err.contains("symbolic link"), "{err}");
+    // A directory that is not a store, and one that does not exist.
+    let plain = a.dir.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let err = fails(a, &["mount", "add", "plain", plain.to_str().unwrap()], 1);
+    assert!(err.contains("not a coffer or passage store"), "{err}");
+    let err = fails(a, &["mount", "add", "gone", "/nonexistent/store"], 1);
+    assert!(err.contains("does not exist"), "{err}");
+    // The main store itself.
+    let main = a.store().display().to_string();
+    let err = fails(a, &["mount", "add", "me", &main], 1);
+    assert!(err.contains("main store"), "{err}");
+    // Removing a mount that does not exist.
+    let err = fails(a, &["mount", "rm", "nothing"], 1);
+    assert!(err.contains("nothing is not a mount"), "{err}");
+    // A clone over a bad prefix clones nothing.
+    fails(
+        a,
+        &["clone", "--mount", "web", "/nonexistent/remote.git"],
+        1,
+    );
+    assert!(!mount_dir(a, "web").exists());
+
+    assert_eq!(config_text(a), before, "nothing changed");
+    let _ = (&s.bob, &s.carol);
+}
+
+#[test]
+fn commands_route_to_the_store_a_name_lives_in() {
+    let s = setup();
+    let a = &s.alice;
+    // Reading.
+    assert_eq!(a.show("team/db"), b"team-value\n");
+    assert_eq!(a.show("ops/deploy/key"), b"ops-value\n");
+    assert_eq!(a.show("web/shop"), b"shop-pass\n");
+    // ls: mount points are marked folders; ls of a mount is its tree.
+    let ls = stdout(&a.run_ok(&["ls"]));
+    assert!(ls.contains("team (mount)"), "{ls}");
+    assert!(ls.contains("ops (mount)"), "{ls}");
+    assert!(ls.contains("deploy"), "{ls}");
+    let ls = stdout(&a.run_ok(&["ls", "team"]));
+    assert!(ls.starts_with("team\n") && ls.contains("db"), "{ls}");
+    assert_eq!(
+        stdout(&a.run_ok(&["show", "ops/deploy"])),
+        stdout(&a.run_ok(&["ls", "ops/deploy/"]))
+    );
+    let found = stdout(&a.run_ok(&["find", "key"]));
+    assert!(
+        found.contains("ops (mount)") && found.contains("key"),
+        "{found}"
+    );
+    assert!(!found.contains("team"), "{found}");
+
+    // Writing: the file lands in the mounted store, encrypted for its recipients, committed
+    // there under its own name.
+    a.insert("team/api", "api-token\n");
+    let team = mount_dir(a, "team");
+    assert!(team.join("api.age").is_file());
+    assert!(!a.path("team/api").exists());
+    assert_eq!(
+        s.bob
+            .age_decrypt(&s.bob.identities(), &team.join("api.age")),
+        b"api-token\n"
+    );
+    let log = stdout(&a.git(&team, &["log", "--format=%s", "-1"]));
+    assert_eq!(log.trim(), "Add given password for api to store.");
+    assert_eq!(stdout(&a.git(&team, &["status", "--porcelain"])), "");
+    let out = a.run_ok(&["generate", "ops/new", "12"]);
+    assert!(
+        stdout(&out).contains("The generated password for ops/new is:"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(mount_dir(a, "ops").join("new.age").is_file());
+    let value = a.show("ops/new");
+    assert_eq!(
+        s.carol
+            .age_decrypt(&s.carol.identities(), &mount_dir(a, "ops").join("new.age")),
+        value
+    );
+    // otp and info.
+    a.insert("team/otp", "pw\notpauth://totp/x?secret=JBSWY3DPEHPK3PXP\n");
+    let code = stdout(&a.run_ok(&["otp", "team/otp"]));
+    assert_eq!(code.trim().len(), 6, "{code}");
+    let info = stdout(&a.run_ok(&["info", "team/db"]));
+    assert!(info.contains("alice"), "{info}");
+    // grep names secrets as the user does.
+    let grep = stdout(&a.run_ok(&["grep", "value"]));
+    assert!(grep.contains("team/db:\nteam-value\n"), "{grep}");
+    assert!(grep.contains("ops/deploy/key:\nops-value\n"), "{grep}");
+    // rm in the mount; a mount point itself is not removed.
+    a.run_ok(&["rm", "-f", "team/api"]);
+    assert!(!team.join("api.age").exists());
+    let err = fails(a, &["rm", "-rf", "team"], 1);
+    assert!(err.contains("mount rm"), "{err}");
+    let err = fails(a, &["insert", "-m", "team"], 1);
+    assert!(err.contains("mount point"), "{err}");
+    // The main store is untouched by all of this.
+    assert_eq!(a.git_log().len(), 3, "{:?}", a.git_log());
+}
+
+#[test]
+fn mv_and_cp_across_mounts_reencrypt_for_the_destination() {
+    let s = setup();
+    let a = &s.alice;
+    let (team, ops) = (mount_dir(a, "team"), mount_dir(a, "ops"));
+    // team → ops: Carol (ops) reads it with the real age; Bob (team) no longer has it.
+    a.run_ok(&["mv", "team/db", "ops/db"]);
+    assert!(!team.join("db.age").exists());
+    assert_eq!(
+        s.carol
+            .age_decrypt(&s.carol.identities(), &ops.join("db.age")),
+        b"team-value\n"
+    );
+    assert_eq!(a.show("ops/db"), b"team-value\n");
+    for dir in [&team, &ops] {
+        assert_eq!(stdout(&a.git(dir, &["status", "--porcelain"])), "");
+        let subject = stdout(&a.git(dir, &["log", "--format=%s", "-1"]));
+        assert_eq!(subject.trim(), "Rename team/db to ops/db.");
+    }
+    // main → mount (into the mount point), copy: both stay.
+    a.run_ok(&["cp", "web/shop", "team"]);
+    assert_eq!(
+        s.bob
+            .age_decrypt(&s.bob.identities(), &team.join("shop.age")),
+        b"shop-pass\n"
+    );
+    assert_eq!(a.show("web/shop"), b"shop-pass\n");
+    // A folder, mount → main.
+    a.run_ok(&["mv", "ops/deploy", "moved/"]);
+    assert_eq!(a.show("moved/deploy/key"), b"ops-value\n");
+    assert!(!ops.join("deploy").exists());
+    assert_eq!(
+        a.age_decrypt(&a.identities(), &a.path("moved/deploy/key")),
+        b"ops-value\n"
+    );
+    // Within one mount: that store's own names in its commit.
+    a.run_ok(&["mv", "team/shop", "team/web-shop"]);
+    let subject = stdout(&a.git(&team, &["log", "--format=%s", "-1"]));
+    assert_eq!(subject.trim(), "Rename shop to web-shop.");
+    // A source that is not there: nothing written anywhere.
+    let err = fails(a, &["mv", "team/nothing", "ops/x"], 1);
+    assert!(err.contains("not in the store"), "{err}");
+    assert!(!ops.join("x.age").exists());
+}
+
+#[test]
+fn sync_reports_per_store_and_a_conflict_stops_only_its_own() {
+    let s = setup();
+    let a = &s.alice;
+    // Bob adds a secret to the team vault; Carol and Alice both change ops' deploy/key.
+    s.bob.insert("from-bob", "bob-value\n");
+    s.bob.run_ok(&["sync"]);
+    s.carol.insert("deploy/key", "carol-2\n");
+    s.carol.run_ok(&["sync"]);
+    a.insert("ops/deploy/key", "alice-2\n");
+
+    let out = a.run(&["sync"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("main store:"), "{err}");
+    assert!(err.contains("coffer: ops: "), "{err}");
+    assert!(err.contains("deploy/key changed both"), "{err}");
+    // The team vault synced all the same.
+    assert_eq!(a.show("team/from-bob"), b"bob-value\n");
+
+    // `sync PREFIX` one store; resolving names the secret as the user does.
+    a.run_ok(&["sync", "--resolve", "ops/deploy/key", "--ours"]);
+    assert_eq!(a.show("ops/deploy/key"), b"alice-2\n");
+    a.run_ok(&["sync", "team"]);
+    let err = fails(a, &["sync", "nothing"], 1);
+    assert!(err.contains("not a mount"), "{err}");
+}
+
+#[test]
+fn names_under_mounts_complete_like_any_folder() {
+    let s = setup();
+    let complete = |typed: &str| -> Vec<String> {
+        let out = s
+            .alice
+            .cmd()
+            .env("COMPLETE", "fish")
+            .args(["--", "coffer", "show", typed])
+            .output()
+            .unwrap();
+        stdout(&out)
+            .lines()
+            .filter(|l| !l.starts_with('-'))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(complete(""), ["ops/", "team/", "web/"]);
+    assert_eq!(complete("te"), ["team/"]);
+    assert_eq!(complete("team/"), ["team/db"]);
+    assert_eq!(complete("ops/"), ["ops/deploy/"]);
+    assert_eq!(complete("ops/deploy/"), ["ops/deploy/key"]);
+}
