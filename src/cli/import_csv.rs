@@ -122,13 +122,14 @@ pub fn csv(args: &CsvArgs, ctx: &Context) -> Result<ExitCode> {
         &vault,
         &lock,
         plan.write,
+        &import::Dates::new(),
         |_, content: Plaintext| Ok(content),
         &|| bar.inc(1),
     )?;
     bar.finish_and_clear();
     failures.extend(outcome.failures);
     let message = import::commit_message(outcome.imported.len(), &report.source);
-    import::commit(&vault, &outcome.imported, &message)?;
+    import::commit(&vault, &outcome.imported, &message, &import::Dates::new())?;
     let code = report.finish(&outcome.imported, &plan.skipped, &failures, outcome.stopped)?;
     println!(
         "{} holds your passwords in plain text: delete it securely now (for example `shred -u {}`).",

@@ -121,6 +121,7 @@ store it with `coffer insert -m` and keep it out of this file by hand",
         &vault,
         &lock,
         plan.clone(),
+        &import::Dates::new(),
         |_, entry| {
             let mut content = Vec::with_capacity(entry.value.len() + 1);
             content.extend_from_slice(entry.value.as_bytes());
@@ -143,6 +144,7 @@ store it with `coffer insert -m` and keep it out of this file by hand",
         &vault,
         &outcome.imported,
         &import::commit_message(outcome.imported.len(), &file_name),
+        &import::Dates::new(),
     )?;
     drop(lock);
     let keys: Vec<&str> = plan.iter().map(|(_, e)| e.key.as_str()).collect();

@@ -2,7 +2,8 @@
 //!
 //! The source is walked without following links (`coffer::tools::import::source`); pass's files are
 //! decrypted by the user's `gpg` through their agent, passage's in this process with the given
-//! identities. Each secret keeps its name (below `-p SUB`), is encrypted to coffer's
+//! identities. Each secret keeps its name (below `-p SUB`) and its rotation date (the last
+//! change in the source store's git history, else its file time), is encrypted to coffer's
 //! recipients for its folder, and the whole import is one commit.
 
 use std::io::IsTerminal;
@@ -47,7 +48,8 @@ pub const PASS_ABOUT: &str = "Imports a pass store. Each NAME.gpg is decrypted b
 mode, through your gpg-agent, which may ask for your passphrase once) and stored as NAME, \
 encrypted to coffer's recipients for its folder, byte for byte. The plaintext travels over \
 pipes only; no temporary file is written.\n\n\
-Secrets that already exist in coffer are skipped unless -f. Symbolic links in the pass store \
+Each secret keeps its rotation date: its last change in the pass store's git history, else \
+its file's modification time. Secrets that already exist in coffer are skipped unless -f. Symbolic links in the pass store \
 are not followed, and files whose names coffer cannot use are reported. The store is read, \
 never changed.";
 
@@ -63,7 +65,8 @@ pub struct PassArgs {
 /// The long help of `import passage`.
 pub const PASSAGE_ABOUT: &str = "Imports a passage store. Each NAME.age is decrypted in this process with the \
 passage identities and stored as NAME, encrypted to coffer's recipients for its folder, byte \
-for byte.\n\n\
+for byte. Each secret keeps its rotation date: its last change in the passage store's git \
+history, else its file's modification time.\n\n\
 A passage store can also be used in place, without importing: point COFFER_DIR at it and \
 COFFER_IDENTITIES_FILE at its identities.";
 
@@ -169,12 +172,31 @@ fn run_store_import(
     let found = source::collect(from, suffix).with_context(|| {
         format!("cannot read the {what} store (give its place with --from DIR)")
     })?;
+    let history = if flags.dry_run {
+        Default::default()
+    } else {
+        import::dates::from_git(from, suffix)
+    };
+    let mut dates = import::Dates::new();
     let mut failures = Vec::new();
     let mut items = Vec::new();
     for entry in found {
         match entry {
-            Found::Secret { name, ciphertext } => match prefix.try_join(&name) {
-                Ok(joined) => items.push((joined, ciphertext)),
+            Found::Secret {
+                name,
+                ciphertext,
+                modified,
+            } => match prefix.try_join(&name) {
+                Ok(joined) => {
+                    let when = history
+                        .get(name.as_str())
+                        .copied()
+                        .or_else(|| modified.and_then(|t| jiff::Timestamp::try_from(t).ok()));
+                    if let Some(when) = when {
+                        dates.insert(joined.clone(), when);
+                    }
+                    items.push((joined, ciphertext));
+                }
                 Err(reason) => failures.push(Failure::new(
                     name.to_string(),
                     format!("under {prefix}: {reason}"),
@@ -193,11 +215,11 @@ fn run_store_import(
     let lock = vault.lock()?;
     let plan = import::plan(&vault, items, flags.force, &mut failures);
     let bar = progress_bar(plan.write.len());
-    let outcome = import::import(&vault, &lock, plan.write, open, &|| bar.inc(1))?;
+    let outcome = import::import(&vault, &lock, plan.write, &dates, open, &|| bar.inc(1))?;
     bar.finish_and_clear();
     failures.extend(outcome.failures);
     let message = import::commit_message(outcome.imported.len(), what);
-    import::commit(&vault, &outcome.imported, &message)?;
+    import::commit(&vault, &outcome.imported, &message, &dates)?;
     report.finish(&outcome.imported, &plan.skipped, &failures, outcome.stopped)
 }
 

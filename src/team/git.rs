@@ -141,15 +141,7 @@ impl Git {
         if output.status.success() {
             Ok(output)
         } else {
-            let command = args
-                .first()
-                .map(|a| a.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            Err(GitError::Failed {
-                command,
-                message: main_line(&stderr),
-            })
+            Err(failed(&args, &output))
         }
     }
 
@@ -192,8 +184,42 @@ impl Git {
         if staged.success() {
             return Ok(());
         }
-        self.run(["commit", "-q", "-m", message])?;
+        // On standard input: an import's trailers can outgrow one command-line argument.
+        self.run_with_input(["commit", "-q", "--cleanup=whitespace", "-F", "-"], message)?;
         Ok(())
+    }
+
+    /// [`Git::run`] with `input` on git's standard input.
+    fn run_with_input<I, S>(&self, args: I, input: &str) -> Result<Output, GitError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let mut child = self
+            .command()
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(GitError::Spawn)?;
+        let stdin = child.stdin.take();
+        let output = std::thread::scope(|scope| {
+            scope.spawn(move || {
+                if let Some(mut stdin) = stdin {
+                    // git may stop reading early; its exit status tells what happened.
+                    let _ = std::io::Write::write_all(&mut stdin, input.as_bytes());
+                }
+            });
+            child.wait_with_output()
+        })
+        .map_err(GitError::Spawn)?;
+        if output.status.success() {
+            Ok(output)
+        } else {
+            Err(failed(&args, &output))
+        }
     }
 
     /// Where `rel` (`index.lock`, `MERGE_HEAD`, …) lives in the repository's git folder.
@@ -359,6 +385,19 @@ impl Git {
             .map_err(io)?;
         tmp.persist(&path).map_err(|e| io(e.error))?;
         Ok(())
+    }
+}
+
+/// A failed git command, named by its first argument, with git's own message.
+fn failed(args: &[std::ffi::OsString], output: &Output) -> GitError {
+    let command = args
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    GitError::Failed {
+        command,
+        message: main_line(&stderr),
     }
 }
 

@@ -166,9 +166,14 @@ fn follow(commits: &[Commit<'_>], name: &str) -> Vec<Version> {
         let Some((event, next)) = what_happened(commit, &current) else {
             continue;
         };
+        let when = if event.changes_value() {
+            commit.value_date(&current)
+        } else {
+            Timestamp::from_second(commit.author_time).unwrap_or(Timestamp::UNIX_EPOCH)
+        };
         versions.push(Version {
             commit: commit.hash.to_owned(),
-            when: Timestamp::from_second(commit.author_time).unwrap_or(Timestamp::UNIX_EPOCH),
+            when,
             author: commit.author.to_owned(),
             name: current.clone(),
             event,

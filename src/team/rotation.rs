@@ -6,8 +6,11 @@
 //! [`VALUE_UNCHANGED`], and those that move or copy secrets say where each value came from
 //! with `Coffer-Copy: OLD -> NEW` trailers (a folder as `OLD/ -> NEW/`), so a moved secret keeps
 //! its source's date. An exact rename made with plain `git mv` counts the same way (identical
-//! ciphertext is an identical value). Without git (or for a file git does not know), the
-//! date is the file's modification time, which re-encryption, `mv` and `cp` preserve.
+//! ciphertext is an identical value). A commit that writes values last changed elsewhere (an
+//! import from pass keeps the pass store's dates) says so with one [`ROTATED_KEY`] trailer per
+//! secret, `Coffer-Rotated: NAME RFC3339`, and that date stands in for the commit's. Without
+//! git (or for a file git does not know), the date is the file's modification time, which
+//! re-encryption, `mv`, `cp` and imports set.
 
 use std::collections::HashMap;
 
@@ -21,6 +24,22 @@ use crate::team::git::Git;
 pub const VALUE_UNCHANGED: &str = "Coffer-Value: unchanged";
 /// The trailer key that says where a moved or copied value came from.
 pub const COPY_KEY: &str = "Coffer-Copy";
+
+/// The trailer key that dates a value a commit writes as last changed earlier.
+pub const ROTATED_KEY: &str = "Coffer-Rotated";
+
+/// `Coffer-Rotated: NAME WHEN` lines, one per secret, for a commit that writes values whose
+/// last change was earlier (to the second).
+pub fn rotated_trailers<'a>(
+    dates: impl IntoIterator<Item = (&'a SecretName, Timestamp)>,
+) -> String {
+    let mut trailers = String::new();
+    for (name, when) in dates {
+        let when = Timestamp::from_second(when.as_second()).unwrap_or(when);
+        trailers.push_str(&format!("{ROTATED_KEY}: {name} {when}\n"));
+    }
+    trailers
+}
 
 /// A commit message for a change that leaves every value as it was (re-encryption, recipient
 /// changes, `mv`, `cp`): pass's subject, then trailers. `copies` are `(from, to)` names; a
@@ -145,7 +164,21 @@ pub(crate) struct Commit<'a> {
     pub subject: &'a str,
     pub unchanged: bool,
     pub copies: Vec<(&'a str, &'a str)>,
+    /// Values written by this commit that last changed earlier ([`ROTATED_KEY`] trailers).
+    pub rotated: HashMap<&'a str, Timestamp>,
     pub changes: Vec<Change<'a>>,
+}
+
+impl Commit<'_> {
+    /// When the value this commit wrote at `path` last changed: its [`ROTATED_KEY`] trailer,
+    /// never later than the commit, else the commit's author date.
+    pub fn value_date(&self, path: &str) -> Timestamp {
+        let committed = Timestamp::from_second(self.author_time).unwrap_or(Timestamp::UNIX_EPOCH);
+        match self.rotated.get(path) {
+            Some(&earlier) => earlier.min(committed),
+            None => committed,
+        }
+    }
 }
 
 /// Parses [`LOG_ARGS`]' output, newest commit first.
@@ -175,16 +208,27 @@ fn parse_commit(chunk: &str) -> Option<Commit<'_>> {
     let files = parts.next().unwrap_or("");
     let mut unchanged = false;
     let mut copies = Vec::new();
+    let mut rotated = HashMap::new();
     for line in body.lines() {
         let line = line.trim();
         if line.eq_ignore_ascii_case(VALUE_UNCHANGED) {
             unchanged = true;
-        } else if let Some((key, value)) = line.split_once(':')
-            && key.trim().eq_ignore_ascii_case(COPY_KEY)
-            && let Some((from, to)) = value.trim().split_once(" -> ")
+            continue;
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if key.eq_ignore_ascii_case(COPY_KEY)
+            && let Some((from, to)) = value.split_once(" -> ")
             && !to.contains(" -> ")
         {
             copies.push((from.trim(), to.trim()));
+        } else if key.eq_ignore_ascii_case(ROTATED_KEY)
+            && let Some((name, when)) = value.rsplit_once(' ')
+            && let Ok(when) = when.parse::<Timestamp>()
+        {
+            rotated.insert(name.trim_end(), when);
         }
     }
     let mut tokens = files
@@ -225,6 +269,7 @@ fn parse_commit(chunk: &str) -> Option<Commit<'_>> {
         subject: body.lines().next().unwrap_or("").trim(),
         unchanged,
         copies,
+        rotated,
         changes,
     })
 }
@@ -284,11 +329,11 @@ pub(crate) fn dates_from_history(log: &[u8], names: &[SecretName]) -> Vec<(usize
             }
             continue;
         }
-        let when = Timestamp::from_second(commit.author_time).unwrap_or(Timestamp::UNIX_EPOCH);
         for change in &commit.changes {
             if let Change::Added(path) | Change::Modified(path) = change
                 && let Some(waiting) = pending.remove(*path)
             {
+                let when = commit.value_date(path);
                 found.extend(waiting.into_iter().map(|i| (i, when)));
             }
         }
@@ -383,6 +428,38 @@ mod tests {
         let d = dates(&log, &["f/s", "f/t"]);
         assert_eq!((d["f/s"], d["f/t"]), (100, 400));
         assert!(parse_log(b"garbage without separators").is_empty());
+    }
+
+    #[test]
+    fn an_import_dates_its_values_by_their_trailers_and_later_changes_win() {
+        let names_ = names(&["a b", "c"]);
+        let import = format!(
+            "Import 3 secrets from pass.\n\n{}",
+            rotated_trailers([
+                (&names_[0], Timestamp::from_second(50).unwrap()),
+                (&names_[1], Timestamp::from_second(60).unwrap()),
+            ]) + "Coffer-Rotated: d 2999-01-01T00:00:00Z\nCoffer-Rotated: nonsense\n"
+        );
+        assert!(import.contains("\nCoffer-Rotated: a b 1970-01-01T00:00:50Z\n"));
+        let log = [
+            commit(
+                400,
+                &unchanged_message("Rename a b to m.", &[("a b".into(), "m".into())]),
+                &["D", "a b.age", "A", "m.age"],
+            ),
+            commit(300, "Edit password for c using vi.\n", &["M", "c.age"]),
+            commit(
+                200,
+                &import,
+                &["A", "a b.age", "A", "c.age", "A", "d.age", "A", "e.age"],
+            ),
+        ]
+        .concat();
+        let d = dates(&log, &["m", "c", "d", "e"]);
+        assert_eq!(d["m"], 50, "a move keeps the imported date");
+        assert_eq!(d["c"], 300, "a later value change wins");
+        assert_eq!(d["d"], 200, "never later than the import itself");
+        assert_eq!(d["e"], 200, "no trailer: the commit's date");
     }
 
     #[test]

@@ -503,9 +503,15 @@ impl Vault {
             .write_meta(lock, &Folder::root(), MetaFile::GitAttributes, bytes)?)
     }
 
-    /// Writes already-encrypted secrets as one batch (see [`Storage::write_batch`]).
-    pub fn write_encrypted(&self, lock: &StoreLock, items: &[(SecretName, Vec<u8>)]) -> Result<()> {
-        Ok(self.store().write_batch(lock, items)?)
+    /// Writes already-encrypted secrets as one batch, each with the modification time at the
+    /// same index of `times` when there is one (see [`Storage::write_batch_keeping_times`]).
+    pub fn write_encrypted(
+        &self,
+        lock: &StoreLock,
+        items: &[(SecretName, Vec<u8>)],
+        times: &[Option<std::time::SystemTime>],
+    ) -> Result<()> {
+        Ok(self.store().write_batch_keeping_times(lock, items, times)?)
     }
 
     /// This device's shared access log, kept in the store (`log.shared`).

@@ -106,6 +106,18 @@ impl PassStore {
         assert!(out.status.success(), "pass insert {name}: {}", stderr(&out));
     }
 
+    /// `pass insert` in a pass store kept with git, committed as of `when`.
+    fn insert_dated(&self, v: &TestVault, name: &str, content: &[u8], when: &str) {
+        let mut cmd = v.tool("pass");
+        cmd.args(["insert", "-m", "-f", name])
+            .env("GNUPGHOME", &self.gpg.home)
+            .env("PASSWORD_STORE_DIR", &self.dir)
+            .env("GIT_AUTHOR_DATE", when)
+            .env("GIT_COMMITTER_DATE", when);
+        let out = common::output_with_stdin(&mut cmd, content);
+        assert!(out.status.success(), "pass insert {name}: {}", stderr(&out));
+    }
+
     fn show(&self, v: &TestVault, name: &str) -> Vec<u8> {
         let out = self.pass(v, &["show", name], b"");
         assert!(out.status.success(), "pass show {name}: {}", stderr(&out));
@@ -260,6 +272,112 @@ fn pass_import_skips_existing_secrets_until_forced_and_commits_once() {
     assert!(below.status.success(), "{}", stderr(&below));
     assert_eq!(v.show("old/pass/deep/a/b/c"), b"no newline at the end");
     assert_eq!(v.show("old/pass/keys/blob"), binary_blob());
+}
+
+/// A pass store kept with git: `old/db` and `old/ftp` last changed in 2020 (re-encrypted
+/// for a second key by `pass init` since, which changes no value), `fresh` today, and
+/// `loose`, a file git does not know, dated 2020 by its file time.
+fn pass_store_with_history(v: &TestVault) -> PassStore {
+    const OLD: &str = "2020-01-01T12:00:00Z";
+    let pass = PassStore::new(v);
+    let out = pass.pass(v, &["git", "init"], b"");
+    assert!(out.status.success(), "pass git init: {}", stderr(&out));
+    pass.insert_dated(
+        v,
+        "old/db",
+        b"Vq7#mZ2!pL9@xR4$wT6\n",
+        "2019-06-01T12:00:00Z",
+    );
+    pass.insert_dated(v, "old/db", b"Kd3%nB8^sF1&yH5*qJ0\n", OLD);
+    pass.insert_dated(v, "old/ftp", b"Gm4(tW7)eQ2_zX9+cV5\n", OLD);
+    // A second key in the same keyring; `pass init` re-encrypts old/ for both.
+    let _second = Gnupg::new(&pass.gpg.home, "second@example.invalid");
+    let out = pass.pass(
+        v,
+        &[
+            "init",
+            "-p",
+            "old",
+            "pass-user@example.invalid",
+            "second@example.invalid",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "pass init -p old: {}", stderr(&out));
+    pass.insert(v, "fresh", b"Pz8&uY3*iO6^lK1%jH4\n");
+    std::fs::copy(pass.dir.join("fresh.gpg"), pass.dir.join("loose.gpg")).unwrap();
+    let touched = v
+        .tool("touch")
+        .args(["-m", "-d", OLD])
+        .arg(pass.dir.join("loose.gpg"))
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    pass
+}
+
+/// The names `audit --json` finds stale, and the date of the first.
+fn stale(v: &TestVault) -> (Vec<String>, String) {
+    let out = v.run(&["audit", "--json"]);
+    let json = common::stdout_json(&out);
+    let stale: Vec<&serde_json::Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "stale")
+        .collect();
+    let names = stale
+        .iter()
+        .map(|f| f["names"][0].as_str().unwrap().to_owned())
+        .collect();
+    let date = stale.first().map_or("", |f| f["date"].as_str().unwrap());
+    (names, date.to_owned())
+}
+
+#[test]
+fn pass_import_keeps_the_pass_stores_rotation_dates_with_git() {
+    let v = TestVault::with_git();
+    let pass = pass_store_with_history(&v);
+    let out = pass.import(&v, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(v.git_log()[0], "Import 4 secrets from pass.");
+    let (names, date) = stale(&v);
+    assert_eq!(names, ["loose", "old/db", "old/ftp"]);
+    assert_eq!(date, "2020-01-01");
+    let info = stdout(&v.run(&["info", "old/ftp"]));
+    assert!(
+        info.contains("Rotated:    2020-01-01 12:00:00 (last change of value, from git history)"),
+        "{info}"
+    );
+    let history = stdout(&v.run(&["history", "old/db"]));
+    assert!(history.contains("2020-01-01"), "{history}");
+
+    // A move keeps the date; a new value after the import is today's.
+    assert!(v.run(&["mv", "old/db", "moved/db"]).status.success());
+    v.insert("old/ftp", "Tb5!rN2@wQ8#mK4$zL7\n");
+    let (names, _) = stale(&v);
+    assert_eq!(names, ["loose", "moved/db"]);
+    let info = stdout(&v.run(&["info", "old/ftp"]));
+    assert!(!info.contains("2020-01-01"), "{info}");
+}
+
+#[test]
+fn pass_import_keeps_the_pass_stores_rotation_dates_as_file_times_without_git() {
+    let v = TestVault::new();
+    let pass = pass_store_with_history(&v);
+    let out = pass.import(&v, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (names, date) = stale(&v);
+    assert_eq!(names, ["loose", "old/db", "old/ftp"]);
+    assert_eq!(date, "2020-01-01");
+    let info = stdout(&v.run(&["info", "old/db"]));
+    assert!(
+        info.contains("Rotated:    2020-01-01 12:00:00 (last change of value, from file time)"),
+        "{info}"
+    );
+    v.insert("old/db", "Tb5!rN2@wQ8#mK4$zL7\n");
+    let (names, _) = stale(&v);
+    assert_eq!(names, ["loose", "old/ftp"]);
 }
 
 #[test]

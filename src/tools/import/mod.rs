@@ -5,14 +5,20 @@
 //! with identities, or taking a CSV row), encrypts it to the recipients of its destination
 //! folder and writes the results in crash-safe batches. Work runs in parallel; one item that
 //! fails is reported and the rest go on. Nothing here prints: the command line reports.
+//!
+//! A secret whose value last changed before the import ([`Dates`], from the source store's
+//! history: [`dates`]) keeps that date: its file gets it as modification time and the import
+//! commit a `Coffer-Rotated` trailer (see [`crate::team::rotation`]).
 
 pub mod csv;
+pub mod dates;
 pub mod gpg;
 pub mod names;
 pub mod source;
 
 use std::collections::{BTreeSet, HashMap};
 
+use jiff::Timestamp;
 use rayon::prelude::*;
 
 use crate::crypto;
@@ -20,6 +26,7 @@ use crate::crypto::recipients::Recipients;
 use crate::crypto::secret::Plaintext;
 use crate::store::StoreLock;
 use crate::store::name::{Folder, SecretName};
+use crate::team::rotation;
 use crate::vault::{Changed, Error, Result, Vault};
 
 /// How many secrets are encrypted and written per batch (one filesystem sync each).
@@ -28,6 +35,10 @@ const BATCH: usize = 256;
 /// Above this many secrets, the commit names top-level folders instead of every file, to keep
 /// git's command line short.
 const MAX_COMMIT_PATHS: usize = 1000;
+
+/// When imported values last changed, by destination name; a name left out is dated by the
+/// import.
+pub type Dates = HashMap<SecretName, Timestamp>;
 
 /// Something that could not be imported, and why. `what` is a name, a source path or a CSV
 /// line, never content.
@@ -88,13 +99,15 @@ pub struct Outcome {
 /// Writes every item of `plan`: `open` turns an item into plaintext (or says why it cannot),
 /// which is encrypted to the recipients of the item's destination folder. The first item goes
 /// alone, so that a tool asking for a passphrase (gpg's pinentry) asks once; the rest go in
-/// parallel, in batches. `progress` is called once per item done.
+/// parallel, in batches. `progress` is called once per item done. A file written for a name
+/// in `dates` gets that date as its modification time.
 ///
 /// Fails before writing anything if a destination folder has no usable recipients.
 pub fn import<S, F>(
     vault: &Vault,
     lock: &StoreLock,
     plan: Vec<(SecretName, S)>,
+    dates: &Dates,
     open: F,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Outcome>
@@ -147,7 +160,15 @@ where
                 Err(failure) => outcome.failures.push(failure),
             }
         }
-        if let Err(e) = vault.write_encrypted(lock, &sealed) {
+        let times: Vec<_> = sealed
+            .iter()
+            .map(|(name, _)| {
+                dates
+                    .get(name)
+                    .map(|&when| std::time::SystemTime::from(when))
+            })
+            .collect();
+        if let Err(e) = vault.write_encrypted(lock, &sealed, &times) {
             outcome.stopped = Some(e);
             break;
         }
@@ -158,11 +179,22 @@ where
     Ok(outcome)
 }
 
-/// Commits the imported secrets (if the store is a git repository) with `message`.
-pub fn commit(vault: &Vault, imported: &[SecretName], message: &str) -> Result<()> {
+/// Commits the imported secrets (if the store is a git repository) with `message`, followed
+/// by a `Coffer-Rotated` trailer for each one in `dates`.
+pub fn commit(vault: &Vault, imported: &[SecretName], message: &str, dates: &Dates) -> Result<()> {
     if imported.is_empty() {
         return Ok(());
     }
+    let trailers = rotation::rotated_trailers(
+        imported
+            .iter()
+            .filter_map(|name| dates.get(name).map(|&when| (name, when))),
+    );
+    let message = if trailers.is_empty() {
+        message.to_owned()
+    } else {
+        format!("{message}\n\n{trailers}")
+    };
     let changed: Vec<Changed> = if imported.len() <= MAX_COMMIT_PATHS {
         imported.iter().cloned().map(Changed::Secret).collect()
     } else {
@@ -175,7 +207,7 @@ pub fn commit(vault: &Vault, imported: &[SecretName], message: &str) -> Result<(
             .collect();
         tops.into_iter().collect()
     };
-    vault.commit(&changed, message)
+    vault.commit(&changed, &message)
 }
 
 /// `Import N secrets from SOURCE.`, as a commit message.

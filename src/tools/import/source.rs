@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -55,6 +56,8 @@ pub enum Found {
     Secret {
         name: SecretName,
         ciphertext: Vec<u8>,
+        /// The file's modification time, when the system tells it.
+        modified: Option<SystemTime>,
     },
     /// Something that looks like a secret but cannot be imported. `what` is the path relative
     /// to the source, printable (control characters escaped).
@@ -229,7 +232,11 @@ impl Walk<'_> {
             }
         };
         match read_no_follow(dir, leaf) {
-            Ok(ciphertext) => self.found.push(Found::Secret { name, ciphertext }),
+            Ok((ciphertext, modified)) => self.found.push(Found::Secret {
+                name,
+                ciphertext,
+                modified,
+            }),
             Err(reason) => self.problem(trail, reason),
         }
     }
@@ -270,7 +277,8 @@ impl Walk<'_> {
     }
 }
 
-fn read_no_follow(dir: &OwnedFd, leaf: &CStr) -> Result<Vec<u8>, String> {
+/// A regular file's content and modification time, read without following a link.
+fn read_no_follow(dir: &OwnedFd, leaf: &CStr) -> Result<(Vec<u8>, Option<SystemTime>), String> {
     let fd = rustix::fs::openat(
         dir,
         leaf,
@@ -286,10 +294,11 @@ fn read_no_follow(dir: &OwnedFd, leaf: &CStr) -> Result<Vec<u8>, String> {
         return Err("is not a regular file".into());
     }
     let mut bytes = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0));
-    File::from(fd)
-        .read_to_end(&mut bytes)
+    let mut file = File::from(fd);
+    file.read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read it: {e}"))?;
-    Ok(bytes)
+    let modified = file.metadata().and_then(|m| m.modified()).ok();
+    Ok((bytes, modified))
 }
 
 #[cfg(test)]
@@ -301,7 +310,9 @@ mod tests {
         found
             .iter()
             .map(|f| match f {
-                Found::Secret { name, ciphertext } => {
+                Found::Secret {
+                    name, ciphertext, ..
+                } => {
                     format!("{name}={}", String::from_utf8_lossy(ciphertext))
                 }
                 Found::Problem { what, reason } => format!("{what}: {reason}"),
