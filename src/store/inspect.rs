@@ -52,9 +52,13 @@ pub enum Repair {
     EmptyFolder,
 }
 
-/// Every entry below `root/start` (the root's own `.git` left out), sorted by path.
+/// Every entry below `root/start` (the root's own `.git` left out), sorted by path. One walk:
+/// a secret's file is opened once (its header read, its mode, owner and size taken from the
+/// open file), everything else is only looked at; a folder's emptiness comes from the walk.
 pub fn inspect(root: &Path, start: &Path) -> Result<Vec<Found>> {
-    let mut found = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
+    // Folders seen so far (by path), to mark them not empty when a child turns up.
+    let mut folders: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
     let walk = walkdir::WalkDir::new(root.join(start))
         .follow_links(false)
         .follow_root_links(true)
@@ -71,6 +75,36 @@ pub fn inspect(root: &Path, start: &Path) -> Result<Vec<Found>> {
                 reason: e.into(),
             }
         })?;
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap_or(entry.path())
+            .to_owned();
+        if entry.depth() > 0
+            && let Some(parent) = rel.parent()
+            && let Some(&index) = folders.get(parent)
+        {
+            found[index].empty = false;
+        }
+        let ft = entry.file_type();
+        let is_secret = ft.is_file()
+            && entry
+                .file_name()
+                .as_encoded_bytes()
+                .ends_with(AGE_SUFFIX.as_bytes());
+        if is_secret {
+            let (header, st) = read_header(entry.path())?;
+            found.push(Found {
+                path: rel,
+                kind: FoundKind::File,
+                mode: st.st_mode & 0o7777,
+                uid: st.st_uid,
+                size: u64::try_from(st.st_size).unwrap_or(0),
+                empty: false,
+                header: Some(header),
+            });
+            continue;
+        }
         let meta = entry.metadata().map_err(|e| StoreError::Io {
             path: entry.path().to_owned(),
             reason: e.into(),
@@ -89,37 +123,26 @@ pub fn inspect(root: &Path, start: &Path) -> Result<Vec<Found>> {
         } else {
             FoundKind::Device
         };
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .unwrap_or(entry.path())
-            .to_owned();
-        let empty = kind == FoundKind::Folder
-            && std::fs::read_dir(entry.path())
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false);
-        let header = (kind == FoundKind::File
-            && entry
-                .file_name()
-                .as_encoded_bytes()
-                .ends_with(AGE_SUFFIX.as_bytes()))
-        .then(|| read_header(entry.path()))
-        .transpose()?;
+        if kind == FoundKind::Folder {
+            folders.insert(rel.clone(), found.len());
+        }
         found.push(Found {
             path: rel,
             kind,
             mode: meta.mode() & 0o7777,
             uid: meta.uid(),
             size: meta.len(),
-            empty,
-            header,
+            // Until a child turns up.
+            empty: kind == FoundKind::Folder,
+            header: None,
         });
     }
     Ok(found)
 }
 
-/// The start of a regular file, through the end of its age header if there is one.
-fn read_header(path: &Path) -> Result<Vec<u8>> {
+/// The start of a regular file, through the end of its age header if there is one, and the
+/// file's status.
+fn read_header(path: &Path) -> Result<(Vec<u8>, rustix::fs::Stat)> {
     let io = |e: std::io::Error| StoreError::Io {
         path: path.to_owned(),
         reason: e,
@@ -149,7 +172,7 @@ fn read_header(path: &Path) -> Result<Vec<u8>> {
             break;
         }
     }
-    Ok(bytes)
+    Ok((bytes, st))
 }
 
 /// Makes one safe repair to `root/path` (relative), never following a link.

@@ -223,7 +223,10 @@ impl Git {
     }
 
     /// Where `rel` (`index.lock`, `MERGE_HEAD`, …) lives in the repository's git folder.
-    fn git_paths<const N: usize>(&self, rels: [&str; N]) -> Result<[PathBuf; N], GitError> {
+    pub(crate) fn git_paths<const N: usize>(
+        &self,
+        rels: [&str; N],
+    ) -> Result<[PathBuf; N], GitError> {
         let mut args = vec!["rev-parse"];
         for rel in rels {
             args.extend(["--git-path", rel]);

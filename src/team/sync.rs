@@ -6,8 +6,6 @@
 //! picks one with [`resolve`], and [`sync`] carries on. Recipient changes a pull brings are
 //! not acted on here: trust pinning refuses to encrypt to them until they are accepted.
 
-use std::path::Path;
-
 use crate::store::name::SecretName;
 use crate::team::git::{Git, GitError};
 
@@ -251,30 +249,16 @@ enum Pending {
 }
 
 fn pending(git: &Git) -> Result<Option<Pending>, SyncError> {
-    for (marker, state) in [
-        ("rebase-merge", Pending::Rebase),
-        ("rebase-apply", Pending::Rebase),
-        ("MERGE_HEAD", Pending::Merge),
-    ] {
-        let out = git.run(["rev-parse", "--git-path", marker])?;
-        let rel = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        if git_path_exists(git, &rel) {
-            return Ok(Some(state));
-        }
-    }
-    Ok(None)
-}
-
-fn git_path_exists(git: &Git, rel: &str) -> bool {
-    let p = Path::new(rel);
-    if p.is_absolute() {
-        p.exists()
+    // One git for the three markers: this runs before every sync and in every fsck.
+    let [rebase_merge, rebase_apply, merge_head] =
+        git.git_paths(["rebase-merge", "rebase-apply", "MERGE_HEAD"])?;
+    Ok(if rebase_merge.exists() || rebase_apply.exists() {
+        Some(Pending::Rebase)
+    } else if merge_head.exists() {
+        Some(Pending::Merge)
     } else {
-        git.command()
-            .get_current_dir()
-            .map(|d| d.join(p).exists())
-            .unwrap_or(false)
-    }
+        None
+    })
 }
 
 fn continue_pending(git: &Git, state: Pending) -> Result<(), SyncError> {
