@@ -6,6 +6,7 @@
 //! file beside it and renamed into place: it is `0600` from the first byte, and it is never
 //! replaced unless `-f` is given.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -63,15 +64,17 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .map(|i| from + i)
 }
 
-fn line_at(text: &[u8], offset: usize) -> usize {
-    1 + text[..offset].iter().filter(|&&b| b == b'\n').count()
-}
-
+/// Splits a template into text and placeholders in one pass over it: the line number is
+/// counted as the scan moves on, and each reference is looked up in a map, so a template
+/// with thousands of placeholders costs its length, not its length times their number.
 fn parse_template(text: &[u8]) -> Result<Template> {
     let mut pieces = Vec::new();
     let mut references: Vec<(Reference, usize)> = Vec::new();
+    let mut index_of: HashMap<Reference, usize> = HashMap::new();
     let mut last = 0;
     let mut at = 0;
+    // The line number of `counted`, an offset that only moves forward.
+    let (mut line, mut counted) = (1, 0);
     while let Some(open) = find(text, OPEN, at) {
         let inner_start = open + OPEN.len();
         let body = &text[inner_start..];
@@ -83,23 +86,20 @@ fn parse_template(text: &[u8]) -> Result<Template> {
             at = inner_start;
             continue;
         }
-        let line = line_at(text, open);
-        let line_end = find(text, b"\n", inner_start).unwrap_or(text.len());
+        line += text[counted..open].iter().filter(|&&b| b == b'\n').count();
+        counted = open;
         let close = find(text, CLOSE, inner_start)
-            .filter(|&c| c <= line_end)
+            .filter(|&c| !text[inner_start..c].contains(&b'\n'))
             .ok_or_else(|| anyhow!("line {line}: a {{{{ coffer:… placeholder is not closed with }}}} on the same line"))?;
         let inner = std::str::from_utf8(&text[inner_start..close])
             .map_err(|_| anyhow!("line {line}: the placeholder is not valid UTF-8"))?
             .trim();
         let parsed =
             Reference::parse(inner).map_err(|e| anyhow!("line {line}: invalid reference: {e}"))?;
-        let index = match references.iter().position(|(r, _)| *r == parsed) {
-            Some(i) => i,
-            None => {
-                references.push((parsed, line));
-                references.len() - 1
-            }
-        };
+        let index = *index_of.entry(parsed.clone()).or_insert_with(|| {
+            references.push((parsed, line));
+            references.len() - 1
+        });
         pieces.push(Piece::Text(last..open));
         pieces.push(Piece::Reference(index));
         last = close + CLOSE.len();
