@@ -79,11 +79,11 @@ impl Contents {
     fn is_empty(&self, folder: &Folder) -> bool {
         below(&self.secrets, folder).next().is_none()
             && below(&self.folders, folder).next().is_none()
-            && !self
+            && self
                 .meta
                 .range((folder.clone(), "")..)
                 .next()
-                .is_some_and(|((f, _), _)| f == folder)
+                .is_none_or(|((f, _), _)| f != folder)
     }
 }
 
