@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::ArgValueCompleter;
 use clap_complete::engine::SubcommandCandidates;
 
@@ -240,9 +240,8 @@ pub fn parse_folder(raw: &str) -> Result<Folder> {
 }
 
 /// pass habits: bare `coffer` lists, `coffer NAME` shows, `-c2`/`-q2` pick a line.
-fn rewrite_args(args: Vec<OsString>) -> Vec<OsString> {
+fn rewrite_args(cmd: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
     let mut args = attach_line_numbers(args);
-    let cmd = Cli::command();
     let is_command = |word: &str| {
         word == "help"
             || cmd
@@ -281,8 +280,15 @@ pub fn main() -> ExitCode {
         .bin("coffer")
         .completer("coffer")
         .complete();
-    let args = rewrite_args(std::env::args_os().collect());
-    let cli = match Cli::try_parse_from(args) {
+    // The command tree is built once (building it is most of clap's start-up): to read
+    // pass's habits and to parse.
+    let mut cmd = Cli::command();
+    let args = rewrite_args(&cmd, std::env::args_os().collect());
+    let parsed = cmd
+        .try_get_matches_from_mut(args)
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches))
+        .map_err(|e| e.format(&mut cmd));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -426,7 +432,7 @@ mod tests {
 
     fn rewrite(args: &[&str]) -> Vec<String> {
         let args = args.iter().map(OsString::from).collect();
-        rewrite_args(args)
+        rewrite_args(&Cli::command(), args)
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect()
