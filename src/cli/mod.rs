@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result, bail};
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::ArgValueCompleter;
 use clap_complete::engine::SubcommandCandidates;
 
@@ -423,9 +423,8 @@ struct Rewritten {
 }
 
 /// pass habits: bare `coffer` lists, `coffer NAME` shows, `-c2`/`-q2` pick a line.
-fn rewrite_args(args: Vec<OsString>) -> Rewritten {
+fn rewrite_args(cmd: &clap::Command, args: Vec<OsString>) -> Rewritten {
     let mut args = attach_line_numbers(args);
-    let cmd = Cli::command();
     let is_command = |word: &str| {
         word == "help"
             || cmd
@@ -515,12 +514,19 @@ pub fn main() -> ExitCode {
         .bin("coffer")
         .completer("coffer")
         .complete();
-    let rewritten = rewrite_args(std::env::args_os().collect());
+    // The command tree is built once (building it is most of clap's start-up): to read
+    // pass's habits and to parse.
+    let mut cmd = Cli::command();
+    let rewritten = rewrite_args(&cmd, std::env::args_os().collect());
     if let Some(message) = mistyped_command(&rewritten) {
         let _ = writeln!(std::io::stderr().lock(), "coffer: {message}");
         return ExitCode::FAILURE;
     }
-    let cli = match Cli::try_parse_from(rewritten.args) {
+    let parsed = cmd
+        .try_get_matches_from_mut(rewritten.args)
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches))
+        .map_err(|e| e.format(&mut cmd));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -674,7 +680,7 @@ mod tests {
 
     fn rewrite(args: &[&str]) -> Vec<String> {
         let args = args.iter().map(OsString::from).collect();
-        rewrite_args(args)
+        rewrite_args(&Cli::command(), args)
             .args
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())

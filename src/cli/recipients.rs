@@ -206,8 +206,10 @@ fn add(args: &AddArgs, ctx: &Context) -> Result<ExitCode> {
     let what = describe(&folder);
     let (mut list, inherited) = current(&vault, &folder)?;
     let mut added = Vec::new();
+    let mut known: std::collections::HashSet<String> =
+        list.iter().map(|r| r.key().to_owned()).collect();
     for r in new {
-        if list.contains(&r) {
+        if !known.insert(r.key().to_owned()) {
             eprintln!("{} is already a recipient of {what}.", r.key());
         } else {
             list.push(r.clone());

@@ -18,7 +18,7 @@ use clap::Args;
 use rayon::prelude::*;
 
 use coffer::Folder;
-use coffer::formats::leak::{Matcher, Owner, PatternsBuilder};
+use coffer::formats::leak::{Matcher, Owner, PatternsBuilder, Search};
 use coffer::sys::private;
 
 use super::{Context, UsageError};
@@ -95,7 +95,14 @@ pub fn scan(args: &ScanArgs, ctx: &Context) -> Result<ExitCode> {
     if args.staged || args.git_history {
         git_toplevel()?;
     }
-    let Some(matcher) = build_matcher(ctx, args.min_length)? else {
+    // A staged change is a few kilobytes: a matcher built in linear time and little memory
+    // beats a DFA that takes longer to build than the whole search.
+    let search = if args.staged {
+        Search::Small
+    } else {
+        Search::Bulk
+    };
+    let Some(matcher) = build_matcher(ctx, args.min_length, search)? else {
         eprintln!("coffer: the vault holds no values to look for");
         return Ok(ExitCode::SUCCESS);
     };
@@ -130,7 +137,7 @@ Remove them (coffer run and coffer inject keep secrets out of files), then commi
 }
 
 /// Decrypts the vault (in parallel, a chunk at a time) and builds the automaton.
-fn build_matcher(ctx: &Context, min_length: usize) -> Result<Option<Matcher>> {
+fn build_matcher(ctx: &Context, min_length: usize, search: Search) -> Result<Option<Matcher>> {
     let vault = ctx.vault()?;
     let names = vault.list(&Folder::root())?;
     if names.is_empty() {
@@ -154,7 +161,7 @@ fn build_matcher(ctx: &Context, min_length: usize) -> Result<Option<Matcher>> {
         );
     }
     builder
-        .build()
+        .build(search)
         .map_err(|e| anyhow!("cannot build the search automaton: {e}"))
 }
 

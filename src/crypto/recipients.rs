@@ -5,6 +5,7 @@
 //! the encryptor, and a line that is not an accepted kind is an error naming the file and line
 //! number — never the line itself, which could be anything.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -156,6 +157,8 @@ impl Recipients {
             file: source.to_owned(),
         })?;
         let mut list: Vec<Recipient> = Vec::new();
+        // Keys seen so far: duplicates are dropped in one pass, whatever the file's size.
+        let mut seen: HashSet<String> = HashSet::new();
         let mut pending_label: Option<String> = None;
         for (index, raw) in text.lines().enumerate() {
             let line = raw.trim();
@@ -184,7 +187,7 @@ impl Recipients {
                 }
             };
             let recipient = recipient.with_label(pending_label.take());
-            if !list.contains(&recipient) {
+            if seen.insert(recipient.key.clone()) {
                 list.push(recipient);
             }
         }
@@ -228,7 +231,10 @@ impl Recipients {
 
     /// Whether both sets hold the same keys, whatever their order and labels.
     pub fn same_keys(&self, other: &Recipients) -> bool {
-        self.list.len() == other.list.len() && self.list.iter().all(|r| other.list.contains(r))
+        fn keys(r: &Recipients) -> HashSet<&str> {
+            r.list.iter().map(Recipient::key).collect()
+        }
+        self.list.len() == other.list.len() && keys(self) == keys(other)
     }
 
     pub(crate) fn as_age(&self) -> impl Iterator<Item = &dyn age::Recipient> {

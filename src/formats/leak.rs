@@ -8,6 +8,8 @@
 //! string, in both alphabets) and URL-encoded. The pattern bytes live in zeroizing buffers
 //! that are wiped as soon as the automaton is built.
 
+use std::collections::HashMap;
+
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -134,9 +136,11 @@ impl PatternsBuilder {
         self.patterns.is_empty()
     }
 
-    /// Builds the automaton and wipes the collected pattern bytes. `None` when there is
-    /// nothing to look for.
-    pub fn build(mut self) -> Result<Option<Matcher>, aho_corasick::BuildError> {
+    /// Builds the matcher and wipes the collected pattern bytes. `None` when there is
+    /// nothing to look for. [`Search::Bulk`] builds a full DFA (fastest over hundreds of MB,
+    /// costly to build); [`Search::Small`] a hash set of prefixes, linear and small to build,
+    /// for a few kilobytes of text such as a staged change.
+    pub fn build(mut self, search: Search) -> Result<Option<Matcher>, aho_corasick::BuildError> {
         if self.patterns.is_empty() {
             return Ok(None);
         }
@@ -144,36 +148,67 @@ impl PatternsBuilder {
         // into a hash table.
         self.patterns
             .sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-        let mut unique: Vec<&[u8]> = Vec::new();
+        let mut unique: Vec<usize> = Vec::new();
         let mut owners: Vec<Vec<Owner>> = Vec::new();
-        for (bytes, owner) in &self.patterns {
-            if unique.last() == Some(&bytes.as_slice()) {
+        for (i, (bytes, owner)) in self.patterns.iter().enumerate() {
+            let same = unique
+                .last()
+                .is_some_and(|&u| self.patterns[u].0.as_slice() == bytes.as_slice());
+            if same {
                 if let Some(list) = owners.last_mut()
                     && !list.contains(owner)
                 {
                     list.push(owner.clone());
                 }
             } else {
-                unique.push(bytes);
+                unique.push(i);
                 owners.push(vec![owner.clone()]);
             }
         }
-        // A full DFA costs some memory and build time but searches several times faster than
-        // the NFA the builder would pick for thousands of patterns; scan reads hundreds of MB.
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&unique)?;
-        // `self.patterns` is dropped on return: every buffer is zeroized.
-        Ok(Some(Matcher { automaton, owners }))
+        let engine = match search {
+            Search::Bulk => {
+                // A full DFA costs memory and build time but searches several times faster
+                // than the NFA the builder would pick for thousands of patterns.
+                let values = unique.iter().map(|&i| self.patterns[i].0.as_slice());
+                Engine::Automaton(
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::LeftmostLongest)
+                        .kind(Some(AhoCorasickKind::DFA))
+                        .build(values)?,
+                )
+            }
+            Search::Small => {
+                let values = unique
+                    .iter()
+                    .map(|&i| std::mem::take(&mut self.patterns[i].0))
+                    .collect();
+                Engine::Prefixes(PrefixSet::new(values))
+            }
+        };
+        // `self.patterns` is dropped on return: every buffer left is zeroized.
+        Ok(Some(Matcher { engine, owners }))
     }
 }
 
-/// The compiled patterns. It keeps no copy of the values besides the automaton's own
-/// transition tables.
+/// How much text a [`Matcher`] is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Search {
+    /// Whole trees and histories: build once, search hundreds of megabytes.
+    Bulk,
+    /// A few kilobytes (a staged change): build in linear time and little memory.
+    Small,
+}
+
+/// The compiled patterns.
 pub struct Matcher {
-    automaton: AhoCorasick,
+    engine: Engine,
     owners: Vec<Vec<Owner>>,
+}
+
+enum Engine {
+    /// Keeps no copy of the values besides the automaton's own transition tables.
+    Automaton(AhoCorasick),
+    Prefixes(PrefixSet),
 }
 
 /// One place where a value was found, as byte offsets.
@@ -186,23 +221,110 @@ pub struct Hit {
 
 impl Matcher {
     /// Every non-overlapping occurrence in `haystack`, leftmost and longest first.
-    pub fn find_iter<'a>(&'a self, haystack: &'a [u8]) -> impl Iterator<Item = Hit> + 'a {
-        self.automaton.find_iter(haystack).map(|m| Hit {
-            start: m.start(),
-            end: m.end(),
-            pattern: m.pattern().as_usize(),
-        })
+    pub fn find_iter<'a>(&'a self, haystack: &'a [u8]) -> Box<dyn Iterator<Item = Hit> + 'a> {
+        match &self.engine {
+            Engine::Automaton(automaton) => Box::new(automaton.find_iter(haystack).map(|m| Hit {
+                start: m.start(),
+                end: m.end(),
+                pattern: m.pattern().as_usize(),
+            })),
+            Engine::Prefixes(set) => Box::new(set.find_iter(haystack)),
+        }
     }
 
     /// Whether `haystack` holds any value.
     pub fn is_match(&self, haystack: &[u8]) -> bool {
-        self.automaton.is_match(haystack)
+        self.find_iter(haystack).next().is_some()
     }
 
     /// The secrets whose value a hit is.
     pub fn owners(&self, hit: &Hit) -> &[Owner] {
         &self.owners[hit.pattern]
     }
+}
+
+/// Rabin–Karp over many patterns: the hash of every pattern's first `width` bytes (the
+/// shortest pattern's length) in a map, one rolling hash over the text, and a byte-for-byte
+/// check of the candidates where a hash is found. Building it is a pass over the values; the
+/// values stay in zeroizing buffers, wiped when the set is dropped.
+struct PrefixSet {
+    width: usize,
+    values: Vec<Zeroizing<Vec<u8>>>,
+    /// Prefix hash → the values with that prefix hash, longest first.
+    by_prefix: HashMap<u64, Vec<usize>>,
+    /// `BASE` to the power `width - 1`: what the byte leaving the window weighs.
+    top: u64,
+}
+
+/// The multiplier of the rolling hash (odd, so multiplication is invertible mod 2^64).
+const BASE: u64 = 0x100_0000_01b3;
+
+impl PrefixSet {
+    fn new(values: Vec<Zeroizing<Vec<u8>>>) -> Self {
+        let width = values.iter().map(|v| v.len()).min().unwrap_or(1).max(1);
+        let mut by_prefix: HashMap<u64, Vec<usize>> = HashMap::with_capacity(values.len());
+        for (i, v) in values.iter().enumerate() {
+            by_prefix.entry(hash(&v[..width])).or_default().push(i);
+        }
+        for candidates in by_prefix.values_mut() {
+            candidates.sort_by_key(|&i| std::cmp::Reverse(values[i].len()));
+        }
+        let top = (1..width).fold(1u64, |acc, _| acc.wrapping_mul(BASE));
+        Self {
+            width,
+            values,
+            by_prefix,
+            top,
+        }
+    }
+
+    /// The longest value starting at `at`, if any.
+    fn longest_at(&self, haystack: &[u8], at: usize, h: u64) -> Option<Hit> {
+        let candidates = self.by_prefix.get(&h)?;
+        let rest = &haystack[at..];
+        candidates
+            .iter()
+            .find(|&&i| rest.starts_with(&self.values[i]))
+            .map(|&i| Hit {
+                start: at,
+                end: at + self.values[i].len(),
+                pattern: i,
+            })
+    }
+
+    fn find_iter<'a>(&'a self, haystack: &'a [u8]) -> impl Iterator<Item = Hit> + 'a {
+        let w = self.width;
+        let mut at = 0;
+        let mut h: Option<u64> = None;
+        std::iter::from_fn(move || {
+            while at + w <= haystack.len() {
+                let current = match h {
+                    Some(current) => current,
+                    None => hash(&haystack[at..at + w]),
+                };
+                if let Some(hit) = self.longest_at(haystack, at, current) {
+                    at = hit.end;
+                    h = None;
+                    return Some(hit);
+                }
+                h = haystack.get(at + w).map(|&next| {
+                    current
+                        .wrapping_sub(u64::from(haystack[at]).wrapping_mul(self.top))
+                        .wrapping_mul(BASE)
+                        .wrapping_add(u64::from(next))
+                });
+                at += 1;
+            }
+            None
+        })
+    }
+}
+
+/// The polynomial hash `PrefixSet` rolls: `b0·BASE^(n-1) + … + b(n-1)`, mod 2^64.
+fn hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0u64, |h, &b| {
+        h.wrapping_mul(BASE).wrapping_add(u64::from(b))
+    })
 }
 
 /// The `secret=` parameter of an `otpauth://` URI.
@@ -261,7 +383,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn matcher(secrets: &[(&str, &str)], min: usize) -> Matcher {
+    fn built(secrets: &[(&str, &str)], min: usize, search: Search) -> Matcher {
         let mut b = PatternsBuilder::new(min);
         for (name, content) in secrets {
             b.add_secret(
@@ -269,14 +391,60 @@ mod tests {
                 &Plaintext::new(content.as_bytes().to_vec()),
             );
         }
-        b.build().unwrap().unwrap()
+        b.build(search).unwrap().unwrap()
     }
 
-    fn found(m: &Matcher, text: &str) -> Vec<(String, String, Encoding)> {
-        m.find_iter(text.as_bytes())
-            .flat_map(|h| m.owners(&h).to_vec())
+    /// Both engines, which must agree on every text a test gives them.
+    struct Both(Matcher, Matcher);
+
+    fn matcher(secrets: &[(&str, &str)], min: usize) -> Both {
+        Both(
+            built(secrets, min, Search::Bulk),
+            built(secrets, min, Search::Small),
+        )
+    }
+
+    fn hits(m: &Matcher, text: &[u8]) -> Vec<(usize, usize, Vec<Owner>)> {
+        m.find_iter(text)
+            .map(|h| (h.start, h.end, m.owners(&h).to_vec()))
+            .collect()
+    }
+
+    impl Both {
+        fn is_match(&self, text: &[u8]) -> bool {
+            assert_eq!(
+                hits(&self.0, text),
+                hits(&self.1, text),
+                "the engines disagree"
+            );
+            self.0.is_match(text) && self.1.is_match(text)
+        }
+    }
+
+    fn found(m: &Both, text: &str) -> Vec<(String, String, Encoding)> {
+        let bulk = hits(&m.0, text.as_bytes());
+        assert_eq!(bulk, hits(&m.1, text.as_bytes()), "the engines disagree");
+        bulk.into_iter()
+            .flat_map(|(_, _, owners)| owners)
             .map(|o| (o.name.to_string(), o.field, o.encoding))
             .collect()
+    }
+
+    #[test]
+    fn leftmost_longest_without_overlaps_in_both_engines() {
+        let m = matcher(
+            &[
+                ("a", "abcdefgh\n"),
+                ("b", "abcdefghijkl\n"),
+                ("c", "ghijklmnop\n"),
+            ],
+            8,
+        );
+        let names =
+            |text: &str| -> Vec<String> { found(&m, text).into_iter().map(|f| f.0).collect() };
+        assert_eq!(names("xxabcdefghijklmnop"), ["b"]);
+        assert_eq!(names("abcdefgh ghijklmnop abcdefghijkl"), ["a", "c", "b"]);
+        assert!(names("abcdefg").is_empty());
     }
 
     #[test]
@@ -308,7 +476,7 @@ mod tests {
             &Plaintext::new(b"-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n".to_vec()),
         );
         assert!(b.is_empty());
-        assert!(b.build().unwrap().is_none());
+        assert!(b.build(Search::Small).unwrap().is_none());
     }
 
     #[test]

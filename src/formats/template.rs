@@ -53,15 +53,18 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .map(|i| from + i)
 }
 
-fn line_at(text: &[u8], offset: usize) -> usize {
-    1 + text[..offset].iter().filter(|&&b| b == b'\n').count()
-}
-
 impl Template {
-    /// Finds the placeholders of `text`; a malformed one fails the whole template.
+    /// Finds the placeholders of `text`; a malformed one fails the whole template. One pass:
+    /// the line number is counted as the scan moves on, and each reference is looked up in a
+    /// map, so thousands of placeholders cost the template's length, not its length times
+    /// their number.
     pub fn parse(text: &[u8]) -> Result<Self, TemplateError> {
         let mut pieces = Vec::new();
         let mut references: Vec<(Reference, usize)> = Vec::new();
+        let mut index_of: std::collections::HashMap<Reference, usize> =
+            std::collections::HashMap::new();
+        // The line number at offset `counted`, which only moves forward.
+        let (mut line, mut counted) = (1, 0);
         let mut last = 0;
         let mut at = 0;
         while let Some(open) = find(text, OPEN, at) {
@@ -75,7 +78,8 @@ impl Template {
                 at = inner_start;
                 continue;
             }
-            let line = line_at(text, open);
+            line += text[counted..open].iter().filter(|&&b| b == b'\n').count();
+            counted = open;
             let line_end = find(text, b"\n", inner_start).unwrap_or(text.len());
             let close = find(text, CLOSE, inner_start)
                 .filter(|&c| c <= line_end)
@@ -85,13 +89,10 @@ impl Template {
                 .trim();
             let parsed = Reference::parse(inner)
                 .map_err(|source| TemplateError::Reference { line, source })?;
-            let index = match references.iter().position(|(r, _)| *r == parsed) {
-                Some(i) => i,
-                None => {
-                    references.push((parsed, line));
-                    references.len() - 1
-                }
-            };
+            let index = *index_of.entry(parsed.clone()).or_insert_with(|| {
+                references.push((parsed, line));
+                references.len() - 1
+            });
             pieces.push(Piece::Text(last..open));
             pieces.push(Piece::Reference(index));
             last = close + CLOSE.len();

@@ -4,6 +4,7 @@
 //! time) but has no links, no crash points and no git.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -73,14 +74,33 @@ impl Contents {
         }
     }
 
+    /// Whether `folder` holds nothing: no secret, sub-folder or metadata file. Range lookups
+    /// in the sorted maps, so removing many secrets costs no scan of the whole store each.
     fn is_empty(&self, folder: &Folder) -> bool {
-        !self.secrets.keys().any(|n| folder.contains(n))
-            && !self
-                .folders
-                .keys()
-                .any(|f| f != folder && folder.contains_folder(f))
-            && !self.meta.keys().any(|(f, _)| f == folder)
+        below(&self.secrets, folder).next().is_none()
+            && below(&self.folders, folder).next().is_none()
+            && self
+                .meta
+                .range((folder.clone(), "")..)
+                .next()
+                .is_none_or(|((f, _), _)| f != folder)
     }
+}
+
+/// The entries of `map` strictly below `folder` (everything, for the root). Every key with
+/// the prefix `folder/` sorts in one run starting at that prefix, so this walks only them.
+fn below<'a, K, V>(map: &'a BTreeMap<K, V>, folder: &Folder) -> impl Iterator<Item = &'a K> + 'a
+where
+    K: std::borrow::Borrow<str> + Ord,
+{
+    let prefix = if folder.is_root() {
+        String::new()
+    } else {
+        format!("{}/", folder.as_str())
+    };
+    map.range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+        .map(|(k, _)| k)
+        .take_while(move |k| k.borrow().starts_with(&prefix))
 }
 
 /// How long a second writer waits, as on disk.
@@ -227,12 +247,7 @@ impl Storage for MemoryStore {
         if !contents.has_folder(folder) {
             return Err(self.missing(folder));
         }
-        Ok(contents
-            .secrets
-            .keys()
-            .filter(|n| folder.contains(n))
-            .cloned()
-            .collect())
+        Ok(below(&contents.secrets, folder).cloned().collect())
     }
 
     fn children(&self, folder: &Folder) -> Result<Vec<(String, bool)>> {

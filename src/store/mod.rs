@@ -325,18 +325,22 @@ pub trait Storage: Send + Sync {
 }
 
 /// The listing tree of `names` below `folder`.
+///
+/// One pass: in sorted order every name below a folder `f/` is contiguous (they share the
+/// prefix), so a component either extends the last child of its parent or starts a new one.
+/// Unsorted input is sorted first; the final sort only orders siblings for display.
 pub fn build_tree(folder: &Folder, names: &[SecretName]) -> TreeNode {
     let mut root = TreeNode {
         name: folder.to_string(),
         is_folder: true,
         children: Vec::new(),
     };
-    for name in names {
-        let Some(rel) = folder.strip(name) else {
-            continue;
-        };
-        let parts: Vec<&str> = rel.components().collect();
-        insert_path(&mut root, &parts);
+    let mut relative: Vec<&str> = names.iter().filter_map(|n| folder.relative(n)).collect();
+    if !relative.is_sorted() {
+        relative.sort_unstable();
+    }
+    for rel in relative {
+        insert_sorted(&mut root, rel);
     }
     sort_tree(&mut root);
     root
@@ -353,27 +357,28 @@ fn not_found_as(name: &SecretName, e: StoreError) -> StoreError {
     }
 }
 
-fn insert_path(node: &mut TreeNode, parts: &[&str]) {
-    let Some((first, rest)) = parts.split_first() else {
-        return;
-    };
-    let is_folder = !rest.is_empty();
-    let index = match node
-        .children
-        .iter()
-        .position(|c| c.name == *first && c.is_folder == is_folder)
-    {
-        Some(i) => i,
-        None => {
+/// Inserts the relative name `rel` below `node`, where every earlier name was smaller: only
+/// the last child on each level can be the one it continues.
+fn insert_sorted(mut node: &mut TreeNode, rel: &str) {
+    let mut parts = rel.split('/').peekable();
+    while let Some(part) = parts.next() {
+        let is_folder = parts.peek().is_some();
+        let continues = node
+            .children
+            .last()
+            .is_some_and(|c| c.is_folder == is_folder && c.name == part);
+        if !continues {
             node.children.push(TreeNode {
-                name: (*first).to_owned(),
+                name: part.to_owned(),
                 is_folder,
                 children: Vec::new(),
             });
-            node.children.len() - 1
         }
-    };
-    insert_path(&mut node.children[index], rest);
+        let Some(next) = node.children.last_mut() else {
+            return;
+        };
+        node = next;
+    }
 }
 
 fn sort_tree(node: &mut TreeNode) {
@@ -577,5 +582,55 @@ mod contract {
             drop(held);
             second.join().unwrap().unwrap();
         }
+    }
+}
+
+#[cfg(test)]
+mod tree_tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<SecretName> {
+        list.iter().map(|s| SecretName::new(s).unwrap()).collect()
+    }
+
+    /// Each node as `name` or `name/`, depth-first, indented by level.
+    fn outline(node: &TreeNode, depth: usize, out: &mut Vec<String>) {
+        for child in &node.children {
+            let slash = if child.is_folder { "/" } else { "" };
+            out.push(format!("{}{}{slash}", "  ".repeat(depth), child.name));
+            outline(child, depth + 1, out);
+        }
+    }
+
+    #[test]
+    fn names_that_sort_between_a_folder_and_its_secrets_land_in_the_right_place() {
+        // '!' and '-' sort before '/', so "a!" and "a-b" fall between "a" and "a/…".
+        let list = [
+            "a", "a!", "a-b", "a/b", "a/b!x", "a/b/c", "a/d", "z/y/x", "b",
+        ];
+        let expected = vec![
+            "a/", "  b/", "    c", "  b", "  b!x", "  d", "a", "a!", "a-b", "b", "z/", "  y/",
+            "    x",
+        ];
+        let mut sorted = names(&list);
+        sorted.sort();
+        let mut reversed = sorted.clone();
+        reversed.reverse();
+        for input in [names(&list), sorted, reversed] {
+            let mut out = Vec::new();
+            outline(&build_tree(&Folder::root(), &input), 0, &mut out);
+            assert_eq!(out, expected);
+        }
+    }
+
+    #[test]
+    fn a_subfolder_tree_holds_only_what_lies_below_it() {
+        let tree = build_tree(
+            &Folder::new("a").unwrap(),
+            &names(&["a/x", "a/y/z", "ab/q", "b"]),
+        );
+        let mut out = Vec::new();
+        outline(&tree, 0, &mut out);
+        assert_eq!(out, vec!["x", "y/", "  z"]);
     }
 }

@@ -141,6 +141,13 @@ impl SecretName {
     }
 }
 
+/// Ordered as the name's text, so sorted maps of names can be searched by a prefix.
+impl std::borrow::Borrow<str> for SecretName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for SecretName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -245,16 +252,27 @@ impl Folder {
 
     /// `name` relative to this folder, if it lies below it.
     pub fn strip(&self, name: &SecretName) -> Option<SecretName> {
+        self.relative(name).map(|rest| SecretName(rest.to_owned()))
+    }
+
+    /// [`Folder::strip`] without the copy: the rest of `name` below this folder, borrowed.
+    pub fn relative<'a>(&self, name: &'a SecretName) -> Option<&'a str> {
         if self.is_root() {
-            return Some(name.clone());
+            return Some(&name.0);
         }
-        let rest = name.0.strip_prefix(&self.0)?.strip_prefix('/')?;
-        Some(SecretName(rest.to_owned()))
+        name.0.strip_prefix(&self.0)?.strip_prefix('/')
     }
 
     /// The folder as a secret name, if it is not the root.
     pub fn as_name(&self) -> Option<SecretName> {
         (!self.is_root()).then(|| SecretName(self.0.clone()))
+    }
+}
+
+/// Ordered as the folder's text, so sorted maps of folders can be searched by a prefix.
+impl std::borrow::Borrow<str> for Folder {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 

@@ -128,8 +128,10 @@ impl Vault {
     pub fn begin_reencryption(&self, folder: &Folder, removed: &[Listed]) -> Result<()> {
         let mut pins = self.pins_or_snapshot()?;
         let entry = pins.unfinished.entry(folder.clone()).or_default();
+        let mut known: std::collections::HashSet<String> =
+            entry.iter().map(|l| l.key.clone()).collect();
         for r in removed {
-            if !entry.iter().any(|l| l.key == r.key) {
+            if known.insert(r.key.clone()) {
                 entry.push(r.clone());
             }
         }
