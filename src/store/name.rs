@@ -366,6 +366,14 @@ mod tests {
         );
         let deep = vec!["abcdefg"; MAX_NAME_BYTES / 8].join("/");
         assert!(SecretName::new(&deep).is_ok(), "{}", deep.len());
+        // The limit itself is allowed; one byte more is not.
+        let exact = format!("{deep}x");
+        assert_eq!(exact.len(), MAX_NAME_BYTES);
+        assert!(SecretName::new(&exact).is_ok());
+        assert_eq!(
+            SecretName::new(&format!("{exact}y")),
+            Err(NameError::TooLong)
+        );
         assert_eq!(
             SecretName::new(&format!("{deep}/abcdefg")),
             Err(NameError::TooLong)
