@@ -41,16 +41,9 @@ pub fn info(args: &InfoArgs, ctx: &Context) -> Result<ExitCode> {
         Some(r) => {
             let when = r.when.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S");
             let days = (now.as_second() - r.when.as_second()).div_euclid(86_400);
-            let max_age = ctx
-                .config
-                .audit
-                .max_age
-                .unwrap_or(audit::DEFAULT_MAX_AGE_DAYS);
-            let stale = if days > i64::from(max_age) {
-                format!(" (stale: the limit is {max_age} days)")
-            } else {
-                String::new()
-            };
+            let stale = stale_note(ctx, days)
+                .map(|note| format!(" ({note})"))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "Rotated:    {when} (last change of value, from {})\n",
                 r.source.describe()
@@ -94,16 +87,9 @@ fn info_folder(vault: &Vault, folder: &Folder, ctx: &Context) -> Result<ExitCode
                 .to_zoned(jiff::tz::TimeZone::system())
                 .strftime("%Y-%m-%d %H:%M:%S");
             let days = (jiff::Timestamp::now().as_second() - r.when.as_second()).div_euclid(86_400);
-            let max_age = ctx
-                .config
-                .audit
-                .max_age
-                .unwrap_or(audit::DEFAULT_MAX_AGE_DAYS);
-            let stale = if days > i64::from(max_age) {
-                format!("; stale: the limit is {max_age} days")
-            } else {
-                String::new()
-            };
+            let stale = stale_note(ctx, days)
+                .map(|note| format!("; {note}"))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "Oldest:     {when} {oldest} ({days} day{}{stale})\n",
                 if days == 1 { "" } else { "s" }
@@ -149,4 +135,14 @@ fn push_recipients(out: &mut String, vault: &Vault, folder: &Folder) {
         }
         Err(e) => out.push_str(&format!("Recipients: {e}\n")),
     }
+}
+
+/// `stale: the limit is N days` when a value `days` old is past `audit.max_age`.
+fn stale_note(ctx: &Context, days: i64) -> Option<String> {
+    let max_age = ctx
+        .config
+        .audit
+        .max_age
+        .unwrap_or(audit::DEFAULT_MAX_AGE_DAYS);
+    (days > i64::from(max_age)).then(|| format!("stale: the limit is {max_age} days"))
 }

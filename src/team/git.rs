@@ -291,8 +291,8 @@ impl Git {
         Ok(())
     }
 
-    /// The paths (relative to the store) git's index holds unmerged.
-    fn unmerged(&self) -> Result<Vec<String>, GitError> {
+    /// The paths (relative to the store) git's index holds unmerged, sorted.
+    pub fn unmerged(&self) -> Result<Vec<String>, GitError> {
         let out = self.run(["diff", "--name-only", "--diff-filter=U", "-z"])?;
         let mut paths: Vec<String> = out
             .stdout
@@ -300,6 +300,7 @@ impl Git {
             .filter(|p| !p.is_empty())
             .map(|p| String::from_utf8_lossy(p).into_owned())
             .collect();
+        paths.sort();
         paths.dedup();
         Ok(paths)
     }

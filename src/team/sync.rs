@@ -225,16 +225,7 @@ pub fn resolve(git: &Git, name: &SecretName, side: Side) -> Result<Option<KeptAs
 
 /// The paths (relative to the store) git has left unmerged.
 pub fn conflicts(git: &Git) -> Result<Vec<String>, SyncError> {
-    let out = git.run(["diff", "--name-only", "--diff-filter=U", "-z"])?;
-    let mut paths: Vec<String> = out
-        .stdout
-        .split(|b| *b == 0)
-        .filter(|p| !p.is_empty())
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .collect();
-    paths.sort();
-    paths.dedup();
-    Ok(paths)
+    Ok(git.unmerged()?)
 }
 
 /// Whether a stopped sync is waiting to be resolved.
