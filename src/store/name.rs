@@ -294,6 +294,17 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn names_print_as_typed() {
+        let name = SecretName::new("web/shop").unwrap();
+        assert_eq!(name.to_string(), "web/shop");
+        assert!(format!("{name:?}").contains("web/shop"));
+        let folder = Folder::new("web").unwrap();
+        assert_eq!(folder.to_string(), "web");
+        assert!(format!("{folder:?}").contains("web"));
+        assert!(Folder::root().is_root() && Folder::root().to_string().is_empty());
+    }
+
+    #[test]
     fn accepts_ordinary_names() {
         for ok in [
             "a",
