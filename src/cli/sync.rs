@@ -80,6 +80,11 @@ pub fn sync(args: &SyncArgs, ctx: &Context) -> Result<ExitCode> {
                 eprintln!("{label}: not a git repository; skipped.");
                 return Ok(ExitCode::SUCCESS);
             }
+            // A store kept in git only locally has nothing to sync with.
+            if !coffer::team::sync::has_remote(vault.git())? {
+                eprintln!("{label}: no remote; skipped.");
+                return Ok(ExitCode::SUCCESS);
+            }
             eprintln!("{label}:");
             sync_store(&vault, None, args, ctx)
         });

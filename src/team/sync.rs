@@ -382,6 +382,12 @@ fn default_remote(git: &Git) -> Result<String, SyncError> {
     remotes.into_iter().next().ok_or(SyncError::NoRemote)
 }
 
+/// Whether the store's repository has a remote to sync with.
+pub fn has_remote(git: &Git) -> Result<bool, SyncError> {
+    let out = git.run(["remote"])?;
+    Ok(!out.stdout.iter().all(u8::is_ascii_whitespace))
+}
+
 fn ok(git: &Git, args: &[&str]) -> Result<bool, SyncError> {
     Ok(git
         .command()

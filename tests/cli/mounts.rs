@@ -292,6 +292,11 @@ fn sync_reports_per_store_and_a_conflict_stops_only_its_own() {
     a.run_ok(&["sync", "team"]);
     let err = fails(a, &["sync", "nothing"], 1);
     assert!(err.contains("not a mount"), "{err}");
+    // Alice's own store is in git but has no remote: skipped, not a failure.
+    let out = a.run(&["sync"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("main store: no remote; skipped."), "{err}");
 }
 
 #[test]
