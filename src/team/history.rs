@@ -136,9 +136,38 @@ impl std::fmt::Display for Revision {
 /// Every version of `name`, newest first: the commits of the current branch, followed back
 /// through moves and copies, and the conflict sides kept for any name it had.
 pub fn history(git: &Git, name: &SecretName) -> Result<Vec<Version>, GitError> {
-    let log = git.run(rotation::LOG_ARGS)?.stdout;
-    let commits = rotation::parse_log(&log);
-    let mut versions = follow(&commits, name.as_str());
+    let mut versions = Vec::new();
+    // One `git log --follow` limited to the name (git follows exact renames itself); a copy
+    // or a coffer move that re-encrypted (a `Coffer-Copy` trailer) hops to its source, from
+    // the commit before. A secret never copied costs one path-limited log, not the whole
+    // history with rename detection.
+    let mut current = name.as_str().to_owned();
+    let mut start: Option<String> = None;
+    loop {
+        let path = format!("{current}{AGE_SUFFIX}");
+        let mut args: Vec<&str> = FOLLOW_ARGS.to_vec();
+        if let Some(rev) = &start {
+            args.push(rev);
+        }
+        args.extend(["--", &path]);
+        let log = git.run(&args)?.stdout;
+        let commits = rotation::parse_log(&log);
+        let (found, hop) = follow_to_copy(&commits, &current);
+        versions.extend(found);
+        let Some((commit, source)) = hop else {
+            break;
+        };
+        // The trailer names the source; whether the source went away in that commit (a
+        // move, not a copy) is not in a log limited to this name.
+        if deleted_in(git, &commit, &source)?
+            && let Some(last) = versions.last_mut()
+            && let Event::CopiedFrom(from) = &last.event
+        {
+            last.event = Event::MovedFrom(from.clone());
+        }
+        start = Some(format!("{commit}^"));
+        current = source;
+    }
     let names: BTreeSet<String> = versions
         .iter()
         .map(|v| v.name.clone())
@@ -158,7 +187,73 @@ pub fn history(git: &Git, name: &SecretName) -> Result<Vec<Version>, GitError> {
     Ok(versions)
 }
 
+/// `git log` of one name, newest first, following exact renames, in the format
+/// [`rotation::parse_log`] reads.
+const FOLLOW_ARGS: [&str; 9] = [
+    "-c",
+    "log.showSignature=false",
+    "log",
+    "-z",
+    "--format=%x1e%H%x1f%at%x1f%an%x1f%B%x1f",
+    "--name-status",
+    "-M100%",
+    "--follow",
+    "--date-order",
+];
+
+/// [`follow`] over a log limited to `name`, stopping at the first copy (a `Coffer-Copy`
+/// trailer, not a rename git followed): the versions so far, and the commit and source name
+/// to go on from.
+fn follow_to_copy(commits: &[Commit<'_>], name: &str) -> (Vec<Version>, Option<(String, String)>) {
+    let mut current = name.to_owned();
+    let mut versions = Vec::new();
+    for commit in commits {
+        let Some((event, next)) = what_happened(commit, &current) else {
+            continue;
+        };
+        // A rename or copy git found itself: `--follow` goes on with the old name.
+        let followed = commit.changes.iter().any(|c| {
+            matches!(c, Change::Renamed { to, .. } | Change::Copied { to, .. } if *to == current)
+        });
+        let when = if event.changes_value() {
+            commit.value_date(&current)
+        } else {
+            Timestamp::from_second(commit.author_time).unwrap_or(Timestamp::UNIX_EPOCH)
+        };
+        versions.push(Version {
+            commit: commit.hash.to_owned(),
+            when,
+            author: commit.author.to_owned(),
+            name: current.clone(),
+            event,
+        });
+        match next {
+            Some(next) if followed => current = next,
+            Some(next) => return (versions, Some((commit.hash.to_owned(), next))),
+            None => {}
+        }
+    }
+    (versions, None)
+}
+
+/// Whether `commit` removed the secret `name`.
+fn deleted_in(git: &Git, commit: &str, name: &str) -> Result<bool, GitError> {
+    let path = format!("{name}{AGE_SUFFIX}");
+    let out = git.run([
+        "diff-tree",
+        "--no-commit-id",
+        "-r",
+        "--name-status",
+        "-z",
+        commit,
+        "--",
+        &path,
+    ])?;
+    Ok(out.stdout.first() == Some(&b'D'))
+}
+
 /// Walks the parsed log newest first, following `name` back to where each value came from.
+#[cfg(test)]
 fn follow(commits: &[Commit<'_>], name: &str) -> Vec<Version> {
     let mut current = name.to_owned();
     let mut versions = Vec::new();
@@ -191,6 +286,7 @@ fn what_happened(commit: &Commit<'_>, current: &str) -> Option<(Event, Option<St
     let change = commit.changes.iter().find(|c| match c {
         Change::Added(p) | Change::Modified(p) | Change::Deleted(p) => *p == current,
         Change::Renamed { from, to } => *from == current || *to == current,
+        Change::Copied { to, .. } => *to == current,
         Change::Other => false,
     })?;
     let deleted = |path: &str| {
@@ -206,6 +302,10 @@ fn what_happened(commit: &Commit<'_>, current: &str) -> Option<(Event, Option<St
             Some((*from).to_owned()),
         ),
         Change::Renamed { to, .. } => (Event::MovedTo((*to).to_owned()), None),
+        Change::Copied { from, .. } => (
+            Event::CopiedFrom((*from).to_owned()),
+            Some((*from).to_owned()),
+        ),
         Change::Added(_) | Change::Modified(_) if commit.unchanged => {
             match copy_source(commit, current) {
                 Some(from) if deleted(&from) => (Event::MovedFrom(from.clone()), Some(from)),

@@ -153,6 +153,12 @@ pub(crate) enum Change<'a> {
         from: &'a str,
         to: &'a str,
     },
+    /// An exact copy (only `git log --follow` reports them): the same ciphertext under a
+    /// second name.
+    Copied {
+        from: &'a str,
+        to: &'a str,
+    },
     Other,
 }
 
@@ -251,9 +257,12 @@ fn parse_commit(chunk: &str) -> Option<Commit<'_>> {
                 }
             }
             Some('C') => {
-                tokens.next()?;
-                tokens.next()?;
-                Change::Other
+                let from = tokens.next()?;
+                let to = tokens.next()?;
+                match (strip_age(from), strip_age(to)) {
+                    (Some(from), Some(to)) => Change::Copied { from, to },
+                    _ => Change::Other,
+                }
             }
             _ => {
                 tokens.next()?;
