@@ -294,6 +294,28 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn joining_stops_at_the_length_limit() {
+        // A folder of exactly MAX - 3 bytes: `/xy` brings a name to the limit, `/xyz` past it.
+        let mut path = String::new();
+        while path.len() < MAX_NAME_BYTES - 3 {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            let room = (MAX_NAME_BYTES - 3 - path.len()).min(100);
+            path.push_str(&"f".repeat(room.max(1)));
+        }
+        assert_eq!(path.len(), MAX_NAME_BYTES - 3);
+        let folder = Folder::new(&path).unwrap();
+        let joined = folder.try_join(&SecretName::new("xy").unwrap()).unwrap();
+        assert_eq!(joined.as_str().len(), MAX_NAME_BYTES);
+        assert_eq!(joined.as_str(), format!("{path}/xy"));
+        assert_eq!(
+            folder.try_join(&SecretName::new("xyz").unwrap()),
+            Err(NameError::TooLong)
+        );
+    }
+
+    #[test]
     fn names_print_as_typed() {
         let name = SecretName::new("web/shop").unwrap();
         assert_eq!(name.to_string(), "web/shop");
