@@ -255,29 +255,20 @@ fn deleted_in(git: &Git, commit: &str, name: &str) -> Result<bool, GitError> {
 /// Walks the parsed log newest first, following `name` back to where each value came from.
 #[cfg(test)]
 fn follow(commits: &[Commit<'_>], name: &str) -> Vec<Version> {
-    let mut current = name.to_owned();
+    // Over a whole-history log: each copy's source goes on from the commit after the copy.
     let mut versions = Vec::new();
-    for commit in commits {
-        let Some((event, next)) = what_happened(commit, &current) else {
-            continue;
+    let mut current = name.to_owned();
+    let mut rest = commits;
+    loop {
+        let (found, hop) = follow_to_copy(rest, &current);
+        versions.extend(found);
+        let Some((hash, source)) = hop else {
+            return versions;
         };
-        let when = if event.changes_value() {
-            commit.value_date(&current)
-        } else {
-            Timestamp::from_second(commit.author_time).unwrap_or(Timestamp::UNIX_EPOCH)
-        };
-        versions.push(Version {
-            commit: commit.hash.to_owned(),
-            when,
-            author: commit.author.to_owned(),
-            name: current.clone(),
-            event,
-        });
-        if let Some(next) = next {
-            current = next;
-        }
+        let at = rest.iter().position(|c| c.hash == hash).unwrap_or(rest.len());
+        rest = rest.get(at + 1..).unwrap_or_default();
+        current = source;
     }
-    versions
 }
 
 /// What `commit` did to the secret called `current`, and the name it had before, if that
