@@ -265,7 +265,10 @@ fn follow(commits: &[Commit<'_>], name: &str) -> Vec<Version> {
         let Some((hash, source)) = hop else {
             return versions;
         };
-        let at = rest.iter().position(|c| c.hash == hash).unwrap_or(rest.len());
+        let at = rest
+            .iter()
+            .position(|c| c.hash == hash)
+            .unwrap_or(rest.len());
         rest = rest.get(at + 1..).unwrap_or_default();
         current = source;
     }
