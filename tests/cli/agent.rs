@@ -7,19 +7,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::{self, TestVault, exit_code, stderr, stdout};
+use crate::common::{self, StopsAgent, TestVault, exit_code, stderr, stdout};
 use age::secrecy::{ExposeSecret, SecretString};
 
 const PASSPHRASE: &str = "agent test passphrase";
-
-/// Stops the vault's agent when the test ends, however it ends.
-struct StopsAgent<'a>(&'a TestVault);
-
-impl Drop for StopsAgent<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.cmd().args(["agent", "stop"]).output();
-    }
-}
 
 /// A vault whose identity is protected with [`PASSPHRASE`], holding two secrets.
 fn protected_vault() -> TestVault {

@@ -398,3 +398,12 @@ pub fn stdout_json(out: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// Stops the vault's agent when the test ends, however it ends.
+pub struct StopsAgent<'a>(pub &'a TestVault);
+
+impl Drop for StopsAgent<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.cmd().args(["agent", "stop"]).output();
+    }
+}

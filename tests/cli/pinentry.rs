@@ -5,18 +5,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::common::{TestVault, stderr, stdout};
+use crate::common::{StopsAgent, TestVault, stderr, stdout};
 
 const PASSPHRASE: &str = "pinentry test passphrase";
-
-/// Stops the vault's agent when the test ends, however it ends.
-struct StopsAgent<'a>(&'a TestVault);
-
-impl Drop for StopsAgent<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.cmd().args(["agent", "stop"]).output();
-    }
-}
 
 /// A vault whose identity is protected with [`PASSPHRASE`], holding one secret.
 fn protected_vault() -> TestVault {
