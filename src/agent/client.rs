@@ -35,6 +35,9 @@ pub struct ClientOptions {
     /// `false` with `--no-agent`: protected identities are decrypted in-process.
     pub use_agent: bool,
     pub launch: Launcher,
+    /// Identities files the agent tries after the store's own when they are already unlocked
+    /// there (the main identities, for a mount with its own): never asked for.
+    pub also_try: Vec<PathBuf>,
 }
 
 /// One connection to an agent that answered `Hello` with our protocol version.
@@ -112,18 +115,21 @@ impl Connection {
         }
     }
 
-    /// Hands the identities file and its passphrase to the agent; returns the public keys.
+    /// Hands the identities file and its passphrase to the agent, to keep until `timeout`
+    /// passes without use; returns the public keys.
     pub fn unlock(
         &mut self,
         path: &Path,
         file: &[u8],
         passphrase: &age::secrecy::SecretString,
+        timeout: Duration,
         prompt: &PassphrasePrompt,
     ) -> Result<Vec<String>, AgentError> {
         let request = Request::Unlock {
             identities: path.to_owned(),
             file: file.to_vec(),
             passphrase: SecretBytes::new(passphrase.expose_secret().as_bytes().to_vec()),
+            timeout_secs: timeout.as_secs(),
         };
         protocol::send(&mut self.stream, &request).map_err(gone)?;
         match self.answer_questions(prompt)? {
@@ -132,8 +138,20 @@ impl Connection {
         }
     }
 
+    /// Forgets every unlocked identities file.
     pub fn lock(&mut self) -> Result<(), AgentError> {
         match self.request(&Request::Lock)? {
+            Response::Ok => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Forgets one identities file, keeping the others unlocked.
+    pub fn forget(&mut self, path: &Path) -> Result<(), AgentError> {
+        let request = Request::Forget {
+            identities: path.to_owned(),
+        };
+        match self.request(&request)? {
             Response::Ok => Ok(()),
             other => Err(unexpected(other)),
         }
@@ -147,13 +165,16 @@ impl Connection {
         }
     }
 
-    /// Asks the agent to unwrap one header's stanzas; `None` if no identity matches.
+    /// Asks the agent to unwrap one header's stanzas with the identities of `paths` (the
+    /// first must be unlocked); `None` if no identity matches.
     fn unwrap(
         &mut self,
+        paths: &[PathBuf],
         stanzas: &[Stanza],
         prompt: &PassphrasePrompt,
     ) -> Result<Option<FileKey>, AgentError> {
         let request = Request::Unwrap {
+            identities: paths.to_vec(),
             stanzas: stanzas.iter().map(Into::into).collect(),
         };
         protocol::send(&mut self.stream, &request).map_err(gone)?;
@@ -281,17 +302,21 @@ pub fn load_identities(
     let recipients = match conn.check(path, &file)? {
         Some(recipients) => recipients,
         None => {
+            let timeout = super::parse_timeout(config.agent.timeout.as_ref())?;
             let passphrase =
                 prompt(&format!("Passphrase for {}", path.display())).ok_or(AgentError::Locked)?;
-            unlock_with(&mut conn, path, &file, &passphrase, prompt)?
+            unlock_with(&mut conn, path, &file, &passphrase, timeout, prompt)?
         }
     };
     let publics = recipients
         .iter()
         .filter_map(|r| Recipient::parse(r).ok())
         .collect();
+    let mut paths = vec![path.clone()];
+    paths.extend(options.also_try.iter().filter(|p| *p != path).cloned());
     let identity = AgentIdentity {
         socket: options.socket.clone(),
+        paths,
         pool: Mutex::new(vec![conn]),
         prompt: prompt.clone(),
     };
@@ -304,9 +329,10 @@ pub fn unlock_with(
     path: &Path,
     file: &[u8],
     passphrase: &age::secrecy::SecretString,
+    timeout: Duration,
     prompt: &PassphrasePrompt,
 ) -> Result<Vec<String>, IdentityError> {
-    match conn.unlock(path, file, passphrase, prompt) {
+    match conn.unlock(path, file, passphrase, timeout, prompt) {
         Ok(recipients) => Ok(recipients),
         Err(AgentError::WrongPassphrase(_)) => Err(IdentityError::WrongPassphrase(path.to_owned())),
         Err(AgentError::Refused(message)) => Err(IdentityError::Invalid(message)),
@@ -319,6 +345,8 @@ pub fn unlock_with(
 /// parallel too.
 pub struct AgentIdentity {
     socket: PathBuf,
+    /// The identities files the agent tries, the store's own first.
+    paths: Vec<PathBuf>,
     pool: Mutex<Vec<Connection>>,
     prompt: PassphrasePrompt,
 }
@@ -330,14 +358,14 @@ impl AgentIdentity {
     ) -> Result<(Connection, Option<FileKey>), AgentError> {
         // The agent that answered at the start is gone (or replaced): say so.
         let mut conn = Connection::open(&self.socket)?.ok_or(AgentError::Gone)?;
-        let key = conn.unwrap(stanzas, &self.prompt)?;
+        let key = conn.unwrap(&self.paths, stanzas, &self.prompt)?;
         Ok((conn, key))
     }
 
     fn try_unwrap(&self, stanzas: &[Stanza]) -> Result<Option<FileKey>, AgentError> {
         let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
         let (conn, key) = match pooled {
-            Some(mut conn) => match conn.unwrap(stanzas, &self.prompt) {
+            Some(mut conn) => match conn.unwrap(&self.paths, stanzas, &self.prompt) {
                 Ok(key) => (conn, key),
                 // The agent closes connections left idle: a pooled one may be gone. Once
                 // more, on a new connection.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// The protocol version. Bump it on any change to the messages below.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// No message comes near this: an identities file is a few KiB, a header a few stanzas. With
 /// the agent's cap on connections it bounds what clients can make the agent hold.
@@ -116,21 +116,30 @@ pub enum Request {
         identities: PathBuf,
         file: Vec<u8>,
     },
-    /// Decrypt the identities file with the passphrase and keep the identities.
+    /// Decrypt the identities file with the passphrase and keep the identities, beside any
+    /// other file already unlocked, until `timeout_secs` pass without use.
     Unlock {
         identities: PathBuf,
         file: Vec<u8>,
         passphrase: SecretBytes,
+        timeout_secs: u64,
     },
-    /// Try every identity on the stanzas of one file header.
+    /// Try the identities of these files, in order, on the stanzas of one file header. The
+    /// first must be unlocked (else `Locked`); the others are tried only if they are.
     Unwrap {
+        identities: Vec<PathBuf>,
         stanzas: Vec<WireStanza>,
     },
     /// The answer to an [`Response::Ask`] (a plugin's PIN); `None` if it could not be asked.
     Answer {
         secret: Option<SecretBytes>,
     },
+    /// Forget every unlocked identities file.
     Lock,
+    /// Forget one identities file (its passphrase or key changed).
+    Forget {
+        identities: PathBuf,
+    },
     /// Exit now (`coffer agent stop`).
     Stop,
 }
@@ -174,10 +183,21 @@ pub struct Status {
     pub pid: u32,
     pub version: u32,
     pub coffer_version: String,
-    /// The identities file the agent holds, if unlocked.
-    pub unlocked: Option<PathBuf>,
+    /// The identities files the agent holds, in the order they were unlocked.
+    pub unlocked: Vec<HeldStatus>,
+    /// How long the agent stays once nothing is unlocked.
     pub timeout_secs: u64,
-    /// Seconds until it locks (unlocked) or exits (locked).
+    /// Seconds until it exits, if nothing is unlocked and nothing uses it.
+    pub idle_left_secs: u64,
+}
+
+/// One unlocked identities file in [`Status`].
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct HeldStatus {
+    pub path: PathBuf,
+    /// The idle timeout it was unlocked with.
+    pub timeout_secs: u64,
+    /// Seconds until it locks if unused.
     pub idle_left_secs: u64,
 }
 
@@ -221,6 +241,7 @@ mod tests {
         send(
             &mut wire,
             &Request::Unwrap {
+                identities: vec![PathBuf::from("/ids")],
                 stanzas: vec![WireStanza {
                     tag: "X25519".into(),
                     args: vec!["abc".into()],
@@ -232,7 +253,13 @@ mod tests {
         send(&mut wire, &Request::Hello { version: VERSION }).unwrap();
         let mut input = &wire[..];
         match receive::<Request>(&mut input).unwrap() {
-            Request::Unwrap { stanzas } => assert_eq!(stanzas[0].body, [1, 2, 3]),
+            Request::Unwrap {
+                identities,
+                stanzas,
+            } => {
+                assert_eq!(stanzas[0].body, [1, 2, 3]);
+                assert_eq!(identities, [PathBuf::from("/ids")]);
+            }
             _ => panic!("wrong message"),
         }
         assert!(matches!(

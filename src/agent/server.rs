@@ -2,8 +2,10 @@
 //!
 //! It listens on a socket in a private folder, serves only peers of its own uid (checked with
 //! `SO_PEERCRED` on every connection), and answers one thing about identities: the file key of
-//! a header's stanzas. Identities stay here, in zeroizing types, in locked memory. It locks
-//! after `timeout` without use, and stops serving after another `timeout` locked, on
+//! a header's stanzas. Identities stay here, in zeroizing types, in locked memory. It holds
+//! several identities files at once (a personal one, a team's), each unlocked once and each
+//! locked after its own timeout without use (the `[agent] timeout` in force when it was
+//! unlocked); once nothing is unlocked it stops serving after another timeout, on
 //! `coffer agent stop`, or as soon as its socket is removed or taken over by another agent;
 //! [`run`] then says which ([`Outcome`]) and the command line ends the process.
 //!
@@ -27,7 +29,9 @@ use age::secrecy::{ExposeSecret, SecretString};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::inotify;
 
-use super::protocol::{self, ErrorKind, Request, Response, SecretBytes, Status};
+use super::protocol::{
+    self, ErrorKind, HeldStatus, Request, Response, SecretBytes, Status, WireStanza,
+};
 use super::{AgentError, prepare_socket_dir};
 use crate::crypto::identity::{Identities, IdentityError, PassphrasePrompt};
 
@@ -43,7 +47,8 @@ pub struct Options {
     pub socket: PathBuf,
     /// What one client, or many, may make the agent hold.
     pub limits: Limits,
-    /// Locks after this long without use, and stops after as long again locked.
+    /// Stops after this long with nothing unlocked and no use, until an unlock brings its own
+    /// timeout (which then serves for both).
     pub timeout: Duration,
     /// Plugin names the local config allows (`[plugins] allow`).
     pub allowed_plugins: Vec<String>,
@@ -151,8 +156,9 @@ impl Server {
         ));
         let agent = Arc::new(Agent {
             state: Mutex::new(State {
-                unlocked: None,
+                held: Vec::new(),
                 last_use: Instant::now(),
+                exit_timeout: options.timeout,
                 busy: 0,
             }),
             options,
@@ -185,7 +191,7 @@ impl Server {
                 return Ok(Outcome::SocketLost);
             }
             let now = Instant::now();
-            let mut wait = match agent.state().step_idle_clock(now, agent.options.timeout) {
+            let mut wait = match agent.state().step_idle_clock(now) {
                 IdleStep::Wait(left) => left,
                 IdleStep::Locked => {
                     agent.log("idle timeout: locked");
@@ -397,11 +403,29 @@ struct Agent {
 }
 
 struct State {
-    unlocked: Option<Arc<Unlocked>>,
+    /// The unlocked identities files, oldest unlock first.
+    held: Vec<Held>,
+    /// The last use of the agent at all (or the last lock): the exit clock starts here.
     last_use: Instant,
+    /// How long the agent stays with nothing unlocked: the timeout of the latest unlock.
+    exit_timeout: Duration,
     /// Requests being answered now: the agent is not idle while one runs (an unlock's scrypt
     /// or a plugin waiting for a PIN can outlast a short timeout).
     busy: usize,
+}
+
+/// One unlocked identities file and its own idle clock.
+struct Held {
+    unlocked: Arc<Unlocked>,
+    last_use: Instant,
+    timeout: Duration,
+}
+
+impl Held {
+    fn left(&self, now: Instant) -> Duration {
+        self.timeout
+            .saturating_sub(now.saturating_duration_since(self.last_use))
+    }
 }
 
 /// What the idle clock asks for at a given moment.
@@ -409,31 +433,55 @@ struct State {
 enum IdleStep {
     /// Nothing to do before this much more idleness.
     Wait(Duration),
-    /// The timeout passed while unlocked: the identities were just dropped.
+    /// An unlocked file's timeout passed: its identities were just dropped.
     Locked,
-    /// The timeout passed while locked: time to go.
+    /// Nothing is unlocked and the exit timeout passed: time to go.
     Exit,
 }
 
 impl State {
-    /// Advances the idle clock to `now`: locks after `timeout` without use, and asks to exit
-    /// after another `timeout` locked. Every use (and the lock itself) restarts the clock.
-    fn step_idle_clock(&mut self, now: Instant, timeout: Duration) -> IdleStep {
+    /// Advances the idle clocks to `now`: each unlocked file locks after its own timeout
+    /// without use; with nothing unlocked, the agent asks to exit after `exit_timeout`. Every
+    /// use (and every lock) restarts the exit clock.
+    fn step_idle_clock(&mut self, now: Instant) -> IdleStep {
         if self.busy > 0 {
-            return IdleStep::Wait(timeout);
+            let shortest = self.held.iter().map(|h| h.timeout).min();
+            return IdleStep::Wait(shortest.unwrap_or(self.exit_timeout).min(self.exit_timeout));
+        }
+        let before = self.held.len();
+        self.held.retain(|h| !h.left(now).is_zero());
+        if self.held.len() < before {
+            self.last_use = now;
+            return IdleStep::Locked;
+        }
+        if let Some(next) = self.held.iter().map(|h| h.left(now)).min() {
+            return IdleStep::Wait(next);
         }
         let idle = now.saturating_duration_since(self.last_use);
-        if idle < timeout {
-            return IdleStep::Wait(timeout - idle);
-        }
-        if self.unlocked.take().is_some() {
-            self.last_use = now;
-            IdleStep::Locked
-        } else {
-            IdleStep::Exit
+        match self.exit_timeout.checked_sub(idle) {
+            Some(left) if !left.is_zero() => IdleStep::Wait(left),
+            _ => IdleStep::Exit,
         }
     }
+
+    /// The unlocked file at `path`, its clock restarted: it is being used.
+    fn use_held(&mut self, path: &Path, now: Instant) -> Option<Arc<Unlocked>> {
+        let held = self.held.iter_mut().find(|h| h.unlocked.path == path)?;
+        held.last_use = now;
+        Some(held.unlocked.clone())
+    }
+
+    /// Forgets the file at `path`; whether it was held.
+    fn forget(&mut self, path: &Path) -> bool {
+        let before = self.held.len();
+        self.held.retain(|h| h.unlocked.path != path);
+        self.held.len() < before
+    }
 }
+
+/// At most this many identities files are held at once: a person has a few, not hundreds,
+/// and each costs locked memory.
+const MAX_HELD: usize = 32;
 
 /// What an unlock holds: the identities and what they were unlocked from.
 struct Unlocked {
@@ -569,9 +617,10 @@ impl Agent {
             Request::Status => Response::Status(self.status()),
             Request::Check { identities, file } => {
                 let mut state = self.state();
-                state.last_use = Instant::now();
-                match &state.unlocked {
-                    Some(u) if u.path == identities && u.file == file => Response::Unlocked {
+                let now = Instant::now();
+                state.last_use = now;
+                match state.use_held(&identities, now) {
+                    Some(u) if u.file == file => Response::Unlocked {
                         recipients: u.recipients.clone(),
                     },
                     _ => Response::Locked,
@@ -581,53 +630,28 @@ impl Agent {
                 identities,
                 file,
                 passphrase,
-            } => self.unlock(identities, file, passphrase, stream),
-            Request::Unwrap { stanzas } => {
-                let unlocked = {
-                    let mut state = self.state();
-                    state.last_use = Instant::now();
-                    state.unlocked.clone()
-                };
-                let Some(unlocked) = unlocked else {
-                    return Response::Error {
-                        kind: ErrorKind::Locked,
-                        message: AgentError::Locked.to_string(),
-                    };
-                };
-                let tags: Vec<&str> = stanzas.iter().map(|s| s.tag.as_str()).collect();
-                self.log(&format!("unwrap: {} stanza(s) {tags:?}", stanzas.len()));
-                let stanzas: Vec<age_core::format::Stanza> =
-                    stanzas.into_iter().map(Into::into).collect();
-                let result = with_asker(stream, || {
-                    unlocked
-                        .identities
-                        .as_age()
-                        .find_map(|id| id.unwrap_stanzas(&stanzas))
-                });
-                match result {
-                    Some(Ok(key)) => {
-                        Response::FileKey(SecretBytes::new(key.expose_secret().to_vec()))
-                    }
-                    None => Response::NoMatch,
-                    Some(Err(e)) => {
-                        // A wrong PIN must be asked again, not replayed.
-                        unlocked.secrets.clear();
-                        self.log(&format!("unwrap failed: {e}"));
-                        Response::Error {
-                            kind: ErrorKind::Identity,
-                            message: e
-                                .to_string()
-                                .split_whitespace()
-                                .collect::<Vec<_>>()
-                                .join(" "),
-                        }
-                    }
-                }
+                timeout_secs,
+            } => {
+                let timeout = Duration::from_secs(timeout_secs.max(1));
+                self.unlock(identities, file, passphrase, timeout, stream)
             }
+            Request::Unwrap {
+                identities,
+                stanzas,
+            } => self.unwrap(&identities, stanzas, stream),
             Request::Lock => {
                 let mut state = self.state();
-                if state.unlocked.take().is_some() {
-                    self.log("locked on request");
+                if !state.held.is_empty() {
+                    self.log(&format!("locked {} on request", state.held.len()));
+                }
+                state.held.clear();
+                state.last_use = Instant::now();
+                Response::Ok
+            }
+            Request::Forget { identities } => {
+                let mut state = self.state();
+                if state.forget(&identities) {
+                    self.log(&format!("forgot {}", identities.display()));
                 }
                 state.last_use = Instant::now();
                 Response::Ok
@@ -636,11 +660,62 @@ impl Agent {
         }
     }
 
+    /// Tries the unlocked files named, in order, on one header's stanzas. The first is the
+    /// store's own and must be unlocked; the rest (the main identities, for a mount with its
+    /// own) are tried only if they already are, so this never asks for a second passphrase.
+    fn unwrap(&self, paths: &[PathBuf], stanzas: Vec<WireStanza>, stream: &UnixStream) -> Response {
+        let candidates: Vec<Arc<Unlocked>> = {
+            let mut state = self.state();
+            let now = Instant::now();
+            state.last_use = now;
+            let Some(first) = paths.first().and_then(|p| state.use_held(p, now)) else {
+                return Response::Error {
+                    kind: ErrorKind::Locked,
+                    message: AgentError::Locked.to_string(),
+                };
+            };
+            let rest = paths[1..].iter().filter_map(|p| state.use_held(p, now));
+            std::iter::once(first).chain(rest).collect()
+        };
+        let tags: Vec<&str> = stanzas.iter().map(|s| s.tag.as_str()).collect();
+        self.log(&format!("unwrap: {} stanza(s) {tags:?}", stanzas.len()));
+        let stanzas: Vec<age_core::format::Stanza> = stanzas.into_iter().map(Into::into).collect();
+        for unlocked in candidates {
+            let result = with_asker(stream, || {
+                unlocked
+                    .identities
+                    .as_age()
+                    .find_map(|id| id.unwrap_stanzas(&stanzas))
+            });
+            match result {
+                Some(Ok(key)) => {
+                    return Response::FileKey(SecretBytes::new(key.expose_secret().to_vec()));
+                }
+                None => continue,
+                Some(Err(e)) => {
+                    // A wrong PIN must be asked again, not replayed.
+                    unlocked.secrets.clear();
+                    self.log(&format!("unwrap failed: {e}"));
+                    return Response::Error {
+                        kind: ErrorKind::Identity,
+                        message: e
+                            .to_string()
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    };
+                }
+            }
+        }
+        Response::NoMatch
+    }
+
     fn unlock(
         &self,
         path: PathBuf,
         file: Vec<u8>,
         passphrase: SecretBytes,
+        timeout: Duration,
         stream: &UnixStream,
     ) -> Response {
         self.state().last_use = Instant::now();
@@ -682,20 +757,31 @@ impl Agent {
                     .iter()
                     .map(|r| r.key().to_owned())
                     .collect();
-                let mut state = self.state();
-                state.unlocked = Some(Arc::new(Unlocked {
+                let unlocked = Arc::new(Unlocked {
                     identities,
                     path,
                     file,
                     recipients,
                     secrets,
-                }));
-                state.last_use = Instant::now();
-                match &state.unlocked {
-                    Some(u) => Response::Unlocked {
-                        recipients: u.recipients.clone(),
-                    },
-                    None => Response::Locked,
+                });
+                let mut state = self.state();
+                state.forget(&unlocked.path);
+                if state.held.len() >= MAX_HELD {
+                    return protocol_error(&format!(
+                        "{MAX_HELD} identities files are already unlocked; run coffer lock"
+                    ));
+                }
+                let now = Instant::now();
+                state.held.push(Held {
+                    unlocked: unlocked.clone(),
+                    last_use: now,
+                    timeout,
+                });
+                state.last_use = now;
+                // The latest unlock's timeout is the one in force (docs/BEHAVIOUR.md §4).
+                state.exit_timeout = timeout;
+                Response::Unlocked {
+                    recipients: unlocked.recipients.clone(),
                 }
             }
             Err(IdentityError::WrongPassphrase(p)) => {
@@ -717,16 +803,25 @@ impl Agent {
 
     fn status(&self) -> Status {
         let state = self.state();
-        let idle_left = self
-            .options
-            .timeout
-            .saturating_sub(state.last_use.elapsed());
+        let now = Instant::now();
+        let unlocked = state
+            .held
+            .iter()
+            .map(|h| HeldStatus {
+                path: h.unlocked.path.clone(),
+                timeout_secs: h.timeout.as_secs(),
+                idle_left_secs: h.left(now).as_secs(),
+            })
+            .collect();
+        let idle_left = state
+            .exit_timeout
+            .saturating_sub(now.saturating_duration_since(state.last_use));
         Status {
             pid: crate::sys::pid(),
             version: self.options.version,
             coffer_version: env!("CARGO_PKG_VERSION").to_owned(),
-            unlocked: state.unlocked.as_ref().map(|u| u.path.clone()),
-            timeout_secs: self.options.timeout.as_secs(),
+            unlocked,
+            timeout_secs: state.exit_timeout.as_secs(),
             idle_left_secs: idle_left.as_secs(),
         }
     }
@@ -882,18 +977,48 @@ mod tests {
         }
 
         fn unlock(&self, file: &[u8], passphrase: &str) -> Response {
+            self.unlock_at(
+                "/test/identities",
+                file,
+                passphrase,
+                Duration::from_secs(600),
+            )
+        }
+
+        fn unlock_at(
+            &self,
+            path: &str,
+            file: &[u8],
+            passphrase: &str,
+            timeout: Duration,
+        ) -> Response {
             self.ask(Request::Unlock {
-                identities: PathBuf::from("/test/identities"),
+                identities: PathBuf::from(path),
                 file: file.to_vec(),
                 passphrase: SecretBytes::new(passphrase.as_bytes().to_vec()),
+                timeout_secs: timeout.as_secs(),
             })
         }
 
-        fn is_unlocked(&self) -> bool {
+        fn status(&self) -> Status {
             match self.ask(Request::Status) {
-                Response::Status(s) => s.unlocked.is_some(),
+                Response::Status(s) => s,
                 _ => panic!("no status"),
             }
+        }
+
+        /// The unlocked files, by path.
+        fn held(&self) -> Vec<String> {
+            let status = self.status();
+            status
+                .unlocked
+                .iter()
+                .map(|h| h.path.display().to_string())
+                .collect()
+        }
+
+        fn is_unlocked(&self) -> bool {
+            !self.status().unlocked.is_empty()
         }
 
         /// How the serve loop ended; fails if it still runs after `limit`.
@@ -917,59 +1042,104 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_idle_clock_locks_then_asks_to_exit() {
+    fn held(path: &str, at: Instant, timeout: Duration) -> Held {
         let identities =
             Identities::parse_plain(NewIdentity::generate().file_text().as_bytes()).unwrap();
-        let start = Instant::now();
-        let mut state = State {
-            unlocked: Some(Arc::new(Unlocked {
+        Held {
+            unlocked: Arc::new(Unlocked {
                 identities,
-                path: PathBuf::from("/test/identities"),
+                path: PathBuf::from(path),
                 file: Vec::new(),
                 recipients: Vec::new(),
                 secrets: Arc::default(),
-            })),
+            }),
+            last_use: at,
+            timeout,
+        }
+    }
+
+    #[test]
+    fn the_idle_clock_locks_then_asks_to_exit() {
+        let start = Instant::now();
+        let timeout = Duration::from_secs(900);
+        let mut state = State {
+            held: vec![held("/test/identities", start, timeout)],
             last_use: start,
+            exit_timeout: timeout,
             busy: 0,
         };
-        let timeout = Duration::from_secs(900);
         let at = |secs| start + Duration::from_secs(secs);
         assert_eq!(
-            state.step_idle_clock(at(100), timeout),
+            state.step_idle_clock(at(100)),
             IdleStep::Wait(Duration::from_secs(800))
         );
-        assert_eq!(state.step_idle_clock(at(900), timeout), IdleStep::Locked);
-        assert!(state.unlocked.is_none());
+        assert_eq!(state.step_idle_clock(at(900)), IdleStep::Locked);
+        assert!(state.held.is_empty());
         // Locking restarts the clock: another full timeout before it exits.
+        assert_eq!(state.step_idle_clock(at(900)), IdleStep::Wait(timeout));
         assert_eq!(
-            state.step_idle_clock(at(900), timeout),
-            IdleStep::Wait(timeout)
-        );
-        assert_eq!(
-            state.step_idle_clock(at(1799), timeout),
+            state.step_idle_clock(at(1799)),
             IdleStep::Wait(Duration::from_secs(1))
         );
-        assert_eq!(state.step_idle_clock(at(1800), timeout), IdleStep::Exit);
+        assert_eq!(state.step_idle_clock(at(1800)), IdleStep::Exit);
+    }
+
+    #[test]
+    fn each_unlocked_file_keeps_its_own_clock() {
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
+        let mut state = State {
+            held: vec![
+                held("/personal", start, Duration::from_secs(900)),
+                held("/team", start, Duration::from_secs(60)),
+            ],
+            last_use: start,
+            exit_timeout: Duration::from_secs(60),
+            busy: 0,
+        };
+        // The shorter timeout is the next deadline; using the team file at 50 s moves it.
+        assert_eq!(
+            state.step_idle_clock(at(10)),
+            IdleStep::Wait(Duration::from_secs(50))
+        );
+        assert!(state.use_held(Path::new("/team"), at(50)).is_some());
+        assert_eq!(
+            state.step_idle_clock(at(60)),
+            IdleStep::Wait(Duration::from_secs(50))
+        );
+        assert_eq!(state.step_idle_clock(at(110)), IdleStep::Locked);
+        let left: Vec<_> = state.held.iter().map(|h| h.unlocked.path.clone()).collect();
+        assert_eq!(
+            left,
+            [PathBuf::from("/personal")],
+            "only the team file locked"
+        );
+        // Using one file never restarts another's clock.
+        assert_eq!(state.step_idle_clock(at(900)), IdleStep::Locked);
+        assert!(state.held.is_empty());
+        assert!(state.use_held(Path::new("/personal"), at(900)).is_none());
+        assert_eq!(
+            state.step_idle_clock(at(959)),
+            IdleStep::Wait(Duration::from_secs(1))
+        );
+        assert_eq!(state.step_idle_clock(at(960)), IdleStep::Exit);
     }
 
     #[test]
     fn a_request_in_progress_keeps_the_agent_from_idling() {
         let start = Instant::now();
+        let timeout = Duration::from_secs(2);
         let mut state = State {
-            unlocked: None,
+            held: Vec::new(),
             last_use: start,
+            exit_timeout: timeout,
             busy: 1,
         };
-        let timeout = Duration::from_secs(2);
         // A slow unlock (scrypt on a loaded machine) outlasts the timeout: no exit under it.
         let late = start + Duration::from_secs(60);
-        assert_eq!(
-            state.step_idle_clock(late, timeout),
-            IdleStep::Wait(timeout)
-        );
+        assert_eq!(state.step_idle_clock(late), IdleStep::Wait(timeout));
         state.busy = 0;
-        assert_eq!(state.step_idle_clock(late, timeout), IdleStep::Exit);
+        assert_eq!(state.step_idle_clock(late), IdleStep::Exit);
     }
 
     /// Whether the agent closed `stream` without answering (within a few seconds).
@@ -1078,12 +1248,13 @@ mod tests {
 
     #[test]
     fn it_locks_after_the_timeout_and_then_ends_idle() {
-        let timeout = Duration::from_millis(500);
-        let agent = start(timeout);
+        // Whole seconds: the unlock's timeout travels in seconds.
+        let timeout = Duration::from_secs(1);
+        let agent = start(Duration::from_secs(600));
         let file = protected_identities(PASSPHRASE);
         // Taken before the unlock: the clock starts no earlier than this.
         let unlocked_at = Instant::now();
-        unlocked_recipients(agent.unlock(&file, PASSPHRASE));
+        unlocked_recipients(agent.unlock_at("/test/identities", &file, PASSPHRASE, timeout));
         assert!(agent.is_unlocked());
         while agent.is_unlocked() {
             assert!(
@@ -1142,6 +1313,7 @@ mod tests {
         assert!(!message.contains("not the passphrase"), "{message}");
         assert!(!agent.is_unlocked());
         let unwrap = agent.ask(Request::Unwrap {
+            identities: vec![PathBuf::from("/test/identities")],
             stanzas: Vec::new(),
         });
         assert!(matches!(
@@ -1153,6 +1325,124 @@ mod tests {
         ));
         unlocked_recipients(agent.unlock(&file, PASSPHRASE));
         assert!(agent.is_unlocked());
+        agent.ask(Request::Stop);
+        assert_eq!(agent.outcome(Duration::from_secs(5)), Outcome::Stopped);
+    }
+
+    /// The stanzas of a header encrypted to `recipient`.
+    fn stanzas_for(recipient: &str) -> Vec<WireStanza> {
+        let recipient: age::x25519::Recipient = recipient.parse().unwrap();
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as _)).unwrap();
+        let mut out = Vec::new();
+        encryptor.wrap_output(&mut out).unwrap().finish().unwrap();
+        // age hands an identity the header's stanzas: one that keeps them and matches nothing.
+        struct Keep(Mutex<Vec<WireStanza>>);
+        impl age::Identity for Keep {
+            fn unwrap_stanza(
+                &self,
+                stanza: &age_core::format::Stanza,
+            ) -> Option<Result<age_core::format::FileKey, age::DecryptError>> {
+                self.0.lock().unwrap().push(stanza.into());
+                None
+            }
+        }
+        let keep = Keep(Mutex::default());
+        let decryptor = age::Decryptor::new(&out[..]).unwrap();
+        assert!(decryptor.decrypt(std::iter::once(&keep as _)).is_err());
+        keep.0.into_inner().unwrap()
+    }
+
+    fn unwrap(agent: &TestAgent, paths: &[&str], stanzas: Vec<WireStanza>) -> Response {
+        agent.ask(Request::Unwrap {
+            identities: paths.iter().map(PathBuf::from).collect(),
+            stanzas,
+        })
+    }
+
+    #[test]
+    fn two_identities_files_stay_unlocked_side_by_side() {
+        let agent = start(Duration::from_secs(600));
+        let (personal, team) = (protected_identities("one"), protected_identities("two"));
+        let mine = unlocked_recipients(agent.unlock_at(
+            "/personal",
+            &personal,
+            "one",
+            Duration::from_secs(600),
+        ));
+        let ours =
+            unlocked_recipients(agent.unlock_at("/team", &team, "two", Duration::from_secs(60)));
+        assert_eq!(
+            agent.held(),
+            ["/personal", "/team"],
+            "the second unlock locked the first"
+        );
+        let status = agent.status();
+        assert_eq!(
+            status.unlocked[1].timeout_secs, 60,
+            "each keeps the timeout it came with"
+        );
+        assert_eq!(
+            status.timeout_secs, 60,
+            "the latest unlock's timeout is in force"
+        );
+
+        // Each file answers for its own key; the first named must be unlocked, the rest are
+        // a fallback.
+        assert!(matches!(
+            unwrap(&agent, &["/team"], stanzas_for(&ours[0])),
+            Response::FileKey(_)
+        ));
+        assert!(matches!(
+            unwrap(&agent, &["/team"], stanzas_for(&mine[0])),
+            Response::NoMatch
+        ));
+        assert!(matches!(
+            unwrap(&agent, &["/team", "/personal"], stanzas_for(&mine[0])),
+            Response::FileKey(_)
+        ));
+        assert!(matches!(
+            unwrap(&agent, &["/elsewhere", "/personal"], stanzas_for(&mine[0])),
+            Response::Error {
+                kind: ErrorKind::Locked,
+                ..
+            }
+        ));
+
+        // Forgetting one leaves the other; lock forgets all.
+        assert!(matches!(
+            agent.ask(Request::Forget {
+                identities: "/team".into()
+            }),
+            Response::Ok
+        ));
+        assert_eq!(agent.held(), ["/personal"]);
+        assert!(matches!(
+            unwrap(&agent, &["/team"], stanzas_for(&ours[0])),
+            Response::Error {
+                kind: ErrorKind::Locked,
+                ..
+            }
+        ));
+        unlocked_recipients(agent.unlock_at("/team", &team, "two", Duration::from_secs(60)));
+        assert!(matches!(agent.ask(Request::Lock), Response::Ok));
+        assert!(agent.held().is_empty());
+        agent.ask(Request::Stop);
+        assert_eq!(agent.outcome(Duration::from_secs(5)), Outcome::Stopped);
+    }
+
+    #[test]
+    fn unlocking_a_file_again_replaces_it_in_place() {
+        let agent = start(Duration::from_secs(600));
+        let first = protected_identities(PASSPHRASE);
+        let rewritten = protected_identities(PASSPHRASE);
+        unlocked_recipients(agent.unlock(&first, PASSPHRASE));
+        let now = unlocked_recipients(agent.unlock(&rewritten, PASSPHRASE));
+        assert_eq!(agent.held(), ["/test/identities"]);
+        let check = agent.ask(Request::Check {
+            identities: PathBuf::from("/test/identities"),
+            file: rewritten.clone(),
+        });
+        assert!(matches!(check, Response::Unlocked { recipients } if recipients == now));
         agent.ask(Request::Stop);
         assert_eq!(agent.outcome(Duration::from_secs(5)), Outcome::Stopped);
     }

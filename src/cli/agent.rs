@@ -45,6 +45,9 @@ pub enum AgentAction {
 
 #[derive(Args, Debug)]
 pub struct UnlockArgs {
+    /// Unlock the identities the store mounted at PREFIX uses (default: the main store's)
+    #[arg(value_name = "PREFIX")]
+    pub prefix: Option<String>,
     /// Read the passphrase from file descriptor N instead of the terminal
     #[arg(long, value_name = "N")]
     pub passphrase_fd: Option<u32>,
@@ -56,6 +59,7 @@ pub fn client_options(no_agent: bool) -> ClientOptions {
         socket: agent_lib::socket_path(),
         use_agent: !no_agent,
         launch: launcher(),
+        also_try: Vec::new(),
     }
 }
 
@@ -196,17 +200,22 @@ fn status() -> Result<ExitCode> {
         "coffer agent: running, pid {}, protocol {}, coffer {}",
         s.pid, s.version, s.coffer_version
     );
-    let left = agent_lib::describe_duration(std::time::Duration::from_secs(s.idle_left_secs));
-    let timeout = agent_lib::describe_duration(std::time::Duration::from_secs(s.timeout_secs));
-    match s.unlocked {
-        Some(path) => {
-            println!("unlocked: {}", path.display());
-            println!("locks in {left} if idle (timeout {timeout})");
-        }
-        None => {
-            println!("locked");
-            println!("exits in {left} if idle (timeout {timeout})");
-        }
+    let describe = |secs| agent_lib::describe_duration(std::time::Duration::from_secs(secs));
+    for held in &s.unlocked {
+        println!("unlocked: {}", held.path.display());
+        println!(
+            "locks in {} if idle (timeout {})",
+            describe(held.idle_left_secs),
+            describe(held.timeout_secs)
+        );
+    }
+    if s.unlocked.is_empty() {
+        println!("locked");
+        println!(
+            "exits in {} if idle (timeout {})",
+            describe(s.idle_left_secs),
+            describe(s.timeout_secs)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -229,7 +238,11 @@ pub fn unlock(args: &UnlockArgs, ctx: &Context) -> Result<ExitCode> {
     if ctx.no_agent {
         return Err(UsageError("unlock works through the agent; drop --no-agent".into()).into());
     }
-    let path = &ctx.paths.identities;
+    let identities = match &args.prefix {
+        Some(raw) => ctx.identities_of(raw)?,
+        None => ctx.paths.identities.clone(),
+    };
+    let path = &identities;
     let file = identity::read_file(path)?;
     if !identity::is_protected(&file) {
         eprintln!(
@@ -254,6 +267,7 @@ pub fn unlock(args: &UnlockArgs, ctx: &Context) -> Result<ExitCode> {
             anyhow!("no terminal to ask the passphrase on; use --passphrase-fd N")
         })?,
     };
-    client::unlock_with(&mut conn, path, &file, &passphrase, &prompt)?;
+    let timeout = agent_lib::parse_timeout(ctx.config.agent.timeout.as_ref())?;
+    client::unlock_with(&mut conn, path, &file, &passphrase, timeout, &prompt)?;
     Ok(ExitCode::SUCCESS)
 }

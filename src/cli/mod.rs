@@ -229,12 +229,11 @@ impl Context {
 
     /// Protected identities are unlocked in the agent (unless `--no-agent`); a recipients
     /// change the vault approves by itself (it only adds you) is said in one line.
-    fn with_agent(&self, vault: Vault) -> Vault {
-        self.with_agent_if(vault, !self.no_agent)
-    }
-
-    fn with_agent_if(&self, mut vault: Vault, use_agent: bool) -> Vault {
-        let options = agent::client_options(!use_agent);
+    fn with_agent(&self, mut vault: Vault) -> Vault {
+        let mut options = agent::client_options(self.no_agent);
+        // A mount's own identities come first; the main ones are tried after them when the
+        // agent already holds them (docs/BEHAVIOUR.md §10).
+        options.also_try = vec![self.paths.identities.clone()];
         vault.set_identity_source(Box::new(move |paths, config, prompt| {
             coffer::agent::client::load_identities(paths, config, prompt, &options)
         }));
@@ -329,8 +328,8 @@ impl Context {
     }
 
     /// The vault of a mounted store (`None`: the main one). The directory is checked again as
-    /// `mount add` checked it. A mount with its own identities file reads it in this process:
-    /// the agent holds the main identities, and unlocking another there would lock those.
+    /// `mount add` checked it. A mount with its own identities file is unlocked in the agent
+    /// beside the main one.
     pub fn vault_at(&self, mount: Option<&Mount>) -> Result<Vault> {
         let Some(mount) = mount else {
             return self.vault();
@@ -356,8 +355,21 @@ impl Context {
         )
         .with_context(|| format!("the mount {}", mount.prefix))?
         .with_lockout_allowed(self.force);
-        let use_agent = !self.no_agent && own_identities.is_none();
-        Ok(self.with_agent_if(vault, use_agent))
+        Ok(self.with_agent(vault))
+    }
+
+    /// The identities file the store mounted at `raw` uses: its own, else the main one.
+    pub fn identities_of(&self, raw: &str) -> Result<PathBuf> {
+        let prefix = coffer::vault::mounts::parse_prefix(raw)
+            .map_err(|e| UsageError(format!("invalid prefix {raw:?}: {e}")))?;
+        let mount = self
+            .mounts
+            .get(&prefix)
+            .ok_or_else(|| UsageError(format!("nothing is mounted at {prefix}")))?;
+        Ok(mount
+            .identities
+            .clone()
+            .unwrap_or_else(|| self.paths.identities.clone()))
     }
 
     /// The vault a secret lives in and its name there (a name below a mount lives in the

@@ -142,7 +142,7 @@ fn unlock_with_a_descriptor_serves_scripts() {
     unlock(&v);
     let unlock_time = started.elapsed();
     let text = status(&v).unwrap();
-    assert!(text.contains("protocol 1"), "{text}");
+    assert!(text.contains("protocol 2"), "{text}");
     assert!(
         text.contains(&format!("unlocked: {}", v.identities().display())),
         "{text}"
@@ -361,7 +361,7 @@ fn an_agent_of_another_version_is_restarted() {
     });
     unlock(&v);
     let text = status(&v).unwrap();
-    assert!(text.contains("protocol 1"), "{text}");
+    assert!(text.contains("protocol 2"), "{text}");
     assert!(text.contains("unlocked: "), "{text}");
     assert_ne!(agent_pid(&v), old.id());
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -779,4 +779,93 @@ fn git_log_p_uses_the_unlocked_agent_without_a_terminal() {
     assert!(text.contains("-first-value"), "{text}");
     assert!(text.contains("+second-value"), "{text}");
     assert!(text.contains("+first-value"), "{text}");
+}
+
+/// The agent holds a personal and a team identities file at once (issue 15): each unlocked
+/// once, without a terminal; a command that needs the other asks for that one only.
+#[test]
+fn two_identities_files_are_unlocked_side_by_side() {
+    const TEAM_PASSPHRASE: &str = "team key passphrase";
+    let alice = protected_vault();
+    let _stop = StopsAgent(&alice);
+    // The team's vault, readable with its own protected key, mounted by Alice at `work`.
+    let work = TestVault::bare();
+    let out = with_passphrase(&work, &["init", "--passphrase-fd", "3"], TEAM_PASSPHRASE)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    work.insert("db", "team-db-secret\n");
+    let (store, ids) = (work.store(), work.identities());
+    let mount = [
+        "mount",
+        "add",
+        "work",
+        store.to_str().unwrap(),
+        "--identities",
+        ids.to_str().unwrap(),
+    ];
+    alice.run_ok(&mount);
+
+    unlock(&alice);
+    // Without the team key unlocked, a team secret fails as locked, naming nothing else, and
+    // the personal key stays unlocked.
+    let out = alice
+        .without_terminal(&["show", "work/db"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
+    let text = status(&alice).unwrap();
+    assert_eq!(text.matches("unlocked: ").count(), 1, "{text}");
+
+    // A timeout changed since the agent started applies to the next unlock.
+    let config = alice.home().join(".config/coffer/config.toml");
+    let before = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("[agent]\ntimeout = \"2h\"\n{before}")).unwrap();
+    let out = with_passphrase(
+        &alice,
+        &["unlock", "work", "--passphrase-fd", "3"],
+        TEAM_PASSPHRASE,
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "unlock work: {}", stderr(&out));
+
+    let text = status(&alice).unwrap();
+    let personal = format!("unlocked: {}\nlocks in 1", alice.identities().display());
+    let team = format!(
+        "unlocked: {}\nlocks in 1h 59m if idle (timeout 2h)",
+        ids.display()
+    );
+    assert!(text.contains(&personal), "{text}");
+    assert!(text.contains(&team), "{text}");
+    assert!(
+        text.contains("(timeout 15m)"),
+        "the first kept its timeout: {text}"
+    );
+    for (name, value) in [("web/a", "alpha-secret"), ("work/db", "team-db-secret")] {
+        let out = alice.without_terminal(&["show", name]).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert!(stdout(&out).starts_with(value), "{name}: {}", stdout(&out));
+    }
+
+    // `lock` forgets both.
+    alice.run_ok(&["lock"]);
+    assert!(status(&alice).unwrap().contains("\nlocked\n"));
+    let out = alice.without_terminal(&["show", "web/a"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+}
+
+#[test]
+fn unlock_names_a_mount_that_exists() {
+    let v = protected_vault();
+    let out = v.run(&["unlock", "nowhere", "--passphrase-fd", "3"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing is mounted at nowhere"),
+        "{}",
+        stderr(&out)
+    );
+    let out = v.run(&["unlock", "../x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
