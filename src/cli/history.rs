@@ -46,8 +46,7 @@ pub fn parse_revision(raw: &str) -> Result<Revision> {
 }
 
 pub fn history(args: &HistoryArgs, ctx: &Context) -> Result<ExitCode> {
-    let name = parse_name(args.name.trim_end_matches('/'))?;
-    let vault = ctx.vault()?;
+    let (vault, name) = ctx.vault_for(&parse_name(args.name.trim_end_matches('/'))?)?;
     let versions = vault.history(&name)?;
     if versions.is_empty() {
         bail!("{name} has no history in the store's git repository.");
@@ -98,9 +97,8 @@ pub fn history(args: &HistoryArgs, ctx: &Context) -> Result<ExitCode> {
 }
 
 pub fn restore(args: &RestoreArgs, ctx: &Context) -> Result<ExitCode> {
-    let name = parse_name(args.name.trim_end_matches('/'))?;
     let rev = parse_revision(&args.revision)?;
-    let vault = ctx.vault()?;
+    let (vault, name) = ctx.vault_for(&parse_name(args.name.trim_end_matches('/'))?)?;
     let old = vault.read_at(&name, &rev)?;
     let lock = vault.lock()?;
     // A new version for today's recipients (never the old ones), and a value change:

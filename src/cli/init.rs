@@ -266,8 +266,7 @@ fn write_identity_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
 }
 
 pub fn reencrypt(args: &ReencryptArgs, ctx: &Context) -> Result<ExitCode> {
-    let folder = args.path.folder()?;
-    let vault = ctx.vault()?;
+    let (vault, folder) = ctx.vault_for_folder(&args.path.folder()?)?;
     let lock = vault.lock()?;
     let names = vault.reencrypt(&lock, &folder)?;
     let what = if folder.is_root() {

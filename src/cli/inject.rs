@@ -63,10 +63,9 @@ pub fn inject(args: &InjectArgs, ctx: &Context) -> Result<ExitCode> {
     let values = if template.references.is_empty() {
         Vec::new()
     } else {
-        let vault = ctx.vault()?;
         let references: Vec<Reference> =
             template.references.iter().map(|(r, _)| r.clone()).collect();
-        reference::resolve_all(&vault, &references).map_err(|e| {
+        reference::resolve_all(&super::stores::Stores::new(ctx), &references).map_err(|e| {
             let line = template
                 .references
                 .iter()

@@ -13,6 +13,8 @@ use coffer::sys::text::terminal_safe;
 use coffer::team::log::{DeviceId, Event, LogFile, Outcome, Record};
 use coffer::vault::{RecipientOverride, Vault};
 
+use coffer::vault::mounts::{Mount, Routed};
+
 use super::{Command, Context, UsageError, parse_name};
 
 #[derive(Args, Debug)]
@@ -85,20 +87,11 @@ pub fn record_outcome(ctx: &Context, op: &str, name: Option<&SecretName>, ok: bo
 }
 
 fn append(ctx: &Context, op: &str, names: &[Option<&SecretName>], outcome: Outcome) {
-    let written = own_log(ctx).and_then(|log| match log {
-        Some((log, device)) => {
-            for name in names {
-                let event = Event {
-                    op,
-                    name: name.map(SecretName::as_str),
-                    outcome,
-                };
-                log.append(&device, &event)?;
-            }
-            Ok(())
-        }
-        None => Ok(()),
-    });
+    let written = if ctx.config.log.shared && !ctx.mounts.is_empty() {
+        append_per_store(ctx, op, names, outcome)
+    } else {
+        own_log(ctx, None).and_then(|log| write_events(log, op, names, outcome))
+    };
     if let Err(e) = written {
         let _ = writeln!(
             std::io::stderr(),
@@ -106,6 +99,61 @@ fn append(ctx: &Context, op: &str, names: &[Option<&SecretName>], outcome: Outco
             super::ui::one_line(&format!("{e:#}"))
         );
     }
+}
+
+fn write_events(
+    log: Option<(LogFile, DeviceId)>,
+    op: &str,
+    names: &[Option<&SecretName>],
+    outcome: Outcome,
+) -> Result<()> {
+    let Some((log, device)) = log else {
+        return Ok(());
+    };
+    for name in names {
+        let event = Event {
+            op,
+            name: name.map(SecretName::as_str),
+            outcome,
+        };
+        log.append(&device, &event)?;
+    }
+    Ok(())
+}
+
+/// Shared logs stay per store (docs/BEHAVIOUR.md §10): a secret under a mount is recorded in
+/// that store's log under the name that store knows it by; the rest in the main store's.
+fn append_per_store(
+    ctx: &Context,
+    op: &str,
+    names: &[Option<&SecretName>],
+    outcome: Outcome,
+) -> Result<()> {
+    let mut main: Vec<Option<&SecretName>> = Vec::new();
+    let mut mounted: Vec<(&Mount, Vec<SecretName>)> = Vec::new();
+    for name in names {
+        let routed = name.map(|n| ctx.mounts.route_name(n));
+        match routed {
+            // The mount point itself (`ls team`) is a folder of the main tree.
+            Some(Routed {
+                mount: Some(mount),
+                inner: Some(inner),
+            }) => match mounted.iter_mut().find(|(m, _)| m.prefix == mount.prefix) {
+                Some((_, list)) => list.push(inner),
+                None => mounted.push((mount, vec![inner])),
+            },
+            _ => main.push(*name),
+        }
+    }
+    if !main.is_empty() || mounted.is_empty() {
+        write_events(own_log(ctx, None)?, op, &main, outcome)?;
+    }
+    for (mount, inner) in &mounted {
+        let names: Vec<Option<&SecretName>> = inner.iter().map(Some).collect();
+        write_events(own_log(ctx, Some(mount))?, op, &names, outcome)
+            .with_context(|| format!("the mount {}", mount.prefix))?;
+    }
+    Ok(())
 }
 
 /// The subcommand's name and the secret (or folder) it is about, if any. Only names that
@@ -160,11 +208,17 @@ fn op_name(command: &Command) -> String {
 }
 
 /// This device's log: `<data dir>/access.log`, or with `log.shared` its file in the store
-/// (`None` when there is no store to keep it in).
-fn own_log(ctx: &Context) -> Result<Option<(LogFile, DeviceId)>> {
+/// (the main one, or `mount`'s; `None` when there is no store to keep it in).
+fn own_log(ctx: &Context, mount: Option<&Mount>) -> Result<Option<(LogFile, DeviceId)>> {
     let device = DeviceId::load_or_create(&ctx.paths.data_dir)?;
     if !ctx.config.log.shared {
         return Ok(Some((LogFile::local(&ctx.paths.data_dir)?, device)));
+    }
+    if let Some(mount) = mount {
+        return Ok(Some((
+            ctx.vault_at(Some(mount))?.shared_log(&device)?,
+            device,
+        )));
     }
     match Vault::open(
         ctx.paths.clone(),
@@ -178,23 +232,35 @@ fn own_log(ctx: &Context) -> Result<Option<(LogFile, DeviceId)>> {
     }
 }
 
-/// Every log to read: this device's, or in shared mode every device's in the store.
-fn all_logs(ctx: &Context) -> Result<Vec<LogFile>> {
+/// Every log to read, with the mount its names are relative to: this device's, or in shared
+/// mode every device's in the main store and in each mounted one.
+fn all_logs(ctx: &Context) -> Result<Vec<(Option<&Mount>, LogFile)>> {
     if !ctx.config.log.shared {
-        return Ok(vec![LogFile::local(&ctx.paths.data_dir)?]);
+        return Ok(vec![(None, LogFile::local(&ctx.paths.data_dir)?)]);
     }
-    Ok(ctx
+    let mut logs: Vec<(Option<&Mount>, LogFile)> = ctx
         .vault()?
         .shared_logs()?
         .into_iter()
-        .map(|(_, log)| log)
-        .collect())
+        .map(|(_, log)| (None, log))
+        .collect();
+    for mount in ctx.mounts.iter() {
+        let vault = ctx.vault_at(Some(mount))?;
+        logs.extend(
+            vault
+                .shared_logs()?
+                .into_iter()
+                .map(|(_, log)| (Some(mount), log)),
+        );
+    }
+    Ok(logs)
 }
 
 pub fn log(args: &LogArgs, ctx: &Context) -> Result<ExitCode> {
     let logs = all_logs(ctx)?;
     if args.verify {
-        return verify(&logs);
+        let files: Vec<LogFile> = logs.into_iter().map(|(_, log)| log).collect();
+        return verify(&files);
     }
     let name = args
         .name
@@ -203,8 +269,15 @@ pub fn log(args: &LogArgs, ctx: &Context) -> Result<ExitCode> {
         .transpose()?;
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let mut records: Vec<(jiff::Timestamp, Record)> = Vec::new();
-    for log in &logs {
-        for record in log.records()? {
+    for (mount, log) in &logs {
+        for mut record in log.records()? {
+            // A mounted store's records name secrets as that store knows them.
+            if let (Some(mount), Some(inner)) = (mount, &record.name) {
+                record.name = Some(match SecretName::new(inner) {
+                    Ok(inner) => mount.prefix.join(&inner).to_string(),
+                    Err(_) => format!("{}/{inner}", mount.prefix),
+                });
+            }
             let Some(at) = record.timestamp() else {
                 continue;
             };

@@ -47,6 +47,7 @@ mod recipients;
 mod run;
 mod scan;
 mod show;
+mod stores;
 mod suggest;
 mod sync;
 mod ui;
@@ -356,6 +357,13 @@ impl Context {
         .with_context(|| format!("the mount {}", mount.prefix))?
         .with_lockout_allowed(self.force);
         Ok(self.with_agent(vault))
+    }
+
+    /// The vault a folder lives in and the folder inside it (a mount point is its store's
+    /// root).
+    pub fn vault_for_folder(&self, folder: &Folder) -> Result<(Vault, Folder)> {
+        let routed = self.mounts.route_folder(folder);
+        Ok((self.vault_at(routed.mount)?, routed.inner))
     }
 
     /// The identities file the store mounted at `raw` uses: its own, else the main one.

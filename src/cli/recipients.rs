@@ -88,8 +88,7 @@ fn listed(r: &Recipient) -> String {
 }
 
 fn ls(path: &PathArg, ctx: &Context) -> Result<ExitCode> {
-    let folder = path.folder()?;
-    let vault = ctx.vault()?;
+    let (vault, folder) = ctx.vault_for_folder(&path.folder()?)?;
     let what = describe(&folder);
     let recipients = vault.recipients_for(&folder)?;
     let source = match vault.recipient_override() {
@@ -182,7 +181,7 @@ fn refuse_unapproved(vault: &Vault, folder: &Folder) -> Result<()> {
 }
 
 fn add(args: &AddArgs, ctx: &Context) -> Result<ExitCode> {
-    let folder = args.path.folder()?;
+    let shown = args.path.folder()?;
     if args.label.is_some() && args.recipients.len() > 1 {
         return Err(
             UsageError("--label names one recipient; add them one at a time".into()).into(),
@@ -199,7 +198,7 @@ fn add(args: &AddArgs, ctx: &Context) -> Result<ExitCode> {
             .filter(|l| !l.is_empty());
         new.push(r.with_label(label));
     }
-    let vault = ctx.vault()?;
+    let (vault, folder) = ctx.vault_for_folder(&shown)?;
     refuse_override(&vault)?;
     let lock = vault.lock()?;
     refuse_unapproved(&vault, &folder)?;
@@ -279,8 +278,8 @@ fn add(args: &AddArgs, ctx: &Context) -> Result<ExitCode> {
 }
 
 fn remove(args: &RemoveArgs, ctx: &Context) -> Result<ExitCode> {
-    let folder = args.path.folder()?;
-    let vault = ctx.vault()?.with_lockout_allowed(ctx.force || args.force);
+    let (vault, folder) = ctx.vault_for_folder(&args.path.folder()?)?;
+    let vault = vault.with_lockout_allowed(ctx.force || args.force);
     refuse_override(&vault)?;
     let lock = vault.lock()?;
     refuse_unapproved(&vault, &folder)?;
@@ -398,8 +397,7 @@ fn unfinished_removals(vault: &Vault, folder: &Folder) -> Result<Vec<Recipient>>
 }
 
 fn accept(path: &PathArg, ctx: &Context) -> Result<ExitCode> {
-    let folder = path.folder()?;
-    let vault = ctx.vault()?;
+    let (vault, folder) = ctx.vault_for_folder(&path.folder()?)?;
     let what = describe(&folder);
     let pending = vault.trust_changes_below(&folder)?;
     if pending.is_empty() {

@@ -23,8 +23,9 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use coffer::formats::reference::{self, Reference};
-use coffer::{Folder, Plaintext, Vault};
+use coffer::{Folder, Plaintext};
 
+use super::stores::Stores;
 use super::{Context, UsageError, parse_folder};
 
 /// Values shorter than this are not masked: they would conceal ordinary text everywhere.
@@ -108,14 +109,10 @@ fn run_program(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
         set(name, value);
     }
 
-    let vault = if args.prefix.is_empty() {
-        None
-    } else {
-        Some(ctx.vault()?)
-    };
+    let stores = Stores::new(ctx);
     for raw in &args.prefix {
         let folder = parse_folder(raw)?;
-        for (var, reference) in prefix_variables(vault_ref(&vault)?, &folder)? {
+        for (var, reference) in prefix_variables(&stores, &folder)? {
             let origin = format!("{var} (from --prefix {raw})");
             set(var.into(), Value::Reference { reference, origin });
         }
@@ -166,12 +163,8 @@ fn run_program(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
         .collect();
     let mut resolved: HashMap<&OsString, Plaintext> = HashMap::new();
     if !wanted.is_empty() {
-        let vault = match vault {
-            Some(v) => v,
-            None => ctx.vault()?,
-        };
         let references: Vec<Reference> = wanted.iter().map(|w| w.1.clone()).collect();
-        let values = reference::resolve_all(&vault, &references).map_err(|e| {
+        let values = reference::resolve_all(&stores, &references).map_err(|e| {
             let origin = wanted
                 .iter()
                 .find(|w| *w.1 == e.reference)
@@ -213,18 +206,20 @@ fn run_program(args: &RunArgs, ctx: &Context) -> Result<ExitCode> {
     Err(spawn_error(program, &error))
 }
 
-fn vault_ref(vault: &Option<Vault>) -> Result<&Vault> {
-    vault
-        .as_ref()
-        .ok_or_else(|| anyhow!("the store was not opened"))
-}
-
-/// The variables `--prefix SUB` defines: one per secret directly in SUB.
-fn prefix_variables(vault: &Vault, folder: &Folder) -> Result<Vec<(String, Reference)>> {
-    let names: Vec<_> = vault
-        .list(folder)?
+/// The variables `--prefix SUB` defines: one per secret directly in SUB (in whichever store
+/// SUB lives).
+fn prefix_variables(stores: &Stores, folder: &Folder) -> Result<Vec<(String, Reference)>> {
+    let routed = stores.ctx().mounts.route_folder(folder);
+    let inner = &routed.inner;
+    let names: Vec<_> = stores
+        .vault(routed.mount)?
+        .list(inner)?
         .into_iter()
-        .filter(|n| n.parent() == *folder)
+        .filter(|n| n.parent() == *inner)
+        .map(|n| match routed.mount {
+            Some(m) => m.prefix.join(&n),
+            None => n,
+        })
         .collect();
     if names.is_empty() {
         bail!("there are no secrets directly in {folder}");

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use crate::crypto::secret::Plaintext;
 use crate::store::name::{NameError, SecretName};
-use crate::vault::{self, Vault};
+use crate::vault::{self, Reader};
 
 /// What every reference starts with.
 pub const SCHEME: &str = "coffer:";
@@ -233,7 +233,10 @@ fn current_otp(secret: &Plaintext) -> Result<Plaintext, ResolveKind> {
 }
 
 /// Resolves one reference.
-pub fn resolve(vault: &Vault, reference: &Reference) -> Result<Plaintext, ResolveError> {
+pub fn resolve(
+    vault: &(impl Reader + ?Sized),
+    reference: &Reference,
+) -> Result<Plaintext, ResolveError> {
     let fail = |kind| ResolveError {
         reference: reference.clone(),
         kind,
@@ -246,7 +249,7 @@ pub fn resolve(vault: &Vault, reference: &Reference) -> Result<Plaintext, Resolv
 /// back in the order of `references`. Fails with the first reference (in that order) that
 /// cannot be resolved, so the message is the same from run to run.
 pub fn resolve_all(
-    vault: &Vault,
+    vault: &(impl Reader + ?Sized),
     references: &[Reference],
 ) -> Result<Vec<Plaintext>, ResolveError> {
     if references.is_empty() {

@@ -61,20 +61,32 @@ impl Vault {
             name: name.to_string(),
             rev: rev_text.clone(),
         };
-        let (commit, at_name) = match rev {
+        let candidates: Vec<(String, String)> = match rev {
             Revision::Back(back) => {
-                let values: Vec<&Version> = versions
-                    .iter()
-                    .filter(|v| v.event.changes_value())
+                let changes: Vec<usize> = (0..versions.len())
+                    .filter(|&i| versions[i].event.changes_value())
                     .collect();
-                let version = values
-                    .get(*back)
-                    .ok_or_else(|| HistoryError::NotThatFarBack {
+                let Some(&at) = changes.get(*back) else {
+                    return Err(HistoryError::NotThatFarBack {
                         name: name.to_string(),
                         back: *back,
-                        have: values.len().saturating_sub(1),
-                    })?;
-                (version.commit.clone(), version.name.clone())
+                        have: changes.len().saturating_sub(1),
+                    }
+                    .into());
+                };
+                // That value lives from its change up to the next one: in the change's commit
+                // and in every re-encryption or move after it. The newest copy is tried first,
+                // so a member added after the change reads the re-encrypted one.
+                let newer = if *back == 0 {
+                    0
+                } else {
+                    changes[*back - 1] + 1
+                };
+                versions[newer..=at]
+                    .iter()
+                    .filter(|v| !v.event.gone())
+                    .map(|v| (v.commit.clone(), v.name.clone()))
+                    .collect()
             }
             Revision::Commit(raw) => {
                 let commit = history::resolve_commit(&self.git, raw)?
@@ -88,10 +100,33 @@ impl Vault {
                     }
                 }
                 match found {
-                    Some(v) if !v.event.gone() => (commit, v.name.clone()),
+                    Some(v) if !v.event.gone() => vec![(commit, v.name.clone())],
                     _ => return Err(not_there().into()),
                 }
             }
+        };
+        let mut last_error = None;
+        for (commit, at_name) in candidates {
+            match self.read_blob_at(name, rev, commit, at_name) {
+                Ok(value) => return Ok(value),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| not_there().into()))
+    }
+
+    /// Decrypts `at_name`'s file in `commit` (`name` and `rev` are for messages).
+    fn read_blob_at(
+        &self,
+        name: &SecretName,
+        rev: &Revision,
+        commit: String,
+        at_name: String,
+    ) -> Result<OldValue> {
+        let rev_text = rev.to_string();
+        let not_there = || HistoryError::NotAtRevision {
+            name: name.to_string(),
+            rev: rev_text.clone(),
         };
         let limit = self.config.limits.max_secret_size();
         let ciphertext = match history::blob_at(&self.git, &commit, &at_name, limit) {

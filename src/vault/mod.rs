@@ -69,6 +69,9 @@ pub enum Error {
     Trust(#[from] TrustError),
     #[error(transparent)]
     History(#[from] HistoryError),
+    /// A mounted store that could not be opened (docs/BEHAVIOUR.md §10).
+    #[error("the mount {prefix}: {reason}")]
+    Mount { prefix: String, reason: String },
     #[error("committed, but the automatic sync failed: {0}")]
     AutoSync(SyncError),
     #[error(
@@ -86,6 +89,19 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Something secrets are read from by name: one vault, or a main store with its mounts seen
+/// as one tree (the command line's view). References (`coffer:NAME`) resolve through it.
+pub trait Reader: Sync {
+    /// Decrypts the secret `name`.
+    fn read(&self, name: &SecretName) -> Result<Plaintext>;
+}
+
+impl Reader for Vault {
+    fn read(&self, name: &SecretName) -> Result<Plaintext> {
+        Vault::read(self, name)
+    }
+}
 
 /// Recipients given in the environment, overriding the store's files (as in passage).
 #[derive(Debug, Clone, Default)]

@@ -131,6 +131,36 @@ fn a_version_from_before_you_were_a_recipient_says_so() {
     assert_eq!(v.show("db"), b"mine\n");
 }
 
+/// A value written before you were added, then re-encrypted for you by `reencrypt`, is read
+/// from the re-encrypted copy: `-N` names a value, and that value has a copy you can read.
+#[test]
+fn an_old_value_is_read_from_the_copy_reencrypted_for_you() {
+    let v = TestVault::with_git();
+    let other = age::x25519::Identity::generate().to_public().to_string();
+    let out = v
+        .cmd()
+        .env("COFFER_RECIPIENTS", &other)
+        .args(["--force", "insert", "-m", "db"])
+        .write_stdin("first\n")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Someone who could read it re-encrypts it for the store's recipients (you among them):
+    // here, by hand, as their `coffer reencrypt` would, then committed by git.
+    let file = v.path("db");
+    let mine = v.recipient();
+    v.age_encrypt(&["-r", &mine, "-r", &other], &file, b"first\n");
+    v.store_git(&[
+        "commit",
+        "-qam",
+        "Reencrypt password store.\n\nCoffer-Value: unchanged",
+    ]);
+    v.insert("db", "second\n");
+    assert_eq!(v.run_ok(&["show", "db", "-r", "-1"]).stdout, b"first\n");
+    v.run_ok(&["restore", "db", "-r", "-1"]);
+    assert_eq!(v.show("db"), b"first\n");
+}
+
 #[test]
 fn history_needs_git_and_a_known_name() {
     let v = TestVault::new();

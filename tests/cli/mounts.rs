@@ -322,3 +322,140 @@ fn names_under_mounts_complete_like_any_folder() {
     assert_eq!(complete("ops/"), ["ops/deploy/"]);
     assert_eq!(complete("ops/deploy/"), ["ops/deploy/key"]);
 }
+
+#[test]
+fn references_recipients_history_and_logs_work_across_mounts() {
+    let s = setup();
+    let a = &s.alice;
+    let team = mount_dir(a, "team");
+    a.insert("team/app/token", "tok-123\nuser: svc\n");
+    // run: -e references and --prefix variables from a mounted store; inject likewise.
+    let out = a.run_ok(&[
+        "run",
+        "-e",
+        "DB=coffer:team/db",
+        "-e",
+        "USER=coffer:team/app/token#user",
+        "--prefix",
+        "team/app",
+        "--",
+        "sh",
+        "-c",
+        "printf '%s|%s|%s' \"$DB\" \"$USER\" \"$TOKEN\"",
+    ]);
+    assert_eq!(stdout(&out), "team-value|svc|tok-123");
+    let out = common::output_with_stdin(
+        a.coffer().args(["inject"]),
+        b"db={{ coffer:team/db }} key={{ coffer:ops/deploy/key }} web={{ coffer:web/shop }}\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "db=team-value key=ops-value web=shop-pass\n");
+    // A reference to a missing secret names it as the user wrote it.
+    let err = fails(a, &["run", "-e", "X=coffer:team/nope", "--", "true"], 1);
+    assert!(err.contains("team/nope"), "{err}");
+
+    // recipients -p routes to the mounted store: its own list, its own commits.
+    let ls = stdout(&a.run_ok(&["recipients", "-p", "team"]));
+    assert!(ls.contains(&s.bob.recipient()), "{ls}");
+    assert!(ls.contains("(alice)"), "{ls}");
+    assert!(!ls.contains(&s.carol.recipient()), "{ls}");
+    a.run_ok(&[
+        "recipients",
+        "add",
+        "-p",
+        "team/app",
+        "--label",
+        "carol",
+        &s.carol.recipient(),
+    ]);
+    assert!(team.join("app/.age-recipients").is_file());
+    assert!(
+        !a.path("team/app").exists(),
+        "nothing lands in the main store"
+    );
+    assert_eq!(
+        s.carol
+            .age_decrypt(&s.carol.identities(), &team.join("app/token.age")),
+        b"tok-123\nuser: svc\n"
+    );
+    a.run_ok(&["reencrypt", "-p", "team"]);
+    let subjects = stdout(&a.git(&team, &["log", "--format=%s", "-3"]));
+    assert!(
+        subjects.starts_with("Reencrypt password store."),
+        "{subjects}"
+    );
+    assert!(
+        subjects.contains("Add recipient carol to app."),
+        "{subjects}"
+    );
+    assert_eq!(
+        a.git_log().len(),
+        3,
+        "the main store is untouched: {:?}",
+        a.git_log()
+    );
+
+    // history, show --revision and restore follow the name into its store.
+    a.insert("team/db", "team-value-2\n");
+    let history = stdout(&a.run_ok(&["history", "team/db"]));
+    let first = history.lines().next().unwrap_or_default();
+    assert!(first.ends_with("edited"), "{history}");
+    assert!(
+        history
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .ends_with("added"),
+        "{history}"
+    );
+    assert_eq!(
+        stdout(&a.run_ok(&["show", "team/db", "--revision", "-1"])),
+        "team-value\n"
+    );
+    a.run_ok(&["restore", "team/db", "--revision", "-1"]);
+    assert_eq!(a.show("team/db"), b"team-value\n");
+    let subject = stdout(&a.git(&team, &["log", "--format=%s", "-1"]));
+    assert_eq!(subject.trim(), "Restore db to -1.");
+}
+
+#[test]
+fn shared_access_logs_stay_per_store() {
+    let s = setup();
+    let a = &s.alice;
+    let config = a.home().join(".config/coffer/config.toml");
+    let text = config_text(a);
+    std::fs::write(&config, format!("[log]\nshared = true\n{text}")).unwrap();
+    a.show("team/db");
+    a.show("web/shop");
+    a.run_ok(&["run", "-e", "K=coffer:ops/deploy/key", "--", "true"]);
+    // Each store's log holds its own reads, under its own names.
+    let in_store = |dir: &std::path::Path| -> String {
+        common::files_below(&dir.join(".coffer"))
+            .iter()
+            .map(|f| std::fs::read_to_string(dir.join(".coffer").join(f)).unwrap_or_default())
+            .collect()
+    };
+    let team_log = in_store(&mount_dir(a, "team"));
+    assert!(team_log.contains("\"name\":\"db\""), "{team_log}");
+    assert!(!team_log.contains("shop"), "{team_log}");
+    let ops_log = in_store(&mount_dir(a, "ops"));
+    assert!(ops_log.contains("\"name\":\"deploy/key\""), "{ops_log}");
+    let main_log = in_store(&a.store());
+    assert!(main_log.contains("web/shop"), "{main_log}");
+    assert!(
+        !main_log.contains("team/db") && !main_log.contains("\"db\""),
+        "{main_log}"
+    );
+    // `log` shows one timeline with the names as the user sees them.
+    let log = stdout(&a.run_ok(&["log"]));
+    for name in ["team/db", "web/shop", "ops/deploy/key"] {
+        assert!(log.contains(name), "{name}: {log}");
+    }
+    let only = stdout(&a.run_ok(&["log", "team"]));
+    assert!(
+        only.contains("team/db") && !only.contains("web/shop"),
+        "{only}"
+    );
+    let verify = stdout(&a.run_ok(&["log", "--verify"]));
+    assert!(verify.lines().count() >= 3, "{verify}");
+}
