@@ -44,11 +44,12 @@ struct Logical {
     /// The content as `dotenvy` sees it (comment cut off, newline removed).
     range: Range<usize>,
     line: usize,
-    /// Whether a quote is still open at the end of the file.
-    unterminated: bool,
+    /// Where the file ended inside this line's value, if it did: a quote still open, or
+    /// white space with no newline after it.
+    unterminated: Option<State>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     Complete,
     Escape,
@@ -107,7 +108,7 @@ fn logical_lines(source: &str, start: usize) -> Vec<Logical> {
         let begin = pos;
         let mut state = State::Complete;
         let end;
-        let mut unterminated = false;
+        let mut unterminated = None;
         loop {
             let line_end = source[pos..]
                 .find('\n')
@@ -137,7 +138,7 @@ fn logical_lines(source: &str, start: usize) -> Vec<Logical> {
                     pos = line_end;
                     if pos >= source.len() {
                         end = pos;
-                        unterminated = true;
+                        unterminated = Some(next);
                         break;
                     }
                 }
@@ -151,7 +152,7 @@ fn logical_lines(source: &str, start: usize) -> Vec<Logical> {
             let t = source[begin..end].trim();
             t.is_empty() || t.starts_with('#')
         };
-        if !blank || unterminated {
+        if !blank || unterminated.is_some() {
             out.push(Logical {
                 range: begin..end,
                 line: first_line,
@@ -167,6 +168,17 @@ fn value_start(text: &str) -> Option<usize> {
     let eq = text.find('=')?;
     let rest = &text[eq + 1..];
     Some(eq + 1 + (rest.len() - rest.trim_start().len()))
+}
+
+/// Where the value ends in an assignment: before trailing white space, except the one
+/// character a trailing backslash escapes (`KEY=\<VT>`: that character is the value).
+fn value_end(text: &str) -> usize {
+    let trimmed = text.trim_end();
+    let backslashes = trimmed.len() - trimmed.trim_end_matches('\\').len();
+    match text[trimmed.len()..].chars().next() {
+        Some(escaped) if backslashes % 2 == 1 => trimmed.len() + escaped.len_utf8(),
+        _ => trimmed.len(),
+    }
 }
 
 /// The key of an assignment, as `dotenvy` reads it (`export` is an optional prefix).
@@ -186,11 +198,21 @@ pub fn parse(source: &str) -> Result<Vec<Entry>, DotenvError> {
     let mut entries = Vec::with_capacity(lines.len());
     let mut parsed = dotenvy::from_read_iter(&source.as_bytes()[start..]);
     for logical in &lines {
-        if logical.unterminated {
-            return Err(DotenvError {
-                line: logical.line,
-                reason: "a quote opened here is never closed",
-            });
+        match logical.unterminated {
+            None => {}
+            // dotenvy refuses this too; say what to change rather than blame a quote.
+            Some(State::WhiteSpace) => {
+                return Err(DotenvError {
+                    line: logical.line,
+                    reason: "the file ends in white space with no newline after it; end it with a newline",
+                });
+            }
+            Some(_) => {
+                return Err(DotenvError {
+                    line: logical.line,
+                    reason: "a quote opened here is never closed",
+                });
+            }
         }
         let fail = |reason| DotenvError {
             line: logical.line,
@@ -212,7 +234,7 @@ pub fn parse(source: &str) -> Result<Vec<Entry>, DotenvError> {
             return Err(fail("could not be matched with the parsed entries"));
         }
         let mut from = logical.range.start + value_start(text).unwrap_or(text.len());
-        let mut to = logical.range.start + text.trim_end().len();
+        let mut to = logical.range.start + value_end(text);
         if to <= from {
             // No value: a replacement goes right after `=`, never up against a comment
             // (`KEY= # note` must not become `KEY= coffer:x# note`, another reference).
@@ -268,6 +290,26 @@ mod tests {
             .into_iter()
             .map(|e| (e.key, e.value.to_string(), e.line))
             .collect()
+    }
+
+    /// Fuzzing found `p=\<VT>`: the value span must cover what the parser read as the value,
+    /// so the rewrite leaves a file that parses to the same keys.
+    #[test]
+    fn a_rewrite_of_odd_whitespace_after_the_equals_parses_again() {
+        for source in [
+            "p=\\\u{b}",
+            "p=\u{b}x",
+            "p=\u{c}\u{b}",
+            "p=\\\u{c}\n",
+            "p=a\\ \n",
+        ] {
+            crate::fuzzing::dotenv(source.as_bytes());
+        }
+        let err = parse("A=1 ").err().map(|e| e.reason);
+        assert_eq!(
+            err,
+            Some("the file ends in white space with no newline after it; end it with a newline")
+        );
     }
 
     #[test]
