@@ -144,32 +144,33 @@ pub fn write_mount(
         path: path.to_owned(),
         message,
     };
-    let mut table: toml::Table = text
+    // Edited in place: the user's comments, order and layout stay as they were.
+    let mut doc: toml_edit::DocumentMut = text
         .parse()
-        .map_err(|e: toml::de::Error| invalid(e.message().to_owned()))?;
-    let mounts = table
+        .map_err(|e: toml_edit::TomlError| invalid(e.message().to_owned()))?;
+    let mounts = doc
         .entry("mounts")
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    let toml::Value::Table(mounts) = mounts else {
+        .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+    let Some(mounts) = mounts.as_table_like_mut() else {
         return Err(invalid("`mounts` is not a table".into()));
     };
     match mount {
         Some(m) => {
-            let mut entry = toml::Table::new();
-            entry.insert("dir".into(), path_value(&m.dir)?);
+            let mut entry = toml_edit::InlineTable::new();
+            entry.insert("dir", path_value(&m.dir)?);
             if let Some(ids) = &m.identities {
-                entry.insert("identities".into(), path_value(ids)?);
+                entry.insert("identities", path_value(ids)?);
             }
-            mounts.insert(prefix.to_owned(), toml::Value::Table(entry));
+            mounts.insert(prefix, toml_edit::value(entry));
         }
         None => {
             mounts.remove(prefix);
         }
     }
     if mounts.is_empty() {
-        table.remove("mounts");
+        doc.remove("mounts");
     }
-    let out = toml::to_string(&table).map_err(|e| invalid(e.to_string()))?;
+    let out = doc.to_string();
     // What is written must read back as a config: never leave a file coffer then refuses.
     Config::parse(&out, path)?;
     let unwritable = |source| ConfigError::Unwritable {
@@ -182,9 +183,9 @@ pub fn write_mount(
     crate::sys::private::write_private_atomically(path, out.as_bytes()).map_err(unwritable)
 }
 
-fn path_value(p: &Path) -> Result<toml::Value, ConfigError> {
+fn path_value(p: &Path) -> Result<toml_edit::Value, ConfigError> {
     p.to_str()
-        .map(|s| toml::Value::String(s.to_owned()))
+        .map(toml_edit::Value::from)
         .ok_or_else(|| ConfigError::Invalid {
             path: p.to_owned(),
             message: "the path is not UTF-8, which the config file cannot hold".into(),
@@ -309,7 +310,8 @@ mod tests {
     fn mounts_are_edited_keeping_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
-        std::fs::write(&path, "store = '/x'\n[log]\nshared = true\n").unwrap();
+        let before = "# my settings\nstore = '/x' # where\n\n[log]\n# keep it\nshared = true\n";
+        std::fs::write(&path, before).unwrap();
         let mount = MountConfig {
             dir: PathBuf::from("/teams/a"),
             identities: None,
@@ -319,9 +321,10 @@ mod tests {
         assert_eq!(c.store.unwrap(), PathBuf::from("/x"));
         assert!(c.log.shared);
         assert_eq!(c.mounts["work/team"], mount);
+        let with_mount = std::fs::read_to_string(&path).unwrap();
+        assert!(with_mount.starts_with(before), "comments and layout kept: {with_mount}");
         write_mount(&path, "work/team", None).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("mounts"), "{text}");
-        assert!(text.contains("shared = true"), "{text}");
+        assert_eq!(text, before, "removing the mount gives back the file as it was");
     }
 }
