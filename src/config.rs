@@ -322,9 +322,15 @@ mod tests {
         assert!(c.log.shared);
         assert_eq!(c.mounts["work/team"], mount);
         let with_mount = std::fs::read_to_string(&path).unwrap();
-        assert!(with_mount.starts_with(before), "comments and layout kept: {with_mount}");
+        assert!(
+            with_mount.starts_with(before),
+            "comments and layout kept: {with_mount}"
+        );
         write_mount(&path, "work/team", None).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text, before, "removing the mount gives back the file as it was");
+        assert_eq!(
+            text, before,
+            "removing the mount gives back the file as it was"
+        );
     }
 }

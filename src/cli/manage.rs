@@ -268,17 +268,25 @@ fn across_stores(
     for folder in &folders {
         dst.check_can_encrypt(folder)?;
     }
+    // The values do not change: each keeps its rotation date and its exposure.
+    let sources: Vec<SecretName> = plan.iter().map(|(from, _)| from.clone()).collect();
+    let dates = src.rotation_dates(&sources)?;
     {
         let lock = dst.lock()?;
         for (from, to) in &plan {
             let plaintext = src.read(from)?;
             dst.write(&lock, to, &plaintext)?;
+            dst.adopt_exposure(&lock, &src, from, to)?;
         }
         let changed: Vec<Changed> = plan
             .iter()
             .map(|(_, to)| Changed::Secret(to.clone()))
             .collect();
-        dst.commit(&changed, &message)?;
+        let trailers = coffer::team::rotation::rotated_trailers(
+            plan.iter()
+                .filter_map(|(from, to)| dates.get(from).map(|r| (to, r.when))),
+        );
+        dst.commit(&changed, &format!("{message}\n\n{trailers}"))?;
     }
     if mode == Mode::Move {
         let lock = src.lock()?;

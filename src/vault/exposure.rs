@@ -95,6 +95,26 @@ impl Vault {
         Ok(())
     }
 
+    /// `to` now holds the value `from` has in the store of `source` (another store: a `mv`
+    /// or `cp` across mounts): it is exposed exactly when `from` is there.
+    pub fn adopt_exposure(
+        &self,
+        lock: &StoreLock,
+        source: &Vault,
+        from: &SecretName,
+        to: &SecretName,
+    ) -> Result<()> {
+        match source.store().read_mark(MarkKind::Exposed, from)? {
+            Some(bytes) => {
+                self.store()
+                    .write_mark(lock, MarkKind::Exposed, to, &bytes)?;
+                self.touched(self.store().mark_path(MarkKind::Exposed, to));
+                Ok(())
+            }
+            None => self.clear_exposure(lock, to),
+        }
+    }
+
     /// `to` now holds `from`'s value: it is exposed exactly when `from` is.
     pub(crate) fn carry_exposure(
         &self,

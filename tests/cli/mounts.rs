@@ -240,6 +240,41 @@ fn mv_and_cp_across_mounts_reencrypt_for_the_destination() {
         let subject = stdout(&a.git(dir, &["log", "--format=%s", "-1"]));
         assert_eq!(subject.trim(), "Rename team/db to ops/db.");
     }
+    // A value keeps its rotation date and its exposure when it moves to another store.
+    let gone = age::x25519::Identity::generate().to_public().to_string();
+    a.run_ok(&[
+        "recipients",
+        "add",
+        "-p",
+        "team",
+        "--label",
+        "leaver",
+        &gone,
+    ]);
+    a.run_ok(&["recipients", "rm", "-p", "team", "leaver"]);
+    a.insert("team/exposed", "old-value\n");
+    a.run_ok(&[
+        "recipients",
+        "add",
+        "-p",
+        "team",
+        "--label",
+        "leaver",
+        &gone,
+    ]);
+    a.run_ok(&["recipients", "rm", "-p", "team", "leaver"]);
+    let info = stdout(&a.run_ok(&["info", "team/exposed"]));
+    assert!(info.contains("exposed to leaver"), "{info}");
+    a.run_ok(&["mv", "team/exposed", "ops/exposed"]);
+    let info = stdout(&a.run_ok(&["info", "ops/exposed"]));
+    assert!(
+        info.contains("exposed to leaver"),
+        "the mark travels: {info}"
+    );
+    assert_eq!(stdout(&a.git(&ops, &["status", "--porcelain"])), "");
+    let body = stdout(&a.git(&ops, &["log", "--format=%B", "-1"]));
+    assert!(body.contains("Coffer-Rotated: exposed "), "{body}");
+
     // main → mount (into the mount point), copy: both stay.
     a.run_ok(&["cp", "web/shop", "team"]);
     assert_eq!(
