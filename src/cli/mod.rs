@@ -265,7 +265,11 @@ impl Context {
                         // terminal) is no prompt at all; a cancel, or a failure of the one
                         // the user named, explains the error that follows.
                         let explains = configured.is_some()
-                            || matches!(e, pinentry::PinentryError::Cancelled(_));
+                            || matches!(
+                                e,
+                                pinentry::PinentryError::Cancelled(_)
+                                    | pinentry::PinentryError::TimedOut
+                            );
                         if let (true, Ok(mut slot)) = (explains, failure.lock()) {
                             *slot = Some(e);
                         }
@@ -290,7 +294,10 @@ impl Context {
             return error;
         };
         match slot.as_ref() {
-            Some(cancel @ pinentry::PinentryError::Cancelled(_)) => {
+            Some(
+                cancel
+                @ (pinentry::PinentryError::Cancelled(_) | pinentry::PinentryError::TimedOut),
+            ) => {
                 anyhow::anyhow!("{cancel}; the vault stays locked")
             }
             Some(failed) => error.context(failed.to_string()),

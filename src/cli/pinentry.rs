@@ -15,6 +15,8 @@ use zeroize::Zeroizing;
 
 /// gpg-error's "operation cancelled" and "fully cancelled", whatever the error source.
 const CANCELLED: [u32; 2] = [99, 198];
+/// `GPG_ERR_TIMEOUT`: nobody answered before `SETTIMEOUT` ran out.
+const TIMED_OUT: u32 = 62;
 /// Assuan lines are at most 1000 bytes; anything far longer is not pinentry.
 const MAX_LINE: usize = 4096;
 
@@ -23,6 +25,9 @@ pub enum PinentryError {
     /// The user closed the dialog: what pinentry said.
     #[error("pinentry was cancelled ({0})")]
     Cancelled(String),
+    /// Nobody answered the dialog in time.
+    #[error("pinentry got no answer within {} seconds", TIMEOUT.as_secs())]
+    TimedOut,
     /// pinentry could not ask (no display, not a pinentry, …).
     #[error("pinentry {program} could not ask: {reason}")]
     Failed { program: String, reason: String },
@@ -49,6 +54,9 @@ fn on_path(name: &Path) -> Option<PathBuf> {
         })
 }
 
+/// How long a pinentry dialog waits for an answer before it gives up.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Asks `program` for a passphrase, showing `description`.
 pub fn ask(program: &Path, description: &str) -> Result<Zeroizing<String>, PinentryError> {
     let failed = |reason: String| PinentryError::Failed {
@@ -73,6 +81,7 @@ pub fn ask(program: &Path, description: &str) -> Result<Zeroizing<String>, Pinen
         Reply::Err { code, text } if CANCELLED.contains(&(code & 0xffff)) => {
             PinentryError::Cancelled(text)
         }
+        Reply::Err { code, .. } if code & 0xffff == TIMED_OUT => PinentryError::TimedOut,
         Reply::Err { code, text } => failed(format!("ERR {code} {text}")),
         Reply::Broken(reason) => failed(reason),
     })
@@ -103,6 +112,12 @@ fn converse(session: &mut Session, description: &str) -> Result<Zeroizing<String
     session.command("SETTITLE coffer")?;
     session.command(&format!("SETDESC {}", escape(description)))?;
     session.command("SETPROMPT Passphrase:")?;
+    // A dialog nobody answers must not hold the command (and the agent's unlock) for ever;
+    // a pinentry too old to know SETTIMEOUT simply waits, as before.
+    match session.command(&format!("SETTIMEOUT {}", TIMEOUT.as_secs())) {
+        Ok(()) | Err(Reply::Err { .. }) => {}
+        Err(broken) => return Err(broken),
+    }
     session.send("GETPIN")?;
     let mut pin = Zeroizing::new(Vec::new());
     session.response(Some(&mut pin))?;

@@ -85,7 +85,11 @@ fn show_without_a_terminal_unlocks_through_the_configured_pinentry_once() {
         "{said}"
     );
     assert_eq!(lines[2], "SETPROMPT Passphrase:", "{said}");
-    assert_eq!(lines[3], "GETPIN", "{said}");
+    assert_eq!(
+        lines[3], "SETTIMEOUT 120",
+        "an unanswered dialog gives up: {said}"
+    );
+    assert_eq!(lines[4], "GETPIN", "{said}");
     assert!(
         !said.contains(PASSPHRASE),
         "the passphrase is never sent to pinentry"
@@ -130,6 +134,23 @@ fn a_cancelled_pinentry_fails_with_one_clear_line() {
     // Nothing was unlocked: asked again next time.
     let _ = v.without_terminal(&["show", "web/a"]).output().unwrap();
     assert_eq!(transcript(&dir).matches("GETPIN").count(), 2);
+}
+
+#[test]
+fn an_unanswered_pinentry_gives_up_with_one_clear_line() {
+    let v = protected_vault();
+    let _stop = StopsAgent(&v);
+    let dir = v.dir.path().join("pin");
+    // What pinentry answers GETPIN with once SETTIMEOUT has run out.
+    let program = fake_pinentry(&dir, "slow-pinentry", "ERR 83886142 Timeout <Pinentry>");
+    configure_pinentry(&v, &program);
+    let out = v.without_terminal(&["show", "web/a"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        stderr(&out),
+        "coffer: pinentry got no answer within 120 seconds; the vault stays locked\n"
+    );
 }
 
 #[test]
