@@ -257,3 +257,15 @@ pub fn unlock(args: &UnlockArgs, ctx: &Context) -> Result<ExitCode> {
     client::unlock_with(&mut conn, path, &file, &passphrase, &prompt)?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Tells a running agent that the identities file at `path` changed (a new passphrase, a new
+/// key), so that it forgets what it unlocked from it; no agent, nothing to do. This is the one
+/// call site `identity passwd` and `identity rotate` use. The agent holds one identities file
+/// for now, so forgetting it is locking it.
+pub fn forget_identities(path: &std::path::Path) -> Result<()> {
+    let _ = path;
+    if let Some(mut conn) = Connection::open(&agent_lib::socket_path())? {
+        conn.lock()?;
+    }
+    Ok(())
+}
