@@ -118,15 +118,25 @@ pub fn replace(
         private::write_private_atomically(&public, lines.as_bytes())?;
     }
     private::write_private_atomically(path, &sealed)?;
-    // A killed earlier write may have left its temporary, with a key in it, beside the file.
+    // A killed earlier write may have left its temporaries (one with a key in it) beside
+    // the files.
     private::sweep_stale_temporaries(path);
+    private::sweep_stale_temporaries(&public);
     Ok(())
 }
 
 /// Keeps `bytes` (an identities file as it was) beside `path` as
 /// `NAME.YYYY-MM-DDTHHMMSSZ.bak`, private, never replacing anything: a backup with those
-/// very bytes is reused, another one gets a `-2`, `-3`, … suffix. Returns its path.
+/// very bytes is reused (a rotation killed just after making it, run again), another one of
+/// the same second gets a `-2`, `-3`, … suffix. Returns its path.
 pub fn write_backup(path: &Path, bytes: &[u8]) -> Result<PathBuf, IdentityError> {
+    sweep_backup_temporaries(path);
+    if let Some(same) = backups_of(path)
+        .into_iter()
+        .find(|b| read_private(b).is_ok_and(|kept| *kept == *bytes))
+    {
+        return Ok(same);
+    }
     let stamp = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H%M%SZ")
         .to_string();
@@ -158,6 +168,61 @@ fn write_backup_stamped(path: &Path, bytes: &[u8], stamp: &str) -> Result<PathBu
         }
     }
     Err(PrivateError::Exists(last.unwrap_or_else(|| path.to_owned())).into())
+}
+
+/// Removes what backups of `path` killed while being written left (each a copy of a key):
+/// `.NAME.STAMP.bak.PID.RANDOM.tmp` of writers no longer running.
+fn sweep_backup_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if !private::is_temporary(&file_name) || !file_name.starts_with(&prefix) {
+            continue;
+        }
+        // `.NAME.STAMP.bak.PID.RANDOM.tmp` → `NAME.STAMP.bak`, whose temporaries these are.
+        let mut parts = file_name[1..].rsplitn(4, '.');
+        let original = parts.nth(3).unwrap_or_default();
+        if original.ends_with(".bak") {
+            private::sweep_stale_temporaries(&path.with_file_name(original));
+        }
+    }
+}
+
+/// The backups [`write_backup`] made of the file at `path`.
+pub fn backups_of(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(&prefix)
+                && n.ends_with(".bak")
+                && e.file_type().is_ok_and(|t| t.is_file())
+        })
+        .map(|e| path.with_file_name(e.file_name()))
+        .collect();
+    found.sort();
+    found
 }
 
 /// The identities file's side of `coffer identity rotate` (see the module documentation).
@@ -381,6 +446,11 @@ mod tests {
         );
         let again = write_backup_stamped(&path, b"one", stamp).unwrap();
         assert_eq!(again, first, "the same bytes: reused");
+        assert_eq!(
+            write_backup(&path, b"one").unwrap(),
+            first,
+            "whatever the time"
+        );
         let second = write_backup_stamped(&path, b"two", stamp).unwrap();
         assert_eq!(
             second.file_name().unwrap(),
@@ -388,5 +458,16 @@ mod tests {
         );
         assert_eq!(std::fs::read(&first).unwrap(), b"one");
         assert_eq!(std::fs::read(&second).unwrap(), b"two");
+        let mut both = vec![first, second];
+        both.sort();
+        assert_eq!(backups_of(&path), both);
+
+        // What a killed backup left (a dead writer's temporary) goes with the next backup.
+        let left = dir
+            .path()
+            .join(".identities.2026-11-30T000000Z.bak.999999999.0123456789abcdef.tmp");
+        std::fs::write(&left, b"old key").unwrap();
+        write_backup(&path, b"three").unwrap();
+        assert!(!left.exists());
     }
 }
