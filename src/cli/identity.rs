@@ -205,13 +205,21 @@ fn rotate(ctx: &Context, path: &Path) -> Result<ExitCode> {
 /// uses it, and each such mount), with a label for messages. A rotation must reach them all,
 /// or the ones left out could only be read with the backup.
 fn stores_using(ctx: &Context, path: &Path) -> Result<Vec<(String, Vault)>> {
+    // The same file however it is spelled (relative, through a link).
+    let same_file = |other: &Path| {
+        other == path
+            || matches!(
+                (std::fs::canonicalize(other), std::fs::canonicalize(path)),
+                (Ok(a), Ok(b)) if a == b
+            )
+    };
     let mut stores = Vec::new();
-    if ctx.paths.identities == path && ctx.paths.store.is_dir() {
+    if same_file(&ctx.paths.identities) && ctx.paths.store.is_dir() {
         stores.push(("the main store".to_owned(), ctx.vault()?));
     }
     for mount in ctx.mounts.iter() {
         let uses = mount.identities.as_deref().unwrap_or(&ctx.paths.identities);
-        if uses == path {
+        if same_file(uses) {
             stores.push((
                 format!("the mount {}", mount.prefix),
                 ctx.vault_at(Some(mount))?,

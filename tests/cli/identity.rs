@@ -523,8 +523,22 @@ fn rotate_reaches_every_store_read_with_the_file_and_only_those() {
         team_ids.to_str().unwrap(),
     ]);
     v.run_ok(&["mount", "add", "shared", shared_dir.to_str().unwrap()]);
+    // `linked` names the main file too, through a link: the same file.
+    let linked_dir = v.dir.path().join("linked-store");
+    side_store(&v, &linked_dir, &v.recipient());
+    let link = v.dir.path().join("link-to-identities");
+    std::os::unix::fs::symlink(v.identities(), &link).unwrap();
+    v.run_ok(&[
+        "mount",
+        "add",
+        "linked",
+        linked_dir.to_str().unwrap(),
+        "--identities",
+        link.to_str().unwrap(),
+    ]);
     v.insert("team/x", "x\n");
     v.insert("shared/y", "y\n");
+    v.insert("linked/z", "z\n");
     let main_before = std::fs::read(v.identities()).unwrap();
 
     // The mount's own file: its store changes, the main identities and stores do not.
@@ -550,14 +564,16 @@ fn rotate_reaches_every_store_read_with_the_file_and_only_those() {
 
     // The main file: the main store and the mount read with it both follow.
     let out = v.run_ok(&["identity", "rotate", "shared"]);
-    assert!(
-        stdout(&out).contains("the main store") && stdout(&out).contains("the mount shared"),
-        "{}",
-        stdout(&out)
-    );
+    for store in ["the main store", "the mount shared", "the mount linked"] {
+        assert!(stdout(&out).contains(store), "{store}: {}", stdout(&out));
+    }
     let kept = backups(&v.identities());
     assert_eq!(kept.len(), 1);
-    for file in [v.path("web/a"), shared_dir.join("y.age")] {
+    for file in [
+        v.path("web/a"),
+        shared_dir.join("y.age"),
+        linked_dir.join("z.age"),
+    ] {
         assert!(age_can_decrypt(&v, &v.identities(), &file), "{file:?}");
         assert!(!age_can_decrypt(&v, &kept[0], &file), "{file:?}");
     }
@@ -566,7 +582,12 @@ fn rotate_reaches_every_store_read_with_the_file_and_only_those() {
         new_team,
         "the team's file is not touched"
     );
-    for (name, value) in [("web/a", "a\n"), ("team/x", "x\n"), ("shared/y", "y\n")] {
+    for (name, value) in [
+        ("web/a", "a\n"),
+        ("team/x", "x\n"),
+        ("shared/y", "y\n"),
+        ("linked/z", "z\n"),
+    ] {
         assert_eq!(v.show(name), value.as_bytes());
     }
     assert_clean_work_tree(&v.store(), &v);
