@@ -271,3 +271,13 @@ pub fn unlock(args: &UnlockArgs, ctx: &Context) -> Result<ExitCode> {
     client::unlock_with(&mut conn, path, &file, &passphrase, timeout, &prompt)?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Tells a running agent that the identities file at `path` changed (a new passphrase, a new
+/// key), so that it forgets what it unlocked from it; no agent, nothing to do. This is the one
+/// call site `identity passwd` and `identity rotate` use; other unlocked files stay unlocked.
+pub fn forget_identities(path: &std::path::Path) -> Result<()> {
+    if let Some(mut conn) = Connection::open(&agent_lib::socket_path())? {
+        conn.forget(path)?;
+    }
+    Ok(())
+}

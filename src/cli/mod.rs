@@ -30,6 +30,7 @@ mod edit;
 mod fsck;
 mod git;
 mod history;
+mod identity;
 mod import;
 mod import_csv;
 mod import_dotenv;
@@ -132,6 +133,8 @@ pub enum Command {
     Unlock(agent::UnlockArgs),
     /// Lock the agent: forget the unlocked identity
     Lock,
+    /// Your identity: change its passphrase, rotate its key, print its public key
+    Identity(identity::IdentityArgs),
     /// Run the agent in the foreground, or show its status
     Agent(agent::AgentArgs),
     /// Show other stores (team vaults) under a folder: add, remove, list mounts
@@ -635,6 +638,7 @@ fn run_in_context(command: &Command, ctx: &Context) -> Result<ExitCode> {
         Command::Browserpass(_) => browserpass::browserpass(ctx),
         Command::Textconv { file } => show::textconv(file, ctx),
         Command::Unlock(args) => agent::unlock(args, ctx),
+        Command::Identity(args) => identity::identity(args, ctx),
         Command::Agent(args) => agent::agent(args, ctx),
         Command::Version
         | Command::Completions(_)

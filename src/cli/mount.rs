@@ -135,7 +135,7 @@ fn ls(ctx: &Context) {
 }
 
 /// A bad prefix is a usage error (exit 2), as a bad name is.
-fn usage<T>(result: Result<T, MountError>) -> Result<T> {
+pub fn usage<T>(result: Result<T, MountError>) -> Result<T> {
     result.map_err(|e| match e {
         MountError::BadPrefix { .. } | MountError::RootPrefix(_) => {
             UsageError(super::ui::error_line(&anyhow::Error::from(e))).into()

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 
 use coffer::crypto::recipients::{Recipient, Recipients};
-use coffer::store::{RECIPIENTS_FILE, StoreError, StoreLock};
+use coffer::store::{RECIPIENTS_FILE, StoreLock};
 use coffer::sys::text::terminal_safe;
 use coffer::team::trust::{Listed, describe};
 use coffer::vault::{Changed, RecipientOverride};
@@ -223,7 +223,7 @@ fn add(args: &AddArgs, ctx: &Context) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let file = vault.recipients_path(&folder);
-    let governed = governed_names(&vault, &folder)?;
+    let governed = vault.governed_by(&folder)?;
     // As for `rm`: check first, remember the re-encryption owed, then change the file; a
     // rerun after a kill (which finds the keys already listed) finishes it.
     vault.check_reencryptable(&governed)?;
@@ -327,7 +327,7 @@ fn remove(args: &RemoveArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let file = vault.recipients_path(&folder);
     let new = Recipients::new(remaining, file);
-    let governed = governed_names(&vault, &folder)?;
+    let governed = vault.governed_by(&folder)?;
     // All or resumable (docs/BEHAVIOUR.md §5): everything is checked before anything
     // changes; the unfinished re-encryption is remembered and the secrets marked exposed
     // before the recipients file changes; a rerun after a kill finishes the job.
@@ -437,29 +437,6 @@ fn note_new_file(folder: &Folder, inherited: Option<&Folder>) {
             describe(parent)
         );
     }
-}
-
-/// The secrets whose recipients are `folder`'s file: those below it, except below a deeper
-/// recipients file.
-fn governed_names(vault: &Vault, folder: &Folder) -> Result<Vec<SecretName>> {
-    let names = match vault.list(folder) {
-        Ok(names) => names,
-        Err(coffer::Error::Store(StoreError::Io { reason, .. }))
-            if reason.kind() == std::io::ErrorKind::NotFound =>
-        {
-            return Ok(Vec::new());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let deeper: Vec<Folder> = vault
-        .recipients_files_below(folder)?
-        .into_iter()
-        .filter(|f| f != folder)
-        .collect();
-    Ok(names
-        .into_iter()
-        .filter(|n| !deeper.iter().any(|d| d.contains(n)))
-        .collect())
 }
 
 fn reencrypt(vault: &Vault, lock: &StoreLock, names: &[SecretName]) -> Result<()> {

@@ -281,12 +281,7 @@ pub fn clone(args: &CloneArgs, ctx: &Context) -> Result<ExitCode> {
             .map(|r| r.key().to_owned()),
     };
     match mine {
-        Some(key) => {
-            eprintln!(
-                "Send this line to a member of the team, who adds you with `coffer recipients add --label YOUR-NAME LINE`:"
-            );
-            println!("{key}");
-        }
+        Some(key) => super::identity::print_lines_to_send(&[key]),
         None => eprintln!(
             "coffer: cannot work out your public key from your identities; send a member of the team your recipient"
         ),

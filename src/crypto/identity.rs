@@ -49,6 +49,9 @@ pub enum IdentityError {
     /// An identity held by another process (the agent) could not answer.
     #[error(transparent)]
     Remote(#[from] RemoteIdentityError),
+    /// An identities file (or its backup or public half) could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::sys::private::PrivateError),
 }
 
 /// The failure of an identity held by another process (the agent): not a damaged file, and
@@ -100,7 +103,8 @@ impl Identities {
         allowed_plugins: &[String],
     ) -> Result<Self, IdentityError> {
         if is_age_file(bytes) {
-            let inner = decrypt_with_passphrase(bytes, path, prompt)?;
+            let question = format!("Passphrase for {}", path.display());
+            let inner = decrypt_with_passphrase(bytes, path, prompt, &question)?;
             return Self::parse_unencrypted(&inner, path, prompt, allowed_plugins);
         }
         Self::parse_unencrypted(bytes, path, prompt, allowed_plugins)
@@ -320,7 +324,7 @@ pub fn public_file_of(path: &Path) -> PathBuf {
     path.with_extension("pub")
 }
 
-fn read_private(path: &Path) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
+pub(crate) fn read_private(path: &Path) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Zeroizing::new(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -333,22 +337,24 @@ fn read_private(path: &Path) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
     }
 }
 
-fn is_age_file(bytes: &[u8]) -> bool {
+pub(crate) fn is_age_file(bytes: &[u8]) -> bool {
     let start = bytes.trim_ascii_start();
     start.starts_with(b"age-encryption.org/v1\n")
         || start.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
 }
 
-fn is_ssh_key(bytes: &[u8]) -> bool {
+pub(crate) fn is_ssh_key(bytes: &[u8]) -> bool {
     let start = bytes.trim_ascii_start();
     start.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----")
         || start.starts_with(b"-----BEGIN RSA PRIVATE KEY-----")
 }
 
-fn decrypt_with_passphrase(
+/// Decrypts a passphrase-protected identities file, asking `question` of `prompt`.
+pub(crate) fn decrypt_with_passphrase(
     bytes: &[u8],
     path: &Path,
     prompt: &PassphrasePrompt,
+    question: &str,
 ) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
     let invalid = |e: age::DecryptError| IdentityError::Invalid(format!("{}: {e}", path.display()));
     let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(bytes)).map_err(invalid)?;
@@ -358,9 +364,7 @@ fn decrypt_with_passphrase(
             path.display()
         )));
     }
-    let description = format!("Passphrase for {}", path.display());
-    let passphrase =
-        prompt(&description).ok_or_else(|| IdentityError::NoPassphrase(path.into()))?;
+    let passphrase = prompt(question).ok_or_else(|| IdentityError::NoPassphrase(path.into()))?;
     let mut identity = age::scrypt::Identity::new(passphrase);
     identity.set_max_work_factor(MAX_SCRYPT_WORK_FACTOR);
     let mut reader = decryptor
@@ -407,25 +411,31 @@ impl NewIdentity {
     /// The identities file, age-encrypted (armored) with `passphrase` at scrypt work factor
     /// [`SCRYPT_WORK_FACTOR`] — the same thing `age -p -a` makes, so `age -d` opens it.
     pub fn protected_file(&self, passphrase: SecretString) -> Result<Vec<u8>, IdentityError> {
-        let mut recipient = age::scrypt::Recipient::new(passphrase);
-        recipient.set_work_factor(SCRYPT_WORK_FACTOR);
-        let fail = |e: String| IdentityError::Invalid(format!("cannot protect the identity: {e}"));
-        let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as _))
-            .map_err(|e| fail(e.to_string()))?;
-        let mut out = Vec::new();
-        let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor)
-            .map_err(|e| fail(e.to_string()))?;
-        let mut writer = encryptor
-            .wrap_output(armor)
-            .map_err(|e| fail(e.to_string()))?;
-        std::io::Write::write_all(&mut writer, self.file_text().as_bytes())
-            .map_err(|e| fail(e.to_string()))?;
-        writer
-            .finish()
-            .and_then(|armor| armor.finish())
-            .map_err(|e| fail(e.to_string()))?;
-        Ok(out)
+        protect(self.file_text().as_bytes(), &passphrase)
     }
+}
+
+/// Encrypts identities-file text with `passphrase` (armored, scrypt at work factor
+/// [`SCRYPT_WORK_FACTOR`]): what `age -p -a` makes, so `age -d` opens it. `init` and
+/// `identity passwd` protect files this one way.
+pub fn protect(text: &[u8], passphrase: &SecretString) -> Result<Vec<u8>, IdentityError> {
+    let mut recipient = age::scrypt::Recipient::new(passphrase.clone());
+    recipient.set_work_factor(SCRYPT_WORK_FACTOR);
+    let fail = |e: String| IdentityError::Invalid(format!("cannot protect the identity: {e}"));
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as _))
+        .map_err(|e| fail(e.to_string()))?;
+    let mut out = Vec::new();
+    let armor = ArmoredWriter::wrap_output(&mut out, Format::AsciiArmor)
+        .map_err(|e| fail(e.to_string()))?;
+    let mut writer = encryptor
+        .wrap_output(armor)
+        .map_err(|e| fail(e.to_string()))?;
+    std::io::Write::write_all(&mut writer, text).map_err(|e| fail(e.to_string()))?;
+    writer
+        .finish()
+        .and_then(|armor| armor.finish())
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(out)
 }
 
 /// Bridges age's callbacks (used by encrypted SSH keys) to our prompt.

@@ -4,6 +4,7 @@
 //! truncated or tampered file yields an error and not one byte of plaintext.
 
 pub mod identity;
+pub mod identity_file;
 pub mod recipients;
 pub mod secret;
 

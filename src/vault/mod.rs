@@ -42,6 +42,7 @@ const BATCH: usize = 1024;
 
 mod exposure;
 mod history;
+pub mod key_rotation;
 pub mod mounts;
 mod trust;
 
@@ -86,6 +87,10 @@ pub enum Error {
         /// Why the first of them cannot.
         reason: DecryptError,
     },
+    #[error(
+        "$COFFER_RECIPIENTS or $COFFER_RECIPIENTS_FILE is set and overrides the store's recipients; unset it to change them"
+    )]
+    RecipientsOverridden,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -495,6 +500,27 @@ impl Vault {
     /// Every folder at or below `folder` that has its own recipients file.
     pub fn recipients_files_below(&self, folder: &Folder) -> Result<Vec<Folder>> {
         Ok(self.store().recipients_files_below(folder)?)
+    }
+
+    /// The secrets whose recipients are `folder`'s file: those below it, except below a
+    /// deeper recipients file. None when the folder does not exist.
+    pub fn governed_by(&self, folder: &Folder) -> Result<Vec<SecretName>> {
+        let names = match self.store().list(folder) {
+            Ok(names) => names,
+            Err(StoreError::Io { reason, .. }) if reason.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let deeper: Vec<Folder> = self
+            .recipients_files_below(folder)?
+            .into_iter()
+            .filter(|f| f != folder)
+            .collect();
+        Ok(names
+            .into_iter()
+            .filter(|n| !deeper.iter().any(|d| d.contains(n)))
+            .collect())
     }
 
     /// The store's `.gitattributes`, if it has one.

@@ -849,7 +849,23 @@ fn two_identities_files_are_unlocked_side_by_side() {
         assert!(stdout(&out).starts_with(value), "{name}: {}", stdout(&out));
     }
 
-    // `lock` forgets both.
+    // A new passphrase for the team file makes the agent forget that file only.
+    let mut p = alice.spawn(&["identity", "passwd", "work"]);
+    p.exp_string("Current passphrase for ").unwrap();
+    p.send_line(TEAM_PASSPHRASE).unwrap();
+    p.exp_string("New passphrase for ").unwrap();
+    p.send_line("new team words").unwrap();
+    p.exp_string("Repeat the new passphrase: ").unwrap();
+    p.send_line("new team words").unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+    let text = status(&alice).unwrap();
+    assert!(
+        text.contains(&personal),
+        "the personal file stays unlocked: {text}"
+    );
+    assert!(!text.contains(&ids.display().to_string()), "{text}");
+
+    // `lock` forgets everything.
     alice.run_ok(&["lock"]);
     assert!(status(&alice).unwrap().contains("\nlocked\n"));
     let out = alice.without_terminal(&["show", "web/a"]).output().unwrap();

@@ -27,6 +27,7 @@ mod fuzz_corpus;
 mod git;
 mod history;
 mod hostile;
+mod identity;
 mod import;
 mod import_dotenv;
 mod init;
