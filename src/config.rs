@@ -201,6 +201,12 @@ pub struct Paths {
     pub data_dir: PathBuf,
 }
 
+/// coffer's cache folder (`$XDG_CACHE_HOME/coffer`, else `~/.cache/coffer`): what can be
+/// rebuilt at any time, never the store. `None` without a home folder.
+pub fn cache_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "coffer").map(|d| d.cache_dir().to_owned())
+}
+
 /// The environment, read once, so resolution is a pure function (and testable).
 #[derive(Debug, Default, Clone)]
 pub struct Env {

@@ -1,8 +1,9 @@
 //! `coffer scan`: finds this vault's secret values in files, in staged changes or in git
 //! history, and installs itself as a git pre-commit hook.
 //!
-//! The values come from [`coffer::formats::leak`] (one Aho–Corasick automaton for every value and its
-//! encoded forms). Files are searched in parallel by the `ignore` crate's walker, which
+//! The values come from [`coffer::formats::leak`] (every value and its encoded forms), collected
+//! through [`coffer::tools::scan_cache`]: the secrets unchanged since the last scan are taken
+//! from an age-encrypted cache, so the pre-commit hook does not decrypt the whole vault. Files are searched in parallel by the `ignore` crate's walker, which
 //! honours `.gitignore` like ripgrep; binary files (a NUL in the first 8 KiB, git's rule) and
 //! files over the size cap are skipped. A finding prints as `path:line:column: secret NAME
 //! (field)`; the value itself is never printed.
@@ -15,11 +16,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use rayon::prelude::*;
 
-use coffer::Folder;
-use coffer::formats::leak::{Matcher, Owner, PatternsBuilder, Search};
+use coffer::formats::leak::{Matcher, Owner, Search};
 use coffer::sys::private;
+use coffer::tools::scan_cache;
 
 use super::{Context, UsageError};
 
@@ -27,8 +27,6 @@ use super::{Context, UsageError};
 const BINARY_PROBE: usize = 8 * 1024;
 /// Default size cap: larger files are skipped (logs, dumps, bundles).
 const DEFAULT_MAX_FILESIZE: u64 = 16 * 1024 * 1024;
-/// How many secrets are decrypted (and held) at once while the patterns are collected.
-const DECRYPT_CHUNK: usize = 256;
 /// The line that marks a pre-commit hook as coffer's.
 const HOOK_MARKER: &str = "# coffer: refuses commits that add a secret from your vault";
 /// Where an existing pre-commit hook is kept when coffer's is installed in front of it.
@@ -136,31 +134,28 @@ Remove them (coffer run and coffer inject keep secrets out of files), then commi
     Ok(ExitCode::FAILURE)
 }
 
-/// Decrypts the vault (in parallel, a chunk at a time) and builds the automaton.
+/// Collects the values to look for (from the scan cache where it still holds, decrypting the
+/// rest in parallel) and builds the matcher.
 fn build_matcher(ctx: &Context, min_length: usize, search: Search) -> Result<Option<Matcher>> {
     let vault = ctx.vault()?;
-    let names = vault.list(&Folder::root())?;
-    if names.is_empty() {
+    let cache = coffer::config::cache_dir().map(|dir| scan_cache::cache_file(&dir, &vault));
+    let Some(collected) = scan_cache::collect(&vault, cache.as_deref(), min_length)? else {
         return Ok(None);
+    };
+    if let Some(e) = collected.cache_error {
+        eprintln!(
+            "coffer: warning: {} (the scan went on without it)",
+            super::ui::error_line(&e.into())
+        );
     }
-    vault.identities()?;
-    let mut builder = PatternsBuilder::new(min_length);
-    let mut unreadable = 0usize;
-    for chunk in names.chunks(DECRYPT_CHUNK) {
-        let secrets: Vec<_> = chunk.par_iter().map(|name| vault.read(name)).collect();
-        for (name, secret) in chunk.iter().zip(secrets) {
-            match secret {
-                Ok(secret) => builder.add_secret(name, &secret),
-                Err(_) => unreadable += 1,
-            }
-        }
-    }
+    let unreadable = collected.unreadable;
     if unreadable > 0 {
         eprintln!(
             "coffer: warning: {unreadable} secret(s) could not be decrypted with your identities and were not looked for"
         );
     }
-    builder
+    collected
+        .patterns
         .build(search)
         .map_err(|e| anyhow!("cannot build the search automaton: {e}"))
 }
@@ -286,7 +281,7 @@ fn search(matcher: &Matcher, text: &[u8], path: &str) -> Vec<Finding> {
             path: path.to_owned(),
             line,
             column: hit.start - line_start + 1,
-            owners: matcher.owners(&hit).to_vec(),
+            owners: matcher.owners(&hit),
         });
     }
     out

@@ -104,6 +104,61 @@ impl Zeroize for Plaintext {
     }
 }
 
+/// A growing buffer of secret bytes that leaves no copy behind: when it needs more room it
+/// moves itself to a larger zeroizing buffer (wiping the old one) instead of letting `Vec`
+/// reallocate, which would free the old bytes as they are.
+#[derive(Default)]
+pub struct SecretBuf(Zeroizing<Vec<u8>>);
+
+impl SecretBuf {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self(Zeroizing::new(Vec::with_capacity(capacity)))
+    }
+
+    /// Makes room for `extra` more bytes.
+    pub fn reserve(&mut self, extra: usize) {
+        if self.0.capacity() - self.0.len() >= extra {
+            return;
+        }
+        let wanted = (self.0.len() + extra).max(self.0.capacity() * 2);
+        let mut bigger = Zeroizing::new(Vec::with_capacity(wanted));
+        bigger.extend_from_slice(&self.0);
+        // The old buffer is wiped as it is dropped here.
+        self.0 = bigger;
+    }
+
+    /// Appends `bytes`.
+    pub fn put(&mut self, bytes: &[u8]) {
+        self.reserve(bytes.len());
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// Appends `n` zero bytes and returns them, to be filled in place.
+    pub fn put_zeros(&mut self, n: usize) -> &mut [u8] {
+        self.reserve(n);
+        let start = self.0.len();
+        self.0.resize(start + n, 0);
+        &mut self.0[start..]
+    }
+
+    /// Wipes the bytes and empties the buffer, keeping its room.
+    pub fn clear(&mut self) {
+        self.0.zeroize();
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Splits `key: value`; a key is a non-empty run without spaces before the colon, so that
 /// ordinary notes ("Remember: change it") are not mistaken for fields.
 fn parse_field(line: &[u8]) -> Option<(&[u8], &[u8])> {

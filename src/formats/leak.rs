@@ -1,22 +1,22 @@
 //! Finding this vault's secret values in other text: the patterns `scan` looks for and the
-//! one Aho–Corasick automaton that finds them all in a single pass.
+//! matcher that finds them all in a single pass (an Aho–Corasick DFA for whole trees, a hash
+//! set of prefixes with a rolling hash for a staged change).
 //!
 //! From each secret we take line 1 (the password), the fields whose key suggests a secret
 //! (password, token, key, …) and the seed of an `otpauth://` line; values shorter than a
 //! minimum length are left out (they would match everywhere). Each value is also looked for
 //! in its base64 forms (at the three byte alignments it can have inside a longer encoded
-//! string, in both alphabets) and URL-encoded. The pattern bytes live in zeroizing buffers
-//! that are wiped as soon as the automaton is built.
+//! string, in both alphabets) and URL-encoded. The pattern bytes live in one zeroizing arena,
+//! wiped as soon as the automaton is built (or when the prefix set, which needs them to
+//! verify a hit, is dropped).
 
 use std::collections::HashMap;
 
+use crate::crypto::secret::{Plaintext, SecretBuf};
+use crate::store::name::SecretName;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-use zeroize::Zeroizing;
-
-use crate::crypto::secret::Plaintext;
-use crate::store::name::SecretName;
 
 /// The default shortest value worth looking for.
 pub const DEFAULT_MIN_LENGTH: usize = 8;
@@ -68,35 +68,64 @@ pub fn is_secret_key(key: &str) -> bool {
     HINTS.iter().any(|h| key.contains(h))
 }
 
-/// Collects the values to look for, then builds the [`Matcher`].
+/// The parts of a secret worth looking for, each with the field it comes from: line 1
+/// (`password`), the fields whose key suggests a secret, the seed of an `otpauth://` line.
+/// Nothing is filtered by length here; [`PatternsBuilder::add_value`] does that.
+pub fn secret_values(secret: &Plaintext) -> Vec<(&str, &[u8])> {
+    let mut values = vec![("password", secret.password())];
+    for (key, value) in secret.fields() {
+        if let Ok(key) = std::str::from_utf8(key)
+            && is_secret_key(key)
+            && !key.eq_ignore_ascii_case("password")
+        {
+            values.push((key, value));
+        }
+    }
+    if let Some(uri) = secret.otpauth()
+        && let Some(seed) = otp_seed(uri)
+    {
+        values.push(("otp", seed));
+    }
+    values
+}
+
+/// Collects the values to look for, then builds the [`Matcher`]. Every pattern's bytes live
+/// in one zeroizing arena: no allocation per pattern, and nothing left behind as it grows.
 pub struct PatternsBuilder {
     min_length: usize,
-    patterns: Vec<(Zeroizing<Vec<u8>>, Owner)>,
+    arena: SecretBuf,
+    patterns: Vec<Pattern>,
+    /// Whose values these are: a secret and the field.
+    sources: Vec<(SecretName, String)>,
+    /// Scratch space for the encoded forms of one value.
+    padded: SecretBuf,
+    encoded: SecretBuf,
+}
+
+/// One pattern: its bytes in the arena, whose value it is and how it is encoded.
+#[derive(Debug, Clone, Copy)]
+struct Pattern {
+    start: usize,
+    end: usize,
+    owner: (u32, Encoding),
 }
 
 impl PatternsBuilder {
     pub fn new(min_length: usize) -> Self {
         Self {
             min_length: min_length.max(1),
+            arena: SecretBuf::default(),
             patterns: Vec::new(),
+            sources: Vec::new(),
+            padded: SecretBuf::default(),
+            encoded: SecretBuf::default(),
         }
     }
 
     /// Adds the values of one secret worth looking for.
     pub fn add_secret(&mut self, name: &SecretName, secret: &Plaintext) {
-        self.add_value(name, "password", secret.password());
-        for (key, value) in secret.fields() {
-            if let Ok(key) = std::str::from_utf8(key)
-                && is_secret_key(key)
-                && !key.eq_ignore_ascii_case("password")
-            {
-                self.add_value(name, key, value);
-            }
-        }
-        if let Some(uri) = secret.otpauth()
-            && let Some(seed) = otp_seed(uri)
-        {
-            self.add_value(name, "otp", seed);
+        for (field, value) in secret_values(secret) {
+            self.add_value(name, field, value);
         }
     }
 
@@ -109,22 +138,46 @@ impl PatternsBuilder {
         if value.starts_with(b"-----BEGIN ") || value.starts_with(b"-----END ") {
             return;
         }
-        let owner = |encoding| Owner {
-            name: name.clone(),
-            field: field.to_owned(),
-            encoding,
-        };
-        self.patterns
-            .push((Zeroizing::new(value.to_vec()), owner(Encoding::Plain)));
-        for form in base64_forms(value) {
-            if form.len() >= self.min_length {
-                self.patterns.push((form, owner(Encoding::Base64)));
+        let source = u32::try_from(self.sources.len()).unwrap_or(u32::MAX);
+        self.sources.push((name.clone(), field.to_owned()));
+        let first = self.patterns.len();
+        self.push(first, value, (source, Encoding::Plain));
+        let (mut padded, mut encoded) = (
+            std::mem::take(&mut self.padded),
+            std::mem::take(&mut self.encoded),
+        );
+        for shift in 0..3 {
+            for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+                let form = base64_form(value, shift, engine, &mut padded, &mut encoded);
+                if form.len() >= self.min_length {
+                    self.push(first, form, (source, Encoding::Base64));
+                }
             }
         }
-        let url = url_encode(value);
-        if url.as_slice() != value {
-            self.patterns.push((url, owner(Encoding::UrlEncoded)));
+        url_encode(value, &mut encoded);
+        self.push(first, encoded.as_bytes(), (source, Encoding::UrlEncoded));
+        padded.clear();
+        encoded.clear();
+        (self.padded, self.encoded) = (padded, encoded);
+    }
+
+    /// Adds one form of a value, unless an earlier form of the same value (from `first` on)
+    /// has the same bytes.
+    fn push(&mut self, first: usize, bytes: &[u8], owner: (u32, Encoding)) {
+        let arena = self.arena.as_bytes();
+        if self.patterns[first..]
+            .iter()
+            .any(|p| &arena[p.start..p.end] == bytes)
+        {
+            return;
         }
+        let start = self.arena.len();
+        self.arena.put(bytes);
+        self.patterns.push(Pattern {
+            start,
+            end: self.arena.len(),
+            owner,
+        });
     }
 
     /// How many patterns (values and encoded forms) were collected.
@@ -136,57 +189,68 @@ impl PatternsBuilder {
         self.patterns.is_empty()
     }
 
-    /// Builds the matcher and wipes the collected pattern bytes. `None` when there is
-    /// nothing to look for. [`Search::Bulk`] builds a full DFA (fastest over hundreds of MB,
-    /// costly to build); [`Search::Small`] a hash set of prefixes, linear and small to build,
-    /// for a few kilobytes of text such as a staged change.
-    pub fn build(mut self, search: Search) -> Result<Option<Matcher>, aho_corasick::BuildError> {
+    /// Builds the matcher; the pattern bytes are wiped once it no longer needs them. `None`
+    /// when there is nothing to look for. [`Search::Bulk`] builds a full DFA (fastest over
+    /// hundreds of MB, costly to build); [`Search::Small`] a hash set of prefixes, linear and
+    /// small to build, for a few kilobytes of text such as a staged change.
+    pub fn build(self, search: Search) -> Result<Option<Matcher>, aho_corasick::BuildError> {
         if self.patterns.is_empty() {
             return Ok(None);
         }
-        // Sorting groups equal values (a password reused by two secrets) without copying them
-        // into a hash table.
-        self.patterns
-            .sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-        let mut unique: Vec<usize> = Vec::new();
-        let mut owners: Vec<Vec<Owner>> = Vec::new();
-        for (i, (bytes, owner)) in self.patterns.iter().enumerate() {
-            let same = unique
-                .last()
-                .is_some_and(|&u| self.patterns[u].0.as_slice() == bytes.as_slice());
-            if same {
-                if let Some(list) = owners.last_mut()
-                    && !list.contains(owner)
-                {
-                    list.push(owner.clone());
+        let arena = self.arena;
+        let bytes = |p: &Pattern| &arena.as_bytes()[p.start..p.end];
+        // Equal values (a password reused by two secrets) become one pattern with every
+        // owner: a hash of each whole value, chained through `next` on collisions.
+        let mut unique: Vec<Pattern> = Vec::with_capacity(self.patterns.len());
+        let mut next: Vec<usize> = Vec::with_capacity(self.patterns.len());
+        let mut by_value: HashMap<u64, usize> = HashMap::with_capacity(self.patterns.len());
+        let mut more: HashMap<usize, Vec<(u32, Encoding)>> = HashMap::new();
+        for p in &self.patterns {
+            let h = hash(bytes(p));
+            let mut at = by_value.get(&h).copied();
+            while let Some(u) = at {
+                if bytes(&unique[u]) == bytes(p) {
+                    break;
                 }
-            } else {
-                unique.push(i);
-                owners.push(vec![owner.clone()]);
+                at = (next[u] != usize::MAX).then_some(next[u]);
+            }
+            match at {
+                Some(u) => {
+                    let others = more.entry(u).or_default();
+                    if unique[u].owner != p.owner && !others.contains(&p.owner) {
+                        others.push(p.owner);
+                    }
+                }
+                None => {
+                    next.push(by_value.insert(h, unique.len()).unwrap_or(usize::MAX));
+                    unique.push(*p);
+                }
             }
         }
+        drop(by_value);
+        let first = unique.iter().map(|p| p.owner).collect();
         let engine = match search {
             Search::Bulk => {
                 // A full DFA costs memory and build time but searches several times faster
                 // than the NFA the builder would pick for thousands of patterns.
-                let values = unique.iter().map(|&i| self.patterns[i].0.as_slice());
-                Engine::Automaton(
-                    AhoCorasick::builder()
-                        .match_kind(MatchKind::LeftmostLongest)
-                        .kind(Some(AhoCorasickKind::DFA))
-                        .build(values)?,
-                )
+                let automaton = AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .build(unique.iter().map(bytes))?;
+                // `arena` is dropped (wiped) on return: the automaton keeps its own tables.
+                Engine::Automaton(automaton)
             }
-            Search::Small => {
-                let values = unique
-                    .iter()
-                    .map(|&i| std::mem::take(&mut self.patterns[i].0))
-                    .collect();
-                Engine::Prefixes(PrefixSet::new(values))
-            }
+            Search::Small => Engine::Prefixes(PrefixSet::new(
+                arena,
+                unique.iter().map(|p| (p.start, p.end)).collect(),
+            )),
         };
-        // `self.patterns` is dropped on return: every buffer left is zeroized.
-        Ok(Some(Matcher { engine, owners }))
+        Ok(Some(Matcher {
+            engine,
+            sources: self.sources,
+            first,
+            more,
+        }))
     }
 }
 
@@ -202,7 +266,10 @@ pub enum Search {
 /// The compiled patterns.
 pub struct Matcher {
     engine: Engine,
-    owners: Vec<Vec<Owner>>,
+    sources: Vec<(SecretName, String)>,
+    /// The first owner of each pattern, and the others of the few that have more.
+    first: Vec<(u32, Encoding)>,
+    more: HashMap<usize, Vec<(u32, Encoding)>>,
 }
 
 enum Engine {
@@ -237,21 +304,39 @@ impl Matcher {
         self.find_iter(haystack).next().is_some()
     }
 
-    /// The secrets whose value a hit is.
-    pub fn owners(&self, hit: &Hit) -> &[Owner] {
-        &self.owners[hit.pattern]
+    /// The secrets whose value a hit is, sorted.
+    pub fn owners(&self, hit: &Hit) -> Vec<Owner> {
+        let others = self.more.get(&hit.pattern).map_or(&[][..], Vec::as_slice);
+        let mut owners: Vec<Owner> = std::iter::once(&self.first[hit.pattern])
+            .chain(others)
+            .filter_map(|&(source, encoding)| {
+                let (name, field) = self.sources.get(source as usize)?;
+                Some(Owner {
+                    name: name.clone(),
+                    field: field.clone(),
+                    encoding,
+                })
+            })
+            .collect();
+        owners.sort();
+        owners
     }
 }
 
 /// Rabin–Karp over many patterns: the hash of every pattern's first `width` bytes (the
 /// shortest pattern's length) in a map, one rolling hash over the text, and a byte-for-byte
-/// check of the candidates where a hash is found. Building it is a pass over the values; the
-/// values stay in zeroizing buffers, wiped when the set is dropped.
+/// check of the candidates where a hash is found. Building it is a pass over the values and
+/// a sort of their indices; the values stay in the builder's zeroizing arena, wiped when the
+/// set is dropped.
 struct PrefixSet {
     width: usize,
-    values: Vec<Zeroizing<Vec<u8>>>,
-    /// Prefix hash → the values with that prefix hash, longest first.
-    by_prefix: HashMap<u64, Vec<usize>>,
+    arena: SecretBuf,
+    /// Each pattern's bytes in the arena.
+    ranges: Vec<(usize, usize)>,
+    /// Pattern indices grouped by prefix hash, longest first within a group.
+    order: Vec<u32>,
+    /// Prefix hash → its group in `order`.
+    by_prefix: HashMap<u64, (u32, u32)>,
     /// `BASE` to the power `width - 1`: what the byte leaving the window weighs.
     top: u64,
 }
@@ -260,19 +345,31 @@ struct PrefixSet {
 const BASE: u64 = 0x100_0000_01b3;
 
 impl PrefixSet {
-    fn new(values: Vec<Zeroizing<Vec<u8>>>) -> Self {
-        let width = values.iter().map(|v| v.len()).min().unwrap_or(1).max(1);
-        let mut by_prefix: HashMap<u64, Vec<usize>> = HashMap::with_capacity(values.len());
-        for (i, v) in values.iter().enumerate() {
-            by_prefix.entry(hash(&v[..width])).or_default().push(i);
-        }
-        for candidates in by_prefix.values_mut() {
-            candidates.sort_by_key(|&i| std::cmp::Reverse(values[i].len()));
+    fn new(arena: SecretBuf, ranges: Vec<(usize, usize)>) -> Self {
+        let width = ranges.iter().map(|(s, e)| e - s).min().unwrap_or(1).max(1);
+        let bytes = arena.as_bytes();
+        let mut keyed: Vec<(u64, std::cmp::Reverse<usize>, u32)> = ranges
+            .iter()
+            .enumerate()
+            .map(|(i, &(s, e))| {
+                let i = u32::try_from(i).unwrap_or(u32::MAX);
+                (hash(&bytes[s..s + width]), std::cmp::Reverse(e - s), i)
+            })
+            .collect();
+        keyed.sort_unstable();
+        let mut by_prefix: HashMap<u64, (u32, u32)> = HashMap::with_capacity(keyed.len());
+        let mut order = Vec::with_capacity(keyed.len());
+        for (at, &(h, _, i)) in keyed.iter().enumerate() {
+            let at = u32::try_from(at).unwrap_or(u32::MAX);
+            by_prefix.entry(h).or_insert((at, at)).1 = at + 1;
+            order.push(i);
         }
         let top = (1..width).fold(1u64, |acc, _| acc.wrapping_mul(BASE));
         Self {
             width,
-            values,
+            arena,
+            ranges,
+            order,
             by_prefix,
             top,
         }
@@ -280,14 +377,19 @@ impl PrefixSet {
 
     /// The longest value starting at `at`, if any.
     fn longest_at(&self, haystack: &[u8], at: usize, h: u64) -> Option<Hit> {
-        let candidates = self.by_prefix.get(&h)?;
+        let &(from, to) = self.by_prefix.get(&h)?;
         let rest = &haystack[at..];
-        candidates
+        let bytes = self.arena.as_bytes();
+        self.order[from as usize..to as usize]
             .iter()
-            .find(|&&i| rest.starts_with(&self.values[i]))
-            .map(|&i| Hit {
+            .map(|&i| i as usize)
+            .find(|&i| {
+                let (s, e) = self.ranges[i];
+                rest.starts_with(&bytes[s..e])
+            })
+            .map(|i| Hit {
                 start: at,
-                end: at + self.values[i].len(),
+                end: at + (self.ranges[i].1 - self.ranges[i].0),
                 pattern: i,
             })
     }
@@ -335,47 +437,42 @@ fn otp_seed(uri: &[u8]) -> Option<&[u8]> {
         .find_map(|pair| pair.strip_prefix(b"secret="))
 }
 
-/// The stable part of the base64 encoding of `value` at each of the three alignments it can
-/// have inside a longer encoded text, in the standard and URL-safe alphabets. Characters that
-/// also depend on the neighbouring bytes are dropped.
-fn base64_forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
-    let mut forms: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-    for shift in 0..3usize {
-        let mut padded = Zeroizing::new(vec![0u8; shift]);
-        padded.extend_from_slice(value);
-        // Characters before `skip` carry bits of the zero bytes we made up.
-        let skip = [0, 2, 3][shift];
-        let total = shift + value.len();
-        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-            let mut encoded = Zeroizing::new(engine.encode(padded.as_slice()).into_bytes());
-            if total % 3 != 0 {
-                // The last character also holds bits of whatever follows the value.
-                encoded.pop();
-            }
-            if encoded.len() <= skip {
-                continue;
-            }
-            let form = Zeroizing::new(encoded[skip..].to_vec());
-            if !forms.iter().any(|f| **f == *form) {
-                forms.push(form);
-            }
-        }
-    }
-    forms
+/// The stable part of the base64 encoding of `value` at one of the three alignments (`shift`)
+/// it can have inside a longer encoded text, in one alphabet: characters that also depend on
+/// the neighbouring bytes are dropped. Written into `encoded`; `padded` is scratch space.
+fn base64_form<'a>(
+    value: &[u8],
+    shift: usize,
+    engine: &base64::engine::GeneralPurpose,
+    padded: &mut SecretBuf,
+    encoded: &'a mut SecretBuf,
+) -> &'a [u8] {
+    padded.clear();
+    padded.put_zeros(shift);
+    padded.put(value);
+    encoded.clear();
+    let len = base64::encoded_len(padded.len(), false).unwrap_or(0);
+    let out = encoded.put_zeros(len);
+    let written = engine.encode_slice(padded.as_bytes(), out).unwrap_or(0);
+    // Characters before `skip` carry bits of the zero bytes we made up; the last one, unless
+    // the value ends on a 3-byte boundary, also holds bits of whatever follows the value.
+    let skip = [0, 2, 3][shift];
+    let end = written - usize::from(padded.len() % 3 != 0 && written > 0);
+    encoded.as_bytes().get(skip..end).unwrap_or(&[])
 }
 
-/// Percent-encodes every byte outside RFC 3986's unreserved set.
-fn url_encode(value: &[u8]) -> Zeroizing<Vec<u8>> {
+/// Percent-encodes every byte outside RFC 3986's unreserved set, into `out`.
+fn url_encode(value: &[u8], out: &mut SecretBuf) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = Zeroizing::new(Vec::with_capacity(value.len() * 3));
+    out.clear();
+    out.reserve(value.len() * 3);
     for &b in value {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b);
+            out.put(&[b]);
         } else {
-            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            out.put(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -406,7 +503,7 @@ mod tests {
 
     fn hits(m: &Matcher, text: &[u8]) -> Vec<(usize, usize, Vec<Owner>)> {
         m.find_iter(text)
-            .map(|h| (h.start, h.end, m.owners(&h).to_vec()))
+            .map(|h| (h.start, h.end, m.owners(&h)))
             .collect()
     }
 
@@ -504,6 +601,37 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn values_are_found_at_any_offset_in_both_engines(
+            value in "[!-~]{8,40}",
+            before in prop::collection::vec(any::<u8>(), 0..300),
+            after in prop::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let m = matcher(&[("s", &format!("{value}\n"))], 8);
+            let mut text = before.clone();
+            text.extend_from_slice(value.as_bytes());
+            text.extend_from_slice(&after);
+            prop_assert!(m.is_match(&text));
+            let at = before.len();
+            let plain = hits(&m.1, &text)
+                .into_iter()
+                .any(|(s, e, o)| s == at && e == at + value.len() && o[0].encoding == Encoding::Plain);
+            prop_assert!(plain);
+        }
+
+        #[test]
+        fn values_shorter_than_the_minimum_are_never_looked_for(
+            value in "[!-~]{1,20}",
+            min in 1usize..24,
+        ) {
+            let mut b = PatternsBuilder::new(min);
+            b.add_value(&SecretName::new("s").unwrap(), "password", value.as_bytes());
+            prop_assert_eq!(b.is_empty(), value.len() < min);
+            if let Some(m) = b.build(Search::Small).unwrap() {
+                prop_assert!(m.is_match(value.as_bytes()));
+            }
+        }
+
         #[test]
         fn base64_forms_are_found_at_any_alignment(
             value in "[ -~]{8,30}",

@@ -14,14 +14,14 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use walkdir::WalkDir;
 
 use super::name::{Folder, SecretName};
 use super::{
-    AGE_SUFFIX, Entry, META_DIR, MarkKind, MetaDir, MetaFile, RECIPIENTS_FILE, Result, Storage,
-    StoreError, StoreLock, not_found_as,
+    AGE_SUFFIX, Entry, META_DIR, MarkKind, MetaDir, MetaFile, RECIPIENTS_FILE, Result, Stamp,
+    Storage, StoreError, StoreLock, not_found_as,
 };
 
 const LOCK_FILE: &str = "lock";
@@ -489,6 +489,15 @@ impl Storage for FsStore {
         names_below(&self.folder_path(folder), &self.root, AGE_SUFFIX)
     }
 
+    fn list_stamped(&self, folder: &Folder) -> Result<Vec<(SecretName, Option<Stamp>)>> {
+        let dir = self.open_folder(folder, false)?;
+        let mut found = Vec::new();
+        let mut prefix = folder.to_string();
+        stamps_below(dir, &mut prefix, &self.folder_path(folder), &mut found)?;
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found)
+    }
+
     /// The direct children of `folder`: secret names (without `.age`) and sub-folders, sorted,
     /// hidden entries and links left out. One directory read: cheap enough for every TAB.
     fn children(&self, folder: &Folder) -> Result<Vec<(String, bool)>> {
@@ -669,6 +678,19 @@ fn or_absent<T>(result: Result<T>) -> Result<Option<T>> {
 /// followed; paths that are not valid names are left out.
 fn names_below(base: &Path, relative_to: &Path, suffix: &str) -> Result<Vec<SecretName>> {
     let mut names = Vec::new();
+    walk_secrets(base, relative_to, suffix, |name, _| names.push(name))?;
+    names.sort();
+    Ok(names)
+}
+
+/// Calls `found` with every valid secret name below `base` (files ending in `suffix`, hidden
+/// entries skipped, links never followed) and its walk entry, in walk order.
+fn walk_secrets(
+    base: &Path,
+    relative_to: &Path,
+    suffix: &str,
+    mut found: impl FnMut(SecretName, &walkdir::DirEntry),
+) -> Result<()> {
     let walker = WalkDir::new(base)
         .follow_links(false)
         .into_iter()
@@ -691,11 +713,88 @@ fn names_below(base: &Path, relative_to: &Path, suffix: &str) -> Result<Vec<Secr
             continue;
         };
         if let Ok(name) = SecretName::new(rel) {
-            names.push(name);
+            found(name, &entry);
         }
     }
-    names.sort();
-    Ok(names)
+    Ok(())
+}
+
+/// Adds every valid secret name below the open folder `dir` (whose name in the store is
+/// `prefix`, `path` on disk) with its file's stamp, as [`names_below`] finds them (hidden
+/// entries skipped, links never followed), each file `stat`ed beside its folder's handle
+/// rather than by a path the kernel would walk again.
+fn stamps_below(
+    dir: OwnedFd,
+    prefix: &mut String,
+    path: &Path,
+    found: &mut Vec<(SecretName, Option<Stamp>)>,
+) -> Result<()> {
+    let entries = rustix::fs::Dir::read_from(&dir).map_err(|e| io_error(path, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error(path, e))?;
+        let Ok(file_name) = entry.file_name().to_str() else {
+            continue;
+        };
+        if file_name.starts_with('.') {
+            continue;
+        }
+        let mut kind = entry.file_type();
+        let wanted = kind == FileType::Directory
+            || kind == FileType::Unknown
+            || (kind == FileType::RegularFile && file_name.ends_with(AGE_SUFFIX));
+        if !wanted {
+            continue;
+        }
+        let st = match rustix::fs::statat(&dir, file_name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Some(st),
+            // Gone since the folder was read.
+            Err(Errno::NOENT) => continue,
+            Err(_) => None,
+        };
+        if let Some(st) = &st {
+            kind = FileType::from_raw_mode(st.st_mode);
+        }
+        let at = prefix.len();
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        if kind == FileType::Directory {
+            prefix.push_str(file_name);
+            let opened = rustix::fs::openat(
+                &dir,
+                file_name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            );
+            let result = match opened {
+                Ok(sub) => stamps_below(sub, prefix, &path.join(file_name), found),
+                // Made behind coffer's back, past the system's path limit: no valid name lies
+                // there, and the rest of the store must stay reachable.
+                Err(Errno::NAMETOOLONG) => Ok(()),
+                Err(e) => Err(io_error(&path.join(file_name), e)),
+            };
+            prefix.truncate(at);
+            result?;
+            continue;
+        }
+        if kind == FileType::RegularFile
+            && let Some(stem) = file_name.strip_suffix(AGE_SUFFIX)
+        {
+            prefix.push_str(stem);
+            if let Ok(name) = SecretName::new(prefix) {
+                let stamp = st.map(|st| Stamp {
+                    device: st.st_dev,
+                    inode: st.st_ino,
+                    size: u64::try_from(st.st_size).unwrap_or(0),
+                    modified: (st.st_mtime, i64::try_from(st.st_mtime_nsec).unwrap_or(0)),
+                    changed: (st.st_ctime, i64::try_from(st.st_ctime_nsec).unwrap_or(0)),
+                });
+                found.push((name, stamp));
+            }
+        }
+        prefix.truncate(at);
+    }
+    Ok(())
 }
 
 /// Whether `file_name` is one of [`write_temp`]'s files: `.NAME.PID.RANDOM.tmp`.

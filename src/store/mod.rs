@@ -74,6 +74,43 @@ pub struct TreeNode {
     pub children: Vec<TreeNode>,
 }
 
+/// What the file system says about a secret's file, enough to tell that it changed: any
+/// write (in place or by renaming a new file over it), `chmod` or `touch` gives a different
+/// stamp, because the kernel sets the change time (`ctime`) to the current time and no user
+/// can set it back. Two writes within one tick of the file system's clock can share a
+/// change time: [`Stamp::settled_before`] says when a stamp is old enough for that not to
+/// matter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp {
+    pub device: u64,
+    pub inode: u64,
+    pub size: u64,
+    pub modified: (i64, i64),
+    pub changed: (i64, i64),
+}
+
+impl Stamp {
+    /// How long after a change its change time can be trusted to mark it: far above the
+    /// file system clock's tick (a few milliseconds) and the 2-second timestamps of FAT.
+    pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// Whether the file last changed at least [`Stamp::SETTLE`] before `moment`. A change
+    /// made after `moment` then gets a later change time, so it cannot share this stamp.
+    pub fn settled_before(&self, moment: SystemTime) -> bool {
+        let Ok(since) = moment.duration_since(SystemTime::UNIX_EPOCH) else {
+            return false;
+        };
+        let Some(limit) = since.checked_sub(Self::SETTLE) else {
+            return false;
+        };
+        let limit = (
+            i64::try_from(limit.as_secs()).unwrap_or(i64::MAX),
+            i64::from(limit.subsec_nanos()),
+        );
+        self.changed < limit
+    }
+}
+
 /// Metadata files the store may hold besides secrets. An allow-list: nothing else can be
 /// written outside of `NAME.age`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +254,12 @@ pub trait Storage: Send + Sync {
 
     /// Every secret at or below `folder`, sorted by name.
     fn list(&self, folder: &Folder) -> Result<Vec<SecretName>>;
+
+    /// Every secret at or below `folder` with its file's [`Stamp`] (`None` where the backend
+    /// has none: such a secret is never taken from a cache), sorted by name.
+    fn list_stamped(&self, folder: &Folder) -> Result<Vec<(SecretName, Option<Stamp>)>> {
+        Ok(self.list(folder)?.into_iter().map(|n| (n, None)).collect())
+    }
 
     /// The direct children of `folder`: secret names (without `.age`) and sub-folders
     /// (`true`), sorted, hidden entries and links left out.
@@ -450,6 +493,37 @@ mod contract {
             assert!(shop.secret && !shop.folder);
             let none = store.entry(&name("nothing/here")).unwrap();
             assert!(!none.secret && !none.folder);
+        }
+    }
+
+    #[test]
+    fn stamped_listing_names_what_list_names_and_a_rewrite_changes_the_stamp() {
+        for (store, dir) in backends() {
+            let lock = store.lock().unwrap();
+            for n in ["top", "web/shop", "web/deep/mail"] {
+                store.write(&lock, &name(n), b"one").unwrap();
+            }
+            if let Some(dir) = &dir {
+                // Hidden files, links and other files are not secrets.
+                std::fs::write(dir.path().join("web/.hidden.age"), b"x").unwrap();
+                std::fs::write(dir.path().join("web/notes.txt"), b"x").unwrap();
+                std::os::unix::fs::symlink("shop.age", dir.path().join("web/link.age")).unwrap();
+            }
+            for folder in [Folder::root(), folder("web")] {
+                let stamped = store.list_stamped(&folder).unwrap();
+                let names: Vec<_> = stamped.iter().map(|(n, _)| n.clone()).collect();
+                assert_eq!(names, store.list(&folder).unwrap());
+            }
+            let stamp = |n: &str| {
+                let all = store.list_stamped(&Folder::root()).unwrap();
+                all.into_iter().find(|(x, _)| *x == name(n)).unwrap().1
+            };
+            let before = stamp("web/shop");
+            assert_eq!(before.is_some(), dir.is_some());
+            store.write(&lock, &name("web/shop"), b"two").unwrap();
+            if before.is_some() {
+                assert_ne!(stamp("web/shop"), before);
+            }
         }
     }
 

@@ -431,6 +431,15 @@ impl Vault {
         Ok(self.store().list(folder)?)
     }
 
+    /// Every secret at or below `folder` with what its file looks like now, sorted: what a
+    /// cache keyed by the store's state compares with (see [`crate::store::Stamp`]).
+    pub fn list_stamped(
+        &self,
+        folder: &Folder,
+    ) -> Result<Vec<(SecretName, Option<crate::store::Stamp>)>> {
+        Ok(self.store().list_stamped(folder)?)
+    }
+
     /// The listing tree below `folder`, as `ls` shows it.
     pub fn tree(&self, folder: &Folder) -> Result<TreeNode> {
         Ok(self.store().tree(folder)?)

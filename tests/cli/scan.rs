@@ -285,3 +285,107 @@ fn an_existing_hook_is_chained_and_kept() {
         "#!/bin/sh\nexit 0\n"
     );
 }
+
+/// The one cache file of the test vault's store.
+fn cache_file(v: &TestVault) -> PathBuf {
+    let dir = v.home().join(".cache/coffer/scan");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+/// Stages `text` as `leak.txt` and runs the hook's scan.
+fn stage_and_scan(v: &TestVault, p: &Path, text: &str) -> std::process::Output {
+    std::fs::write(p.join("leak.txt"), text).unwrap();
+    v.git(p, &["add", "leak.txt"]);
+    scan_in(v, p, &["--staged"])
+}
+
+#[test]
+fn the_pattern_cache_is_encrypted_private_and_never_stale() {
+    use std::os::unix::fs::PermissionsExt;
+    let (v, p) = setup();
+    v.insert("gone", "removed-value\n");
+    v.git(&p, &["init", "-q"]);
+    // Let the secrets' files settle, so the cache holds them (a file changed within the last
+    // two seconds is always decrypted).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let out = stage_and_scan(&v, &p, "pw = hunter2-long\n");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let cache = cache_file(&v);
+    let bytes = std::fs::read(&cache).unwrap();
+    assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
+    assert!(!bytes.windows(7).any(|w| w == b"hunter2" || w == b"tok_987"));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&cache), 0o600);
+    assert_eq!(mode(cache.parent().unwrap()), 0o700);
+    // Encrypted to the user's own identity: the real age opens it.
+    let plain = v.age_decrypt(&v.identities(), &cache);
+    assert!(plain.windows(7).any(|w| w == b"db/prod"));
+
+    // Served from the cache: the same findings, and the cache is not written again.
+    let written = std::fs::metadata(&cache).unwrap().modified().unwrap();
+    let out = stage_and_scan(&v, &p, "pw = hunter2-long\nremoved-value\n");
+    assert_eq!(
+        stdout(&out),
+        "leak.txt:1:6: secret db/prod (password)\nleak.txt:2:1: secret gone (password)\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().modified().unwrap(),
+        written
+    );
+
+    // A changed, an added and a removed secret: the cache is never trusted for them.
+    v.insert("db/prod", "fresh-pass-9\n");
+    v.insert("new", "added-value-1\n");
+    v.run_ok(&["rm", "-f", "gone"]);
+    let out = stage_and_scan(
+        &v,
+        &p,
+        "hunter2-long removed-value\nfresh-pass-9\nadded-value-1\n",
+    );
+    assert_eq!(
+        stdout(&out),
+        "leak.txt:2:1: secret db/prod (password)\nleak.txt:3:1: secret new (password)\n"
+    );
+
+    // A damaged cache is rebuilt, not an error.
+    std::fs::write(&cache, b"not an age file").unwrap();
+    let out = stage_and_scan(&v, &p, "fresh-pass-9\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "leak.txt:1:1: secret db/prod (password)\n");
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    assert!(
+        std::fs::read(&cache)
+            .unwrap()
+            .starts_with(b"age-encryption.org/v1\n")
+    );
+}
+
+#[test]
+fn a_staged_line_longer_than_the_read_buffer_is_searched_whole() {
+    let (v, p) = setup();
+    v.git(&p, &["init", "-q"]);
+    // The value straddles the 256 KiB boundary of the buffer git's output is read through,
+    // and a second one sits at the end of a line with no newline after it.
+    let mut line = "x".repeat(256 * 1024 - 5);
+    line.push_str("hunter2-long");
+    line.push_str(&"y".repeat(1000));
+    line.push_str("\ntok_9876543210");
+    let out = stage_and_scan(&v, &p, &line);
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "leak.txt:1:{}: secret db/prod (password)\nleak.txt:2:1: secret db/prod (api_token)\n",
+            256 * 1024 - 4
+        )
+    );
+    // Files are read whole, too.
+    std::fs::write(p.join("big.txt"), &line).unwrap();
+    let out = scan_in(&v, &p, &["big.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).starts_with("big.txt:1:"), "{}", stdout(&out));
+}
