@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use clap_complete::ArgValueCompleter;
 
+use coffer::Folder;
 use coffer::tools::audit::{self, Finding, Kind, Options, Report, Severity};
 
 use super::{Context, parse_folder};
@@ -64,16 +65,30 @@ pub fn audit(args: &AuditArgs, ctx: &Context) -> Result<ExitCode> {
             .unwrap_or("")
             .trim_end_matches('/'),
     )?;
-    let vault = ctx.vault()?;
-    let options = Options {
-        folder: folder.clone(),
-        max_age_days: args
-            .max_age
-            .or(ctx.config.audit.max_age)
-            .unwrap_or(audit::DEFAULT_MAX_AGE_DAYS),
-        now: jiff::Timestamp::now(),
-    };
-    let total = vault.list(&folder)?.len();
+    // The folder's own store, and below the main store's folders every mount there too.
+    let routed = ctx.mounts.route_folder(&folder);
+    let mut targets = vec![(routed.mount, routed.inner)];
+    if routed.mount.is_none() {
+        targets.extend(ctx.mounts.below(&folder).map(|m| (Some(m), Folder::root())));
+    }
+    let mut stores = Vec::with_capacity(targets.len());
+    for (mount, inner) in targets {
+        stores.push((mount, inner, ctx.vault_at(mount)?));
+    }
+    let max_age_days = args
+        .max_age
+        .or(ctx.config.audit.max_age)
+        .unwrap_or(audit::DEFAULT_MAX_AGE_DAYS);
+    let now = jiff::Timestamp::now();
+    let mut total = 0;
+    for (_, inner, vault) in &stores {
+        total += match vault.list(inner) {
+            Ok(names) => names.len(),
+            // A folder that exists only as the way to a mount point.
+            Err(coffer::Error::Store(coffer::StoreError::NotFound(_))) if stores.len() > 1 => 0,
+            Err(e) => return Err(e.into()),
+        };
+    }
     let bar = if total >= PROGRESS_FROM && std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(total as u64);
         if let Ok(style) =
@@ -85,7 +100,35 @@ pub fn audit(args: &AuditArgs, ctx: &Context) -> Result<ExitCode> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let report = audit::audit(&vault, &options, &|| bar.inc(1))?;
+    let mut report = Report {
+        secrets: 0,
+        max_age_days,
+        findings: Vec::new(),
+    };
+    for (mount, inner, vault) in &stores {
+        if mount.is_none() && stores.len() > 1 && !vault.has_folder(inner)? {
+            continue;
+        }
+        let options = Options {
+            folder: inner.clone(),
+            max_age_days,
+            now,
+        };
+        let part = audit::audit(vault, &options, &|| bar.inc(1))?;
+        report.secrets += part.secrets;
+        report
+            .findings
+            .extend(part.findings.into_iter().map(|mut f| {
+                if let Some(m) = mount {
+                    f.names = f
+                        .names
+                        .iter()
+                        .map(|n| format!("{}/{n}", m.prefix))
+                        .collect();
+                }
+                f
+            }));
+    }
     bar.finish_and_clear();
 
     let mut out = std::io::stdout().lock();

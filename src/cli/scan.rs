@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
 
-use coffer::formats::leak::{Matcher, Owner, Search};
+use coffer::formats::leak::{Matcher, Owner, PatternsBuilder, Search};
 use coffer::sys::private;
 use coffer::tools::scan_cache;
 
@@ -136,26 +136,36 @@ Remove them (coffer run and coffer inject keep secrets out of files), then commi
 
 /// Collects the values to look for (from the scan cache where it still holds, decrypting the
 /// rest in parallel) and builds the matcher.
+/// The values of the main store and of every mounted one are all looked for (each store with
+/// its own cache).
 fn build_matcher(ctx: &Context, min_length: usize, search: Search) -> Result<Option<Matcher>> {
-    let vault = ctx.vault()?;
-    let cache = coffer::config::cache_dir().map(|dir| scan_cache::cache_file(&dir, &vault));
-    let Some(collected) = scan_cache::collect(&vault, cache.as_deref(), min_length)? else {
-        return Ok(None);
-    };
-    if let Some(e) = collected.cache_error {
-        eprintln!(
-            "coffer: warning: {} (the scan went on without it)",
-            super::ui::error_line(&e.into())
-        );
+    let mut patterns = PatternsBuilder::new(min_length);
+    let mut unreadable = 0;
+    let stores = std::iter::once(None).chain(ctx.mounts.iter().map(Some));
+    for mount in stores {
+        let vault = ctx.vault_at(mount)?;
+        let cache = coffer::config::cache_dir().map(|dir| scan_cache::cache_file(&dir, &vault));
+        let Some(collected) = scan_cache::collect(&vault, cache.as_deref(), min_length)? else {
+            continue;
+        };
+        if let Some(e) = collected.cache_error {
+            eprintln!(
+                "coffer: warning: {} (the scan went on without it)",
+                super::ui::error_line(&e.into())
+            );
+        }
+        unreadable += collected.unreadable;
+        match mount {
+            None => patterns.absorb(collected.patterns, &coffer::Folder::root()),
+            Some(m) => patterns.absorb(collected.patterns, &m.prefix),
+        }
     }
-    let unreadable = collected.unreadable;
     if unreadable > 0 {
         eprintln!(
             "coffer: warning: {unreadable} secret(s) could not be decrypted with your identities and were not looked for"
         );
     }
-    collected
-        .patterns
+    patterns
         .build(search)
         .map_err(|e| anyhow!("cannot build the search automaton: {e}"))
 }

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use crate::crypto::secret::{Plaintext, SecretBuf};
-use crate::store::name::SecretName;
+use crate::store::name::{Folder, SecretName};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -178,6 +178,26 @@ impl PatternsBuilder {
             end: self.arena.len(),
             owner,
         });
+    }
+
+    /// Takes in the patterns of another store, mounted at `prefix`: their secrets are named
+    /// as the user names them (`team/db`).
+    pub fn absorb(&mut self, other: PatternsBuilder, prefix: &Folder) {
+        let offset = self.arena.len();
+        let first_source = u32::try_from(self.sources.len()).unwrap_or(u32::MAX);
+        self.arena.put(other.arena.as_bytes());
+        self.sources.extend(
+            other
+                .sources
+                .into_iter()
+                .map(|(name, field)| (prefix.join(&name), field)),
+        );
+        self.patterns
+            .extend(other.patterns.into_iter().map(|p| Pattern {
+                start: p.start + offset,
+                end: p.end + offset,
+                owner: (first_source.saturating_add(p.owner.0), p.owner.1),
+            }));
     }
 
     /// How many patterns (values and encoded forms) were collected.

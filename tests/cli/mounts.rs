@@ -494,3 +494,42 @@ fn shared_access_logs_stay_per_store() {
     let verify = stdout(&a.run_ok(&["log", "--verify"]));
     assert!(verify.lines().count() >= 3, "{verify}");
 }
+
+#[test]
+fn scan_and_audit_look_into_every_store() {
+    let s = setup();
+    let a = &s.alice;
+    a.insert("team/weak", "password1\n");
+    a.insert("ops/token", "ops-token-0123456789abcdef\n");
+    // scan: a value from a mounted store, in a file, is found and named as the user names it.
+    let code = a.dir.path().join("code");
+    std::fs::create_dir_all(&code).unwrap();
+    std::fs::write(code.join("deploy.sh"), "TOKEN=ops-token-0123456789abcdef\n").unwrap();
+    let out = a.run(&["scan", code.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("ops/token"), "{}", stdout(&out));
+    // Found again from the caches, after one of them changed.
+    a.insert("team/new", "team-token-abcdef0123456789\n");
+    std::fs::write(code.join("app.env"), "X=team-token-abcdef0123456789\n").unwrap();
+    let out = a.run(&["scan", code.to_str().unwrap()]);
+    let found = stdout(&out);
+    assert!(
+        found.contains("team/new") && found.contains("ops/token"),
+        "{found}"
+    );
+
+    // audit: every store's findings, named as the user names them.
+    let out = a.run(&["audit"]);
+    let report = stdout(&out);
+    assert!(report.contains("team/weak"), "{report}");
+    let out = a.run(&["audit", "team"]);
+    let report = stdout(&out);
+    assert!(report.contains("team/weak"), "{report}");
+    assert!(
+        !report.contains("web/shop") && !report.contains("ops/"),
+        "{report}"
+    );
+    let json = common::stdout_json(&a.run(&["audit", "--json"]));
+    let secrets = json["secrets"].as_u64().unwrap();
+    assert_eq!(secrets, 6, "main 1 + team 2 + ops 2 + new 1: {json}");
+}
