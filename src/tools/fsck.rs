@@ -590,3 +590,70 @@ pub fn fix(vault: &Vault, problems: &[Problem]) -> Result<Vec<(Problem, Option<S
     Ok(outcomes)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Paths};
+    use crate::store::MemoryStore;
+    use crate::vault::RecipientOverride;
+
+    /// A vault in memory: enough for the checks that only look at an entry.
+    fn vault(data: &tempfile::TempDir) -> Vault {
+        let paths = Paths {
+            store: PathBuf::from("/memory"),
+            identities: data.path().join("identities"),
+            config_file: data.path().join("config.toml"),
+            data_dir: data.path().to_owned(),
+        };
+        Vault::with_storage(
+            Box::new(MemoryStore::new("/memory")),
+            paths,
+            Config::default(),
+            std::sync::Arc::new(|_: &str| None),
+            RecipientOverride::None,
+        )
+    }
+
+    fn entry(path: &str, kind: FoundKind, uid: u32) -> Found {
+        Found {
+            path: PathBuf::from(path),
+            kind,
+            mode: if kind == FoundKind::Folder {
+                0o700
+            } else {
+                0o600
+            },
+            uid,
+            size: 0,
+            empty: false,
+            header: None,
+        }
+    }
+
+    /// Through the binary this needs root (to give a file away): `tests/cli/fsck.rs`
+    /// `fsck_reports_what_another_user_owns` runs only then.
+    #[test]
+    fn an_entry_another_user_owns_is_reported() {
+        let data = tempfile::tempdir().unwrap();
+        let vault = vault(&data);
+        let me = 1000;
+        let problems = |e: Found| -> Vec<(&'static str, String, String)> {
+            check_entry(&vault, e, me)
+                .problems
+                .into_iter()
+                .map(|p| (p.kind, p.path, p.detail))
+                .collect()
+        };
+        for (path, kind) in [("web/a.age", FoundKind::File), ("web", FoundKind::Folder)] {
+            assert_eq!(
+                problems(entry(path, kind, me + 1)),
+                [(
+                    "owner",
+                    path.to_owned(),
+                    "owned by uid 1001, not by you".to_owned()
+                )]
+            );
+            assert_eq!(problems(entry(path, kind, me)), []);
+        }
+    }
+}
