@@ -7,6 +7,7 @@
 #
 #   bench/history.sh
 #   SECRETS=2000 COMMITS=4000 bench/history.sh   # quicker
+#   BEFORE=old/coffer bench/history.sh           # fsck of an older build beside this one
 #
 # Needs: cargo, git, hyperfine, python3.
 set -euo pipefail
@@ -90,3 +91,7 @@ ls=$(mean_ms "$coffer ls")
 printf '%-44s %10s %10s %8s  %s\n' measurement coffer baseline ratio target
 printf '%-44s %10s %10s %8s  %s\n' "history of one secret (ms, median)" "$history" "$follow" "$(ratio "$history" "$follow")" "≤ 2× git log --follow"
 printf '%-44s %10s %10s %8s  %s\n' "fsck, no decrypt (ms, median)" "$fsck" "$ls" "$(ratio "$fsck" "$ls")" "≤ 3× coffer ls"
+if [ -n "${BEFORE:-}" ]; then
+  before=$(mean_ms "$BEFORE fsck")
+  printf '%-44s %10s %10s %8s  %s\n' "fsck of \$BEFORE (ms, median)" "$before" "$ls" "$(ratio "$before" "$ls")" "(before)"
+fi

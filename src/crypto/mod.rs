@@ -115,7 +115,8 @@ pub fn check_header(prefix: &[u8], file_size: u64) -> Result<HeaderSummary, Decr
     check_stanza_framing(prefix)?;
     let len = header_len(prefix).ok_or_else(|| corrupt("truncated header"))?;
     let with_nonce = &prefix[..prefix.len().min(len + HEADER_CHECK_EXTRA)];
-    age::Decryptor::new_buffered(with_nonce).map_err(map_error)?;
+    // In one piece, as for decryption: line by line is quadratic in the recipients.
+    age::Decryptor::new_buffered(HeaderAtOnce::new(with_nonce)).map_err(map_error)?;
     // Payload: a 16-byte nonce, then chunks of up to 64 KiB each with a 16-byte tag; only
     // the first may be empty.
     const NONCE: u64 = 16;

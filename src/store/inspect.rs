@@ -2,13 +2,19 @@
 //! following a link or opening anything but regular `.age` files (for their header only),
 //! and the few safe repairs `fsck --fix` may make.
 
-use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::ffi::{CStr, CString, OsStr};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
+use rustix::io::Errno;
 
 use super::{AGE_SUFFIX, Result, StoreError};
+use crate::crypto;
 
 /// The kind of a file system entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +28,7 @@ pub enum FoundKind {
 }
 
 /// One entry below the store's root.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Found {
     /// Relative to the store's root.
     pub path: PathBuf,
@@ -33,9 +39,11 @@ pub struct Found {
     pub size: u64,
     /// A folder with nothing in it.
     pub empty: bool,
-    /// For a regular `.age` file: its first bytes, through the end of its header and the
-    /// payload's nonce when it has them (at most [`HEADER_LIMIT`] and one read more).
-    pub header: Option<Vec<u8>>,
+    /// For a regular `.age` file: what [`crypto::check_header`] made of its first bytes
+    /// (through the end of its header and the payload's nonce, at most [`HEADER_LIMIT`] and
+    /// one read more). Checked as soon as read, so that the headers of a whole store are
+    /// never held in memory at once.
+    pub header: Option<HeaderVerdict>,
 }
 
 /// The most read of a file looking for the end of its age header.
@@ -52,127 +60,299 @@ pub enum Repair {
     EmptyFolder,
 }
 
-/// Every entry below `root/start` (the root's own `.git` left out), sorted by path. One walk:
-/// a secret's file is opened once (its header read, its mode, owner and size taken from the
-/// open file), everything else is only looked at; a folder's emptiness comes from the walk.
+/// Every entry below `root/start` (the root's own `.git` left out), in walk order: each
+/// folder, then what it holds, sorted by name. One walk, relative to each folder's descriptor
+/// (no path is looked up twice): everything is only looked at (`lstat`), except a secret's
+/// file, which is opened once, without following a link, for its header (checked at once),
+/// mode, owner and size. Those reads are most of the work: batches of them run on the other
+/// threads while the walk goes on, so a store of many small files costs little more than
+/// its reads spread over the processors.
 pub fn inspect(root: &Path, start: &Path) -> Result<Vec<Found>> {
-    let mut found: Vec<Found> = Vec::new();
-    // Folders seen so far (by path), to mark them not empty when a child turns up.
-    let mut folders: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
-    let walk = walkdir::WalkDir::new(root.join(start))
-        .follow_links(false)
-        .follow_root_links(true)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            !(e.depth() == 1 && start.as_os_str().is_empty() && e.file_name() == ".git")
-        });
-    for entry in walk {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_owned();
-            StoreError::Io {
-                path,
-                reason: e.into(),
-            }
-        })?;
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .unwrap_or(entry.path())
-            .to_owned();
-        if entry.depth() > 0
-            && let Some(parent) = rel.parent()
-            && let Some(&index) = folders.get(parent)
-        {
-            found[index].empty = false;
-        }
-        let ft = entry.file_type();
-        let is_secret = ft.is_file()
-            && entry
-                .file_name()
-                .as_encoded_bytes()
-                .ends_with(AGE_SUFFIX.as_bytes());
-        if is_secret {
-            let (header, st) = read_header(entry.path())?;
-            found.push(Found {
-                path: rel,
-                kind: FoundKind::File,
-                mode: st.st_mode & 0o7777,
-                uid: st.st_uid,
-                size: u64::try_from(st.st_size).unwrap_or(0),
-                empty: false,
-                header: Some(header),
-            });
-            continue;
-        }
-        let meta = entry.metadata().map_err(|e| StoreError::Io {
-            path: entry.path().to_owned(),
-            reason: e.into(),
-        })?;
-        let ft = meta.file_type();
-        let kind = if ft.is_symlink() {
-            FoundKind::Symlink
-        } else if ft.is_dir() {
-            FoundKind::Folder
-        } else if ft.is_file() {
-            FoundKind::File
-        } else if ft.is_fifo() {
-            FoundKind::Fifo
-        } else if ft.is_socket() {
-            FoundKind::Socket
-        } else {
-            FoundKind::Device
+    let top = root.join(start);
+    // The root itself may be reached through a link (a store kept elsewhere), as for every
+    // other command; nothing below it is.
+    let fd = rustix::fs::open(
+        &top,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_error(&top, e))?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| io_error(&top, e))?;
+    let read = Mutex::new(Vec::new());
+    let in_flight = AtomicUsize::new(0);
+    let mut found = rayon::scope(|scope| {
+        let mut walk = Walk {
+            root,
+            skip_git: start.as_os_str().is_empty(),
+            found: vec![found_from_stat(start.to_owned(), &st)],
+            batch: Batch::default(),
+            scope,
+            read: &read,
+            in_flight: &in_flight,
         };
-        if kind == FoundKind::Folder {
-            folders.insert(rel.clone(), found.len());
-        }
-        found.push(Found {
-            path: rel,
-            kind,
-            mode: meta.mode() & 0o7777,
-            uid: meta.uid(),
-            size: meta.len(),
-            // Until a child turns up.
-            empty: kind == FoundKind::Folder,
-            header: None,
-        });
+        let walked = walk.folder(Arc::new(fd), 0);
+        walk.send();
+        walked.map(|()| walk.found)
+    })?;
+    let mut read = read.into_inner().unwrap_or_else(PoisonError::into_inner);
+    // In walk order, so that of several unreadable files the first is the one reported.
+    read.sort_unstable_by_key(|(index, _)| *index);
+    for (index, result) in read {
+        let entry = &mut found[index];
+        let (header, st) = result.map_err(|e| match e {
+            Unreadable::NotAFile => StoreError::NotAFile(root.join(&entry.path)),
+            Unreadable::Io(e) => io_error(&root.join(&entry.path), e),
+        })?;
+        entry.mode = st.st_mode & 0o7777;
+        entry.uid = st.st_uid;
+        entry.size = u64::try_from(st.st_size).unwrap_or(0);
+        entry.header = Some(header);
     }
     Ok(found)
 }
 
-/// The start of a regular file, through the end of its age header if there is one, and the
-/// file's status.
-fn read_header(path: &Path) -> Result<(Vec<u8>, rustix::fs::Stat)> {
-    let io = |e: std::io::Error| StoreError::Io {
-        path: path.to_owned(),
-        reason: e,
+/// The most secrets in one batch of header reads, and the most folders (each batch holds its
+/// folders open until it is done).
+const BATCH_SECRETS: usize = 64;
+const BATCH_FOLDERS: usize = 16;
+/// The most batches waiting or being read at once; past it the walk reads the next batch
+/// itself. With [`BATCH_FOLDERS`] this bounds the folders held open, whatever the store's
+/// shape, far below the usual limit of 1,024 open files.
+const IN_FLIGHT: usize = 8;
+
+/// What a header read gave: the header's verdict and the file's status, or why it could not
+/// be read.
+type HeaderRead = std::result::Result<(HeaderVerdict, Stat), Unreadable>;
+
+/// What a secret's header showed: its stanzas, or why it is not age.
+pub type HeaderVerdict = std::result::Result<crypto::HeaderSummary, crypto::DecryptError>;
+
+/// Secrets' files to open: each `name` in `dir`, its entry being `found[index]`.
+#[derive(Default)]
+struct Batch {
+    files: Vec<(Arc<OwnedFd>, CString, usize)>,
+    folders: usize,
+}
+
+/// A walk in progress: what was found so far, the batch of secrets being gathered, and where
+/// the batches sent off put what they read.
+struct Walk<'a, 's> {
+    root: &'a Path,
+    /// Leave out the store's own `.git` (the walk starts at the store's root).
+    skip_git: bool,
+    found: Vec<Found>,
+    batch: Batch,
+    scope: &'a rayon::Scope<'s>,
+    read: &'s Mutex<Vec<(usize, HeaderRead)>>,
+    in_flight: &'s AtomicUsize,
+}
+
+impl Walk<'_, '_> {
+    /// Adds what the folder `found[index]` (open as `dir`) holds, and everything below it.
+    fn folder(&mut self, dir: Arc<OwnedFd>, index: usize) -> Result<()> {
+        let rel = self.found[index].path.clone();
+        let mut names = list(&dir, &self.root.join(&rel))?;
+        if self.skip_git && index == 0 {
+            names.retain(|(name, _)| name.as_bytes() != b".git");
+        }
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        self.found[index].empty = names.is_empty();
+        for (name, file_type) in names {
+            let path = rel.join(OsStr::from_bytes(name.as_bytes()));
+            let is_age = name.as_bytes().ends_with(AGE_SUFFIX.as_bytes());
+            // A listing that does not say the kind costs an `lstat` to learn it.
+            let st = match file_type {
+                FileType::RegularFile if is_age => None,
+                _ => Some(
+                    rustix::fs::statat(&*dir, &*name, AtFlags::SYMLINK_NOFOLLOW)
+                        .map_err(|e| io_error(&self.root.join(&path), e))?,
+                ),
+            };
+            let st = match st {
+                Some(st)
+                    if !is_age || FileType::from_raw_mode(st.st_mode) != FileType::RegularFile =>
+                {
+                    st
+                }
+                _ => {
+                    self.add_secret(&dir, name, path);
+                    continue;
+                }
+            };
+            let entry = found_from_stat(path, &st);
+            let below = entry.kind == FoundKind::Folder;
+            self.found.push(entry);
+            if below {
+                let index = self.found.len() - 1;
+                let child = rustix::fs::openat(
+                    &*dir,
+                    &*name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| io_error(&self.root.join(&self.found[index].path), e))?;
+                self.folder(Arc::new(child), index)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a secret's entry, its header to be read with the next batch.
+    fn add_secret(&mut self, dir: &Arc<OwnedFd>, name: CString, path: PathBuf) {
+        let new_folder = self
+            .batch
+            .files
+            .last()
+            .is_none_or(|(last, _, _)| !Arc::ptr_eq(last, dir));
+        self.batch.folders += usize::from(new_folder);
+        self.batch
+            .files
+            .push((Arc::clone(dir), name, self.found.len()));
+        self.found.push(Found {
+            path,
+            kind: FoundKind::File,
+            mode: 0,
+            uid: 0,
+            size: 0,
+            empty: false,
+            header: None,
+        });
+        if self.batch.files.len() >= BATCH_SECRETS || self.batch.folders >= BATCH_FOLDERS {
+            self.send();
+        }
+    }
+
+    /// Hands the batch to another thread, or reads it here when enough are waiting.
+    fn send(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        if batch.files.is_empty() {
+            return;
+        }
+        let (read, in_flight) = (self.read, self.in_flight);
+        if in_flight.load(Ordering::Acquire) >= IN_FLIGHT {
+            read_batch(&batch, read);
+            return;
+        }
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        self.scope.spawn(move |_| {
+            read_batch(&batch, read);
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+}
+
+/// Reads and checks the headers of a batch, adding what each gave to `read`.
+fn read_batch(batch: &Batch, read: &Mutex<Vec<(usize, HeaderRead)>>) {
+    let out: Vec<(usize, HeaderRead)> = batch
+        .files
+        .iter()
+        .map(|(dir, name, index)| (*index, read_header_at(dir, name)))
+        .collect();
+    read.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .extend(out);
+}
+
+/// The entries of a folder (`.` and `..` left out), with the kind its listing gives (which
+/// may be unknown on some file systems).
+fn list(dir: &OwnedFd, path: &Path) -> Result<Vec<(CString, FileType)>> {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    let mut entries = RawDir::new(dir, buf.spare_capacity_mut());
+    let mut names = Vec::new();
+    while let Some(entry) = entries.next() {
+        let entry = entry.map_err(|e| io_error(path, e))?;
+        let name = entry.file_name();
+        if name.to_bytes() != b"." && name.to_bytes() != b".." {
+            names.push((name.to_owned(), entry.file_type()));
+        }
+    }
+    Ok(names)
+}
+
+fn found_from_stat(path: PathBuf, st: &rustix::fs::Stat) -> Found {
+    let kind = match FileType::from_raw_mode(st.st_mode) {
+        FileType::Symlink => FoundKind::Symlink,
+        FileType::Directory => FoundKind::Folder,
+        FileType::RegularFile => FoundKind::File,
+        FileType::Fifo => FoundKind::Fifo,
+        FileType::Socket => FoundKind::Socket,
+        _ => FoundKind::Device,
     };
-    let fd = rustix::fs::open(
+    Found {
         path,
+        kind,
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        size: u64::try_from(st.st_size).unwrap_or(0),
+        // Until its listing is read.
+        empty: kind == FoundKind::Folder,
+        header: None,
+    }
+}
+
+/// Why a secret's header could not be read (the path is added by the caller, who has it).
+enum Unreadable {
+    /// Not a regular file any more (replaced since the folder was listed).
+    NotAFile,
+    Io(Errno),
+}
+
+/// The header of the regular file `name` in `dir`, checked ([`crypto::check_header`]), and
+/// the file's status. Reads through the end of the header and the payload's nonce, at most
+/// [`HEADER_LIMIT`] and one read more; never follows a link, never blocks on a FIFO.
+fn read_header_at(dir: &OwnedFd, name: &CStr) -> HeaderRead {
+    let fd = rustix::fs::openat(
+        dir,
+        name,
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
         Mode::empty(),
     )
-    .map_err(|e| io(e.into()))?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| io(e.into()))?;
-    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
-        return Err(StoreError::NotAFile(path.to_owned()));
+    .map_err(Unreadable::Io)?;
+    let st = rustix::fs::fstat(&fd).map_err(Unreadable::Io)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(Unreadable::NotAFile);
     }
-    let mut file = std::fs::File::from(fd);
-    let mut bytes = Vec::new();
+    let size = u64::try_from(st.st_size).unwrap_or(0);
+    // Most headers (one stanza per recipient) fit the first read: no allocation for them.
+    let mut first = [0u8; 4096];
+    let n = read_some(&fd, &mut first)?;
+    if n == 0 || header_read(&first[..n]) {
+        return Ok((crypto::check_header(&first[..n], size), st));
+    }
+    let mut bytes = first[..n].to_vec();
     let mut chunk = [0u8; 4096];
     while bytes.len() < HEADER_LIMIT {
-        let n = file.read(&mut chunk).map_err(io)?;
+        let n = read_some(&fd, &mut chunk)?;
         if n == 0 {
             break;
         }
         bytes.extend_from_slice(&chunk[..n]);
-        if crate::crypto::header_len(&bytes)
-            .is_some_and(|len| bytes.len() >= len + crate::crypto::HEADER_CHECK_EXTRA)
-        {
+        if header_read(&bytes) {
             break;
         }
     }
-    Ok((bytes, st))
+    Ok((crypto::check_header(&bytes, size), st))
+}
+
+/// Whether `bytes` hold a whole header and the nonce after it.
+fn header_read(bytes: &[u8]) -> bool {
+    crypto::header_len(bytes).is_some_and(|len| bytes.len() >= len + crypto::HEADER_CHECK_EXTRA)
+}
+
+fn read_some(fd: &OwnedFd, buf: &mut [u8]) -> std::result::Result<usize, Unreadable> {
+    loop {
+        match rustix::io::read(fd, &mut *buf) {
+            Err(Errno::INTR) => continue,
+            other => return other.map_err(Unreadable::Io),
+        }
+    }
+}
+
+fn io_error(path: &Path, e: Errno) -> StoreError {
+    StoreError::Io {
+        path: path.to_owned(),
+        reason: e.into(),
+    }
 }
 
 /// Makes one safe repair to `root/path` (relative), never following a link.

@@ -223,10 +223,19 @@ impl Git {
     }
 
     /// Where `rel` (`index.lock`, `MERGE_HEAD`, …) lives in the repository's git folder.
+    /// In the common case, `.git` a folder of its own, that is `.git/rel` and no git needs to
+    /// run (this is asked before every write and by every `fsck`); a `.git` file (a linked
+    /// worktree, a submodule) or link, or a folder naming a common one, is left to git.
     pub(crate) fn git_paths<const N: usize>(
         &self,
         rels: [&str; N],
     ) -> Result<[PathBuf; N], GitError> {
+        let dot_git = self.store.join(".git");
+        let own_folder = dot_git.symlink_metadata().is_ok_and(|m| m.is_dir())
+            && dot_git.join("commondir").symlink_metadata().is_err();
+        if own_folder {
+            return Ok(rels.map(|rel| dot_git.join(rel)));
+        }
         let mut args = vec!["rev-parse"];
         for rel in rels {
             args.extend(["--git-path", rel]);
@@ -291,14 +300,19 @@ impl Git {
         Ok(())
     }
 
-    /// The paths (relative to the store) git's index holds unmerged, sorted.
+    /// The paths (relative to the store) git's index holds unmerged, sorted. Read from the
+    /// index alone (`ls-files -u`): `diff --diff-filter=U` would also look at every file of
+    /// the work tree (33 ms of `fsck` in a store of 10,000 secrets, against 2 ms).
     pub fn unmerged(&self) -> Result<Vec<String>, GitError> {
-        let out = self.run(["diff", "--name-only", "--diff-filter=U", "-z"])?;
+        let out = self.run(["ls-files", "--unmerged", "-z"])?;
+        // One record per stage: `MODE OBJECT STAGE<TAB>PATH`.
         let mut paths: Vec<String> = out
             .stdout
             .split(|b| *b == 0)
-            .filter(|p| !p.is_empty())
-            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .filter_map(|record| {
+                let tab = record.iter().position(|b| *b == b'\t')?;
+                Some(String::from_utf8_lossy(&record[tab + 1..]).into_owned())
+            })
             .collect();
         paths.sort();
         paths.dedup();

@@ -107,10 +107,47 @@ pub fn check(
     progress: &(dyn Fn() + Sync),
 ) -> Result<Report> {
     let mut report = Report::default();
+    // The access logs and git do not depend on the walk, and git's part is mostly waiting
+    // for git processes: both run beside it.
+    let (walked, beside) = std::thread::scope(|scope| {
+        let beside = scope.spawn(|| {
+            let mut logs = Vec::new();
+            check_logs(vault, &mut logs);
+            (logs, check_git(vault))
+        });
+        let walked = check_store(vault, folder, &mut report);
+        let beside = beside
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (walked, beside)
+    });
+    let headers = walked?;
+    let (logs, git) = beside;
+    let git = git?;
+    report.problems.extend(logs);
+    report.problems.extend(git.problems);
+    report.conflict_refs = git.conflict_refs;
+    if options.decrypt {
+        // Only secrets whose header is sound: the others are reported as `not-age`.
+        let names: Vec<SecretName> = headers.iter().map(|(name, _)| name.clone()).collect();
+        decrypt_all(vault, &names, progress, &mut report)?;
+    }
+    report.secrets = headers.len();
+    Ok(report)
+}
+
+/// The store's files: the walk, the recipients, trust and marks. Returns the secrets with a
+/// sound header, sorted by name.
+fn check_store(
+    vault: &Vault,
+    folder: &Folder,
+    report: &mut Report,
+) -> Result<Vec<(SecretName, crypto::HeaderSummary)>> {
     let found = vault.inspect(folder)?;
-    let headers = check_files(vault, &found, &mut report);
-    check_stanzas(vault, &headers, &mut report);
-    check_trust(vault, folder, &mut report);
+    let with_recipients = folders_with_recipients(&found);
+    let headers = check_files(vault, found, report);
+    check_stanzas(vault, &headers, report);
+    check_trust(vault, folder, with_recipients, report);
     for name in vault.orphaned_marks()? {
         if folder.contains(&name) {
             let path = format!("{META_DIR}/exposed/{name}.exposed");
@@ -120,187 +157,184 @@ pub fn check(
             ));
         }
     }
-    check_logs(vault, &mut report);
-    check_git(vault, &mut report)?;
-    if options.decrypt {
-        let damaged: Vec<String> = report
-            .problems
-            .iter()
-            .filter(|p| p.kind == "not-age")
-            .map(|p| p.path.clone())
-            .collect();
-        let names: Vec<SecretName> = headers
-            .keys()
-            .filter(|n| !damaged.contains(&n.relative_path()))
-            .cloned()
-            .collect();
-        decrypt_all(vault, &names, progress, &mut report)?;
-    }
-    report.secrets = headers.len();
-    Ok(report)
+    Ok(headers)
 }
 
 /// Permissions, owners, kinds, temporaries, empty folders, age headers, recipients files.
-/// Returns the header summary of every secret whose header is sound.
+/// Returns every secret whose header is sound, sorted by name. Entries are checked in
+/// parallel (parsing ten thousand headers is most of the work; each entry's memory is freed
+/// where it was checked), problems kept in walk order.
 fn check_files(
     vault: &Vault,
-    found: &[Found],
+    found: Vec<Found>,
     report: &mut Report,
-) -> HashMap<SecretName, crypto::HeaderSummary> {
+) -> Vec<(SecretName, crypto::HeaderSummary)> {
     let uid = rustix::process::geteuid().as_raw();
-    let mut headers = HashMap::new();
-    for entry in found {
-        let path = shown(&entry.path);
-        let in_meta = entry.path.starts_with(META_DIR);
-        match entry.kind {
-            FoundKind::Symlink => {
-                report.problems.push(problem(
-                    "link",
-                    path,
-                    "a symbolic link: coffer never follows it; remove or replace it by hand",
-                ));
-                continue;
-            }
-            FoundKind::Fifo | FoundKind::Socket | FoundKind::Device => {
-                report.problems.push(problem(
-                    "special-file",
-                    path,
-                    "a FIFO, socket or device: it has no place in a store; remove it by hand",
-                ));
-                continue;
-            }
-            FoundKind::File | FoundKind::Folder => {}
-        }
-        if entry.uid != uid {
-            report.problems.push(problem(
-                "owner",
-                path.clone(),
-                format!("owned by uid {}, not by you", entry.uid),
-            ));
-        }
-        if entry.mode & 0o077 != 0 {
-            report.problems.push(with_fix(
-                problem(
-                    "permissions",
-                    path.clone(),
-                    format!("mode {:04o}: group or others have access", entry.mode),
-                ),
-                Fix::Repair(Repair::Permissions),
-            ));
-        }
-        let file_name = entry
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if entry.kind == FoundKind::Folder {
-            if entry.empty && !in_meta && !entry.path.as_os_str().is_empty() {
-                report.problems.push(with_fix(
-                    problem("empty-folder", path, "an empty folder"),
-                    Fix::Repair(Repair::EmptyFolder),
-                ));
-            }
-            continue;
-        }
-        if crate::sys::private::is_temporary(&file_name) {
-            report.problems.push(with_fix(
-                problem(
-                    "temporary",
-                    path,
-                    "a temporary a killed writer left (it may hold a copy of a key)",
-                ),
-                Fix::Repair(Repair::Temporary),
-            ));
-            continue;
-        }
-        if file_name == RECIPIENTS_FILE {
-            check_recipients_file(vault, &entry.path, report);
-            continue;
-        }
-        let (Some(header), false) = (&entry.header, in_meta) else {
-            continue;
-        };
-        let Some(name) = path
-            .strip_suffix(AGE_SUFFIX)
-            .and_then(|n| SecretName::new(n).ok())
-        else {
-            continue;
-        };
-        match crypto::check_header(header, entry.size) {
-            Ok(summary) => {
-                headers.insert(name, summary);
-            }
-            Err(e) => report.problems.push(problem(
-                "not-age",
-                path,
-                format!("{e}; restore it with `coffer restore {name} --revision REV`"),
-            )),
-        }
+    let checked: Vec<Checked> = found
+        .into_par_iter()
+        .map(|entry| check_entry(vault, entry, uid))
+        .collect();
+    let mut headers = Vec::with_capacity(checked.len());
+    for entry in checked {
+        report.problems.extend(entry.problems);
+        headers.extend(entry.secret);
     }
+    // Walk order puts `a/b` before `a.b`; names sort the other way.
+    headers.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     headers
 }
 
-fn check_recipients_file(vault: &Vault, path: &Path, report: &mut Report) {
+/// What one entry of the walk showed.
+#[derive(Default)]
+struct Checked {
+    problems: Vec<Problem>,
+    /// A secret with a sound header.
+    secret: Option<(SecretName, crypto::HeaderSummary)>,
+}
+
+fn check_entry(vault: &Vault, entry: Found, uid: u32) -> Checked {
+    let mut out = Checked::default();
+    let path = shown(&entry.path);
+    let in_meta = entry.path.starts_with(META_DIR);
+    match entry.kind {
+        FoundKind::Symlink => {
+            out.problems.push(problem(
+                "link",
+                path,
+                "a symbolic link: coffer never follows it; remove or replace it by hand",
+            ));
+            return out;
+        }
+        FoundKind::Fifo | FoundKind::Socket | FoundKind::Device => {
+            out.problems.push(problem(
+                "special-file",
+                path,
+                "a FIFO, socket or device: it has no place in a store; remove it by hand",
+            ));
+            return out;
+        }
+        FoundKind::File | FoundKind::Folder => {}
+    }
+    if entry.uid != uid {
+        out.problems.push(problem(
+            "owner",
+            path.clone(),
+            format!("owned by uid {}, not by you", entry.uid),
+        ));
+    }
+    if entry.mode & 0o077 != 0 {
+        out.problems.push(with_fix(
+            problem(
+                "permissions",
+                path.clone(),
+                format!("mode {:04o}: group or others have access", entry.mode),
+            ),
+            Fix::Repair(Repair::Permissions),
+        ));
+    }
+    let file_name = entry
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    if entry.kind == FoundKind::Folder {
+        if entry.empty && !in_meta && !entry.path.as_os_str().is_empty() {
+            out.problems.push(with_fix(
+                problem("empty-folder", path, "an empty folder"),
+                Fix::Repair(Repair::EmptyFolder),
+            ));
+        }
+        return out;
+    }
+    if crate::sys::private::is_temporary(&file_name) {
+        out.problems.push(with_fix(
+            problem(
+                "temporary",
+                path,
+                "a temporary a killed writer left (it may hold a copy of a key)",
+            ),
+            Fix::Repair(Repair::Temporary),
+        ));
+        return out;
+    }
+    if file_name == RECIPIENTS_FILE {
+        out.problems
+            .extend(check_recipients_file(vault, &entry.path));
+        return out;
+    }
+    let (Some(header), false) = (entry.header, in_meta) else {
+        return out;
+    };
+    let Some(name) = path
+        .strip_suffix(AGE_SUFFIX)
+        .and_then(|n| SecretName::new(n).ok())
+    else {
+        return out;
+    };
+    match header {
+        Ok(summary) => out.secret = Some((name, summary)),
+        Err(e) => out.problems.push(problem(
+            "not-age",
+            path,
+            format!("{e}; restore it with `coffer restore {name} --revision REV`"),
+        )),
+    }
+    out
+}
+
+fn check_recipients_file(vault: &Vault, path: &Path) -> Option<Problem> {
     let folder = path
         .parent()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let Ok(folder) = Folder::new(&folder) else {
-        return;
-    };
+    let folder = Folder::new(&folder).ok()?;
     match vault.own_recipients_file(&folder) {
-        Ok(Some(bytes)) => {
-            if let Err(e) = Recipients::parse(&bytes, path) {
-                // The error names the file and line, never the line's text.
-                report
-                    .problems
-                    .push(problem("recipients-file", shown(path), e.to_string()));
-            }
-        }
-        Ok(None) => {}
-        Err(e) => report
-            .problems
-            .push(problem("recipients-file", shown(path), e.to_string())),
+        // The error names the file and line, never the line's text.
+        Ok(Some(bytes)) => Recipients::parse(&bytes, path)
+            .err()
+            .map(|e| problem("recipients-file", shown(path), e.to_string())),
+        Ok(None) => None,
+        Err(e) => Some(problem("recipients-file", shown(path), e.to_string())),
     }
 }
 
-/// Secrets whose header stanzas do not match their folder's recipients.
+/// The stanza types coffer knows how to write, in a fixed order for counting.
+const STANZA_TYPES: [&str; 4] = ["X25519", "ssh-ed25519", "ssh-rsa", "scrypt"];
+
+/// How many stanzas of each of [`STANZA_TYPES`] (others are not counted).
+type StanzaCounts = [usize; STANZA_TYPES.len()];
+
+fn count_stanzas<'a>(types: impl IntoIterator<Item = &'a str>) -> StanzaCounts {
+    let mut counts = StanzaCounts::default();
+    for kind in types {
+        if let Some(i) = STANZA_TYPES.iter().position(|k| *k == kind) {
+            counts[i] += 1;
+        }
+    }
+    counts
+}
+
+/// Secrets whose header stanzas do not match their folder's recipients. Each folder's
+/// recipients are read once, not once per secret.
 fn check_stanzas(
     vault: &Vault,
-    headers: &HashMap<SecretName, crypto::HeaderSummary>,
+    headers: &[(SecretName, crypto::HeaderSummary)],
     report: &mut Report,
 ) {
-    let mut expected: HashMap<Folder, Option<HashMap<&'static str, usize>>> = HashMap::new();
-    let mut names: Vec<&SecretName> = headers.keys().collect();
-    names.sort();
-    for name in names {
-        let folder = name.parent();
-        let want = expected.entry(folder.clone()).or_insert_with(|| {
-            match vault.file_recipients(&folder) {
-                Ok(Some((_, r))) => {
-                    let mut counts = HashMap::new();
-                    for recipient in r.iter() {
-                        *counts.entry(recipient.stanza_type()).or_insert(0) += 1;
-                    }
-                    Some(counts)
-                }
-                _ => None,
-            }
+    let mut expected: HashMap<&str, Option<StanzaCounts>> = HashMap::new();
+    for (name, summary) in headers {
+        let folder = name.as_str().rsplit_once('/').map_or("", |(f, _)| f);
+        let want = expected.entry(folder).or_insert_with(|| {
+            let folder = Folder::new(folder).ok()?;
+            let (_, r) = vault.file_recipients(&folder).ok()??;
+            Some(count_stanzas(r.iter().map(|r| r.stanza_type())))
         });
         let Some(want) = want else { continue };
-        let mut have: HashMap<&'static str, usize> = HashMap::new();
-        for kind in &headers[name].stanza_types {
-            let known = ["X25519", "ssh-ed25519", "ssh-rsa", "scrypt"]
-                .into_iter()
-                .find(|k| k == kind);
-            if let Some(k) = known {
-                *have.entry(k).or_insert(0) += 1;
-            }
-        }
-        if &have == want {
+        let have = count_stanzas(summary.stanza_types.iter().map(String::as_str));
+        if have == *want {
             continue;
         }
-        let (had, wanted): (usize, usize) = (have.values().sum(), want.values().sum());
+        let (had, wanted): (usize, usize) = (have.iter().sum(), want.iter().sum());
         let why = if had > wanted {
             "a removed recipient may still be able to read it"
         } else if had < wanted {
@@ -319,8 +353,21 @@ fn check_stanzas(
     }
 }
 
-fn check_trust(vault: &Vault, folder: &Folder, report: &mut Report) {
-    let Ok(changes) = vault.trust_changes_below(folder) else {
+/// The folders holding a recipients file, as the walk found them (hidden ones and names
+/// that are not valid folders left out, as `recipients` does).
+fn folders_with_recipients(found: &[Found]) -> Vec<Folder> {
+    found
+        .iter()
+        .filter(|e| {
+            e.kind == FoundKind::File
+                && e.path.file_name() == Some(std::ffi::OsStr::new(RECIPIENTS_FILE))
+        })
+        .filter_map(|e| Folder::new(e.path.parent()?.to_str()?).ok())
+        .collect()
+}
+
+fn check_trust(vault: &Vault, folder: &Folder, with_recipients: Vec<Folder>, report: &mut Report) {
+    let Ok(changes) = vault.trust_changes_among(folder, with_recipients) else {
         return;
     };
     for change in changes {
@@ -342,7 +389,7 @@ fn check_trust(vault: &Vault, folder: &Folder, report: &mut Report) {
     }
 }
 
-fn check_logs(vault: &Vault, report: &mut Report) {
+fn check_logs(vault: &Vault, problems: &mut Vec<Problem>) {
     let mut logs: Vec<LogFile> = LogFile::local(&vault.paths().data_dir)
         .into_iter()
         .collect();
@@ -358,24 +405,30 @@ fn check_logs(vault: &Vault, report: &mut Report) {
         match log.verify() {
             Ok(verdict) => {
                 if let Some(p) = verdict.problem {
-                    report.problems.push(problem(
+                    problems.push(problem(
                         "access-log",
                         shown_path,
                         format!("the chain breaks at {p}"),
                     ));
                 }
             }
-            Err(e) => report
-                .problems
-                .push(problem("access-log", shown_path, e.to_string())),
+            Err(e) => problems.push(problem("access-log", shown_path, e.to_string())),
         }
     }
 }
 
-fn check_git(vault: &Vault, report: &mut Report) -> Result<()> {
+/// What git's side of the store showed.
+#[derive(Default)]
+struct GitFindings {
+    problems: Vec<Problem>,
+    conflict_refs: usize,
+}
+
+fn check_git(vault: &Vault) -> Result<GitFindings> {
+    let mut report = GitFindings::default();
     let git = vault.git();
     if !git.is_repo() {
-        return Ok(());
+        return Ok(report);
     }
     let sync_err = |e: crate::team::sync::SyncError| match e {
         crate::team::sync::SyncError::Git(g) => Error::Git(g),
@@ -424,7 +477,7 @@ fn check_git(vault: &Vault, report: &mut Report) -> Result<()> {
         ));
     }
     report.conflict_refs = crate::team::history::conflict_sides(git)?.len();
-    Ok(())
+    Ok(report)
 }
 
 fn decrypt_all(
@@ -535,4 +588,72 @@ pub fn fix(vault: &Vault, problems: &[Problem]) -> Result<Vec<(Problem, Option<S
         &crate::team::rotation::unchanged_message("Repair the store (coffer fsck --fix).", &[]),
     )?;
     Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Paths};
+    use crate::store::MemoryStore;
+    use crate::vault::RecipientOverride;
+
+    /// A vault in memory: enough for the checks that only look at an entry.
+    fn vault(data: &tempfile::TempDir) -> Vault {
+        let paths = Paths {
+            store: PathBuf::from("/memory"),
+            identities: data.path().join("identities"),
+            config_file: data.path().join("config.toml"),
+            data_dir: data.path().to_owned(),
+        };
+        Vault::with_storage(
+            Box::new(MemoryStore::new("/memory")),
+            paths,
+            Config::default(),
+            std::sync::Arc::new(|_: &str| None),
+            RecipientOverride::None,
+        )
+    }
+
+    fn entry(path: &str, kind: FoundKind, uid: u32) -> Found {
+        Found {
+            path: PathBuf::from(path),
+            kind,
+            mode: if kind == FoundKind::Folder {
+                0o700
+            } else {
+                0o600
+            },
+            uid,
+            size: 0,
+            empty: false,
+            header: None,
+        }
+    }
+
+    /// Through the binary this needs root (to give a file away): `tests/cli/fsck.rs`
+    /// `fsck_reports_what_another_user_owns` runs only then.
+    #[test]
+    fn an_entry_another_user_owns_is_reported() {
+        let data = tempfile::tempdir().unwrap();
+        let vault = vault(&data);
+        let me = 1000;
+        let problems = |e: Found| -> Vec<(&'static str, String, String)> {
+            check_entry(&vault, e, me)
+                .problems
+                .into_iter()
+                .map(|p| (p.kind, p.path, p.detail))
+                .collect()
+        };
+        for (path, kind) in [("web/a.age", FoundKind::File), ("web", FoundKind::Folder)] {
+            assert_eq!(
+                problems(entry(path, kind, me + 1)),
+                [(
+                    "owner",
+                    path.to_owned(),
+                    "owned by uid 1001, not by you".to_owned()
+                )]
+            );
+            assert_eq!(problems(entry(path, kind, me)), []);
+        }
+    }
 }

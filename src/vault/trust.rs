@@ -77,22 +77,35 @@ impl Vault {
 
     /// Every unapproved change at or below `folder`.
     pub fn trust_changes_below(&self, folder: &Folder) -> Result<Vec<Change>> {
+        let with_files = self.store().recipients_files_below(folder)?;
+        self.trust_changes_among(folder, with_files)
+    }
+
+    /// [`Vault::trust_changes_below`] for a caller that has walked the store already
+    /// (`fsck`) and so knows `with_files`, the folders at or below `folder` that hold a
+    /// recipients file: the store is not walked a second time.
+    pub fn trust_changes_among(
+        &self,
+        folder: &Folder,
+        with_files: impl IntoIterator<Item = Folder>,
+    ) -> Result<Vec<Change>> {
         let pins = self.pins_or_snapshot()?;
-        changes_below(self, &pins, folder)
+        changes_below(self, &pins, folder, with_files)
     }
 
     /// Approves the current recipients of `folder` and of every folder below it.
     /// Returns what changed compared with the previous approval.
     pub fn accept(&self, _lock: &StoreLock, folder: &Folder) -> Result<Vec<Change>> {
         let mut pins = self.pins_or_snapshot()?;
-        let changes = changes_below(self, &pins, folder)?;
+        let with_files = self.store().recipients_files_below(folder)?;
+        let changes = changes_below(self, &pins, folder, with_files.iter().cloned())?;
         pins.folders.retain(|f, _| !folder.contains_folder(f));
         let effective = self
             .file_recipients(folder)?
             .map(|(_, r)| r.iter().map(Listed::from).collect())
             .unwrap_or_default();
         pins.folders.insert(folder.clone(), effective);
-        for below in self.store().recipients_files_below(folder)? {
+        for below in with_files {
             if below == *folder {
                 continue;
             }
@@ -237,7 +250,9 @@ impl Vault {
     pub fn approve_own_additions(&self) -> Result<Vec<Change>> {
         let mut pins = self.pins_or_snapshot()?;
         let mut approved = Vec::new();
-        for change in changes_below(self, &pins, &Folder::root())? {
+        let root = Folder::root();
+        let with_files = self.store().recipients_files_below(&root)?;
+        for change in changes_below(self, &pins, &root, with_files)? {
             if self.only_adds_own_keys(&change) {
                 self.approve_change(&mut pins, &change)?;
                 approved.push(change);
@@ -314,10 +329,15 @@ impl Vault {
     }
 }
 
-fn changes_below(vault: &Vault, pins: &Pins, folder: &Folder) -> Result<Vec<Change>> {
+fn changes_below(
+    vault: &Vault,
+    pins: &Pins,
+    folder: &Folder,
+    with_files: impl IntoIterator<Item = Folder>,
+) -> Result<Vec<Change>> {
     let mut candidates: BTreeSet<Folder> = BTreeSet::new();
     candidates.insert(folder.clone());
-    candidates.extend(vault.store().recipients_files_below(folder)?);
+    candidates.extend(with_files);
     candidates.extend(
         pins.folders
             .keys()
