@@ -8,9 +8,9 @@ use anyhow::Result;
 use clap::Args;
 use clap_complete::ArgValueCompleter;
 
-use coffer::Folder;
 use coffer::sys::text::terminal_safe;
 use coffer::tools::fsck::{self, Options, Problem, Report};
+use coffer::{Folder, Vault};
 
 use super::{Context, parse_folder};
 
@@ -39,36 +39,35 @@ pub fn fsck(args: &FsckArgs, ctx: &Context) -> Result<ExitCode> {
         None | Some("") | Some("/") => Folder::root(),
         Some(raw) => parse_folder(raw.trim_end_matches('/'))?,
     };
-    let vault = ctx.vault()?;
-    let options = Options {
-        decrypt: args.decrypt,
-    };
-    let run = || -> Result<Report> {
-        let total = if args.decrypt {
-            vault.list(&folder)?.len()
-        } else {
-            0
-        };
-        let bar = if total >= PROGRESS_FROM && std::io::stderr().is_terminal() {
-            let bar = indicatif::ProgressBar::new(total as u64);
-            if let Ok(style) =
-                indicatif::ProgressStyle::with_template("decrypting {bar:30} {pos}/{len} {eta}")
-            {
-                bar.set_style(style);
-            }
-            bar
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        let report = fsck::check(&vault, &folder, options, &|| bar.inc(1))?;
-        bar.finish_and_clear();
-        Ok(report)
-    };
-    let mut report = run()?;
+    // The folder's own store, and below the main store's folders every mount there too; a
+    // mounted store's paths are shown under its prefix.
+    let routed = ctx.mounts.route_folder(&folder);
+    let mut targets = vec![(routed.mount, routed.inner)];
+    if routed.mount.is_none() {
+        targets.extend(ctx.mounts.below(&folder).map(|m| (Some(m), Folder::root())));
+    }
+    let mut report = Report::default();
     let mut fixed = Vec::new();
-    if args.fix && report.problems.iter().any(|p| p.fix.is_some()) {
-        fixed = fsck::fix(&vault, &report.problems)?;
-        report = run()?;
+    let several = targets.len() > 1;
+    for (mount, inner) in targets {
+        let vault = ctx.vault_at(mount)?;
+        // A folder of the main store that exists only as the way to a mount point.
+        if mount.is_none() && several && !vault.has_folder(&inner)? {
+            continue;
+        }
+        let (part, part_fixed) = check_store(&vault, &inner, args)?;
+        let prefix = |mut p: Problem| {
+            if let Some(m) = mount {
+                p.path = format!("{}/{}", m.prefix, p.path);
+            }
+            p
+        };
+        report.secrets += part.secrets;
+        report.conflict_refs += part.conflict_refs;
+        report
+            .problems
+            .extend(part.problems.into_iter().map(prefix));
+        fixed.extend(part_fixed.into_iter().map(|(p, e)| (prefix(p), e)));
     }
     let mut out = String::new();
     if args.json {
@@ -138,4 +137,44 @@ pub fn fsck(args: &FsckArgs, ctx: &Context) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Checks one store (and fixes what `--fix` may): the report after any fixes, and each fix
+/// tried with its error, if it failed.
+fn check_store(
+    vault: &Vault,
+    folder: &Folder,
+    args: &FsckArgs,
+) -> Result<(Report, Vec<(Problem, Option<String>)>)> {
+    let options = Options {
+        decrypt: args.decrypt,
+    };
+    let run = || -> Result<Report> {
+        let total = if args.decrypt {
+            vault.list(folder)?.len()
+        } else {
+            0
+        };
+        let bar = if total >= PROGRESS_FROM && std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("decrypting {bar:30} {pos}/{len} {eta}")
+            {
+                bar.set_style(style);
+            }
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let report = fsck::check(vault, folder, options, &|| bar.inc(1))?;
+        bar.finish_and_clear();
+        Ok(report)
+    };
+    let mut report = run()?;
+    let mut fixed = Vec::new();
+    if args.fix && report.problems.iter().any(|p| p.fix.is_some()) {
+        fixed = fsck::fix(vault, &report.problems)?;
+        report = run()?;
+    }
+    Ok((report, fixed))
 }

@@ -265,11 +265,21 @@ fn check_entry(vault: &Vault, entry: Found, uid: u32) -> Checked {
     let (Some(header), false) = (entry.header, in_meta) else {
         return out;
     };
-    let Some(name) = path
-        .strip_suffix(AGE_SUFFIX)
-        .and_then(|n| SecretName::new(n).ok())
-    else {
+    let Some(stem) = path.strip_suffix(AGE_SUFFIX) else {
         return out;
+    };
+    // A file no command lists or reads (a teammate pushed a name with invisible characters,
+    // say): hidden from every listing, so said here.
+    let name = match SecretName::new(stem) {
+        Ok(name) => name,
+        Err(reason) => {
+            out.problems.push(problem(
+                "bad-name",
+                path,
+                format!("coffer cannot use this name ({reason}), so no command lists or reads it; rename it by hand"),
+            ));
+            return out;
+        }
     };
     match header {
         Ok(summary) => out.secret = Some((name, summary)),

@@ -353,3 +353,24 @@ fn fsck_reports_what_another_user_owns() {
     let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(v.path("web/a")).unwrap());
     assert_eq!(uid, other);
 }
+
+/// A name coffer refuses (here a right-to-left override a teammate could push) is hidden from
+/// every listing, so fsck names it, escaped.
+#[test]
+fn fsck_names_a_file_no_command_can_list() {
+    let v = TestVault::new();
+    v.insert("web/a", "alpha\n");
+    let hidden = v.store().join("web").join("evil\u{202e}gpj.age");
+    std::fs::copy(v.path("web/a"), &hidden).unwrap();
+    assert!(!stdout(&v.run_ok(&["ls"])).contains("evil"));
+    let (code, found, text) = kinds(&v, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(found.iter().any(|(k, _)| k == "bad-name"), "{text}");
+    let out = v.run(&["fsck"]);
+    let text = stdout(&out);
+    assert!(text.contains("bad-name web/evil"), "{text}");
+    assert!(!text.contains('\u{202e}'), "printed escaped: {text:?}");
+    // --fix never renames or deletes it.
+    v.run(&["fsck", "--fix"]);
+    assert!(hidden.exists());
+}

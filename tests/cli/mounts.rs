@@ -533,3 +533,32 @@ fn scan_and_audit_look_into_every_store() {
     let secrets = json["secrets"].as_u64().unwrap();
     assert_eq!(secrets, 6, "main 1 + team 2 + ops 2 + new 1: {json}");
 }
+
+#[test]
+fn fsck_checks_every_store_below_the_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = setup();
+    let a = &s.alice;
+    let key = mount_dir(a, "ops").join("deploy/key.age");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = a.run(&["fsck"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("permissions ops/deploy/key.age"), "{text}");
+    assert!(
+        text.contains("3 secret(s) checked"),
+        "main 1 + team 1 + ops 1: {text}"
+    );
+    // Only the store asked about.
+    let out = a.run_ok(&["fsck", "team"]);
+    assert!(
+        stdout(&out).contains("1 secret(s) checked, 0 problem(s)"),
+        "{}",
+        stdout(&out)
+    );
+    // Fixed in the mounted store itself.
+    a.run_ok(&["fsck", "--fix"]);
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    a.run_ok(&["fsck"]);
+}
