@@ -139,13 +139,16 @@ pub fn fsck(args: &FsckArgs, ctx: &Context) -> Result<ExitCode> {
     })
 }
 
+/// A fix `--fix` tried, with its error if it failed.
+type Tried = (Problem, Option<String>);
+
 /// Checks one store (and fixes what `--fix` may): the report after any fixes, and each fix
 /// tried with its error, if it failed.
 fn check_store(
     vault: &Vault,
     folder: &Folder,
     args: &FsckArgs,
-) -> Result<(Report, Vec<(Problem, Option<String>)>)> {
+) -> Result<(Report, Vec<Tried>)> {
     let options = Options {
         decrypt: args.decrypt,
     };
