@@ -1126,6 +1126,26 @@ mod tests {
     }
 
     #[test]
+    fn forgetting_says_whether_the_file_was_held() {
+        let start = Instant::now();
+        let minute = Duration::from_secs(60);
+        let mut state = State {
+            held: vec![
+                held("/personal", start, minute),
+                held("/team", start, minute),
+            ],
+            last_use: start,
+            exit_timeout: minute,
+            busy: 0,
+        };
+        assert!(state.forget(Path::new("/team")));
+        assert!(!state.forget(Path::new("/team")), "forgotten already");
+        assert!(!state.forget(Path::new("/elsewhere")));
+        assert!(state.use_held(Path::new("/personal"), start).is_some());
+        assert!(state.use_held(Path::new("/team"), start).is_none());
+    }
+
+    #[test]
     fn a_request_in_progress_keeps_the_agent_from_idling() {
         let start = Instant::now();
         let timeout = Duration::from_secs(2);
@@ -1426,6 +1446,12 @@ mod tests {
         unlocked_recipients(agent.unlock_at("/team", &team, "two", Duration::from_secs(60)));
         assert!(matches!(agent.ask(Request::Lock), Response::Ok));
         assert!(agent.held().is_empty());
+        assert!(
+            agent.logged("locked 2 on request"),
+            "the log says what was locked"
+        );
+        assert!(matches!(agent.ask(Request::Lock), Response::Ok));
+        assert!(!agent.logged("locked 0"), "locking nothing logs nothing");
         agent.ask(Request::Stop);
         assert_eq!(agent.outcome(Duration::from_secs(5)), Outcome::Stopped);
     }

@@ -144,11 +144,7 @@ type Tried = (Problem, Option<String>);
 
 /// Checks one store (and fixes what `--fix` may): the report after any fixes, and each fix
 /// tried with its error, if it failed.
-fn check_store(
-    vault: &Vault,
-    folder: &Folder,
-    args: &FsckArgs,
-) -> Result<(Report, Vec<Tried>)> {
+fn check_store(vault: &Vault, folder: &Folder, args: &FsckArgs) -> Result<(Report, Vec<Tried>)> {
     let options = Options {
         decrypt: args.decrypt,
     };
