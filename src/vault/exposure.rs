@@ -122,14 +122,6 @@ impl Vault {
         from: &SecretName,
         to: &SecretName,
     ) -> Result<()> {
-        match self.store().read_mark(MarkKind::Exposed, from)? {
-            Some(bytes) => {
-                self.store()
-                    .write_mark(lock, MarkKind::Exposed, to, &bytes)?;
-                self.touched(self.store().mark_path(MarkKind::Exposed, to));
-                Ok(())
-            }
-            None => self.clear_exposure(lock, to),
-        }
+        self.adopt_exposure(lock, self, from, to)
     }
 }

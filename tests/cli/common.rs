@@ -217,6 +217,21 @@ impl TestVault {
     }
 
     /// Runs coffer with `args` and insists on success.
+    /// Runs coffer, insists on exit `code` with one `coffer: ` line on stderr, returns it.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}{err}",
+            stdout(&out)
+        );
+        assert!(err.starts_with("coffer: "), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        err
+    }
+
     pub fn run_ok(&self, args: &[&str]) -> Output {
         let out = self.run(args);
         assert!(

@@ -105,18 +105,24 @@ fn history_follows_two_renames_and_a_copy_and_old_values_come_back() {
     );
 }
 
-#[test]
-fn a_version_from_before_you_were_a_recipient_says_so() {
-    let v = TestVault::with_git();
+/// `db` written with `value` for someone else only (you were not a recipient yet); their key.
+fn written_for_someone_else(v: &TestVault, value: &str) -> String {
     let other = age::x25519::Identity::generate().to_public().to_string();
     let out = v
         .cmd()
         .env("COFFER_RECIPIENTS", &other)
         .args(["--force", "insert", "-m", "db"])
-        .write_stdin("theirs\n")
+        .write_stdin(value)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+    other
+}
+
+#[test]
+fn a_version_from_before_you_were_a_recipient_says_so() {
+    let v = TestVault::with_git();
+    written_for_someone_else(&v, "theirs\n");
     v.insert("db", "mine\n");
     assert_eq!(v.run_ok(&["show", "db", "-r", "-0"]).stdout, b"mine\n");
     let out = v.run(&["show", "db", "-r", "-1"]);
@@ -136,15 +142,7 @@ fn a_version_from_before_you_were_a_recipient_says_so() {
 #[test]
 fn an_old_value_is_read_from_the_copy_reencrypted_for_you() {
     let v = TestVault::with_git();
-    let other = age::x25519::Identity::generate().to_public().to_string();
-    let out = v
-        .cmd()
-        .env("COFFER_RECIPIENTS", &other)
-        .args(["--force", "insert", "-m", "db"])
-        .write_stdin("first\n")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let other = written_for_someone_else(&v, "first\n");
     // Someone who could read it re-encrypts it for the store's recipients (you among them):
     // here, by hand, as their `coffer reencrypt` would, then committed by git.
     let file = v.path("db");

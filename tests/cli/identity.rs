@@ -53,21 +53,6 @@ fn keys_in(identities: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Runs coffer, insists on exit `code` with one `coffer: ` line on stderr, returns it.
-fn fails(v: &TestVault, args: &[&str], code: i32) -> String {
-    let out = v.run(args);
-    let err = stderr(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{args:?}: {}{err}",
-        stdout(&out)
-    );
-    assert!(err.starts_with("coffer: "), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    err
-}
-
 fn assert_clean_work_tree(dir: &Path, v: &TestVault) {
     let status = v.git(dir, &["status", "--porcelain"]);
     assert_eq!(
@@ -901,9 +886,9 @@ fn bad_input_is_one_clear_line_and_changes_nothing() {
     let before = std::fs::read(v.identities()).unwrap();
     let log = v.git_log();
     for command in ["passwd", "rotate", "export-recipient"] {
-        let err = fails(&v, &["identity", command, "nope"], 1);
+        let err = v.fails(&["identity", command, "nope"], 1);
         assert!(err.contains("nope is not a mount"), "{err}");
-        fails(&v, &["identity", command, "../x"], 2);
+        v.fails(&["identity", command, "../x"], 2);
     }
     assert_eq!(std::fs::read(v.identities()).unwrap(), before);
 
@@ -911,7 +896,7 @@ fn bad_input_is_one_clear_line_and_changes_nothing() {
     let moved = v.dir.path().join("elsewhere");
     std::fs::rename(v.identities(), &moved).unwrap();
     for command in ["passwd", "rotate", "export-recipient"] {
-        let err = fails(&v, &["identity", command], 1);
+        let err = v.fails(&["identity", command], 1);
         assert!(
             err.contains(&format!(
                 "no identities file at {}",
@@ -940,7 +925,7 @@ fn rotate_refuses_before_anything_changes_when_a_secret_cannot_be_reencrypted() 
     v.git(&v.store(), &["commit", "-qm", "Add foreign."]);
     let before = std::fs::read(v.identities()).unwrap();
     let root = std::fs::read(v.store().join(".age-recipients")).unwrap();
-    let err = fails(&v, &["identity", "rotate"], 1);
+    let err = v.fails(&["identity", "rotate"], 1);
     assert!(err.contains(&foreign.display().to_string()), "{err}");
     assert!(err.contains("nothing was changed"), "{err}");
     assert_eq!(std::fs::read(v.identities()).unwrap(), before);
