@@ -422,3 +422,24 @@ impl Drop for StopsAgent<'_> {
         let _ = self.0.cmd().args(["agent", "stop"]).output();
     }
 }
+
+/// The ref a `sync --resolve` message names (`… --revision REF` …).
+pub fn named_ref(message: &str) -> String {
+    message
+        .split("--revision ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no ref named in {message:?}"))
+        .to_owned()
+}
+
+/// With every reflog expired and `git gc --prune=now` run, `name` at `refname` (a side a
+/// resolved conflict set aside) still reads `value`, and `history` lists the ref.
+pub fn kept_aside_survives_gc(v: &TestVault, name: &str, refname: &str, value: &[u8]) {
+    v.git(&v.store(), &["reflog", "expire", "--expire=now", "--all"]);
+    v.git(&v.store(), &["gc", "--quiet", "--prune=now"]);
+    let kept = v.run_ok(&["show", name, "--revision", refname]);
+    assert_eq!(kept.stdout, value);
+    let history = stdout(&v.run_ok(&["history", name]));
+    assert!(history.contains(refname), "{history}");
+}

@@ -173,15 +173,6 @@ fn fsck_decrypt_reports_what_you_cannot_read() {
 }
 
 /// The ref a `sync --resolve` message names after `--revision`.
-fn named_ref(message: &str) -> String {
-    message
-        .split("--revision ")
-        .nth(1)
-        .and_then(|rest| rest.split('`').next())
-        .unwrap_or_else(|| panic!("no ref named in {message:?}"))
-        .to_owned()
-}
-
 #[test]
 fn fsck_reports_a_stopped_sync_and_counts_the_side_theirs_set_aside() {
     let (_remote_dir, remote) = common::bare_remote();
@@ -215,20 +206,12 @@ fn fsck_reports_a_stopped_sync_and_counts_the_side_theirs_set_aside() {
     // Keeping theirs sets Alice's own version aside under the ref the message names.
     let out = alice.run_ok(&["sync", "--resolve", "db", "--theirs"]);
     assert_eq!(alice.show("db"), b"bob-2\n");
-    let refname = named_ref(&stderr(&out));
+    let refname = common::named_ref(&stderr(&out));
     assert!(
         refname.starts_with("refs/coffer/conflicts/db/"),
         "{refname}"
     );
-    alice.git(
-        &alice.store(),
-        &["reflog", "expire", "--expire=now", "--all"],
-    );
-    alice.git(&alice.store(), &["gc", "--quiet", "--prune=now"]);
-    let mine = alice.run_ok(&["show", "db", "--revision", &refname]);
-    assert_eq!(mine.stdout, b"alice-2\n");
-    let history = stdout(&alice.run_ok(&["history", "db"]));
-    assert!(history.contains(&refname), "{history}");
+    common::kept_aside_survives_gc(&alice, "db", &refname, b"alice-2\n");
 
     // The sync is over; fsck is clean and counts the side kept.
     let out = alice.run(&["fsck", "--json"]);

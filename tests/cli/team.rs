@@ -125,26 +125,12 @@ fn a_team_shares_a_vault_and_survives_an_intruder_and_a_departure() {
     assert_eq!(alice.show("team/db"), b"alice-db-2\n");
     // The version not kept stays reachable under a ref the message names, even after
     // `git gc --prune=now`, and `history` lists it.
-    let message = stderr(&out);
-    let refname = message
-        .split("--revision ")
-        .nth(1)
-        .and_then(|rest| rest.split('`').next())
-        .unwrap_or_else(|| panic!("no ref named in {message:?}"))
-        .to_owned();
+    let refname = common::named_ref(&stderr(&out));
     assert!(
         refname.starts_with("refs/coffer/conflicts/team%2Fdb/"),
         "{refname}"
     );
-    alice.git(
-        &alice.store(),
-        &["reflog", "expire", "--expire=now", "--all"],
-    );
-    alice.git(&alice.store(), &["gc", "--quiet", "--prune=now"]);
-    let theirs = alice.run_ok(&["show", "team/db", "--revision", &refname]);
-    assert_eq!(theirs.stdout, b"bob-db-2\n");
-    let history = stdout(&alice.run_ok(&["history", "team/db"]));
-    assert!(history.contains(&refname), "{history}");
+    common::kept_aside_survives_gc(&alice, "team/db", &refname, b"bob-db-2\n");
     bob.run_ok(&["sync"]);
     assert_eq!(bob.show("team/db"), b"alice-db-2\n");
 
