@@ -7,9 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use clap::{Args, CommandFactory, ValueEnum};
-
-use super::Cli;
+use clap::{Args, ValueEnum};
 
 #[derive(Args, Debug)]
 pub struct CompletionsArgs {
@@ -245,7 +243,8 @@ pub fn generate_all(dir: &Path) -> Result<ExitCode> {
     }
     // `coffer help COMMAND` is clap's: its pages are the commands' own, so no `help` page is
     // listed (coffer(1)'s examples say how to ask for help).
-    let root = Cli::command()
+    // The pages walk the tree without parsing: every command's arguments must be in it.
+    let root = super::full_command()
         .version(env!("CARGO_PKG_VERSION"))
         .disable_help_subcommand(true);
     std::fs::write(man.join("coffer.1"), man_page(root.clone(), "coffer")?)?;

@@ -90,93 +90,150 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create the store, an identity if there is none, and set recipients
-    Init(init::InitArgs),
+    Init(Deferred<init::InitArgs>),
     /// List secrets as a tree
     #[command(visible_alias = "list")]
-    Ls(show::LsArgs),
+    Ls(Deferred<show::LsArgs>),
     /// List secrets whose names match any of the terms
     #[command(visible_alias = "search")]
-    Find(show::FindArgs),
+    Find(Deferred<show::FindArgs>),
     /// Show a secret, one of its lines or fields
-    Show(show::ShowArgs),
+    Show(Deferred<show::ShowArgs>),
     /// Search the content of every secret
-    Grep(show::GrepArgs),
+    Grep(Deferred<show::GrepArgs>),
     /// Insert a new secret (typed, or read from standard input)
     #[command(visible_alias = "add")]
-    Insert(edit::InsertArgs),
+    Insert(Deferred<edit::InsertArgs>),
     /// Edit a secret with $VISUAL or $EDITOR, in a private RAM-backed folder
-    Edit(edit::EditArgs),
+    Edit(Deferred<edit::EditArgs>),
     /// Generate a new password or passphrase
-    Generate(edit::GenerateArgs),
+    Generate(Deferred<edit::GenerateArgs>),
     /// Remove a secret or, with -r, a folder
     #[command(visible_aliases = ["remove", "delete"])]
-    Rm(manage::RmArgs),
+    Rm(Deferred<manage::RmArgs>),
     /// Move or rename a secret or folder, re-encrypting for the destination
     #[command(visible_alias = "rename")]
-    Mv(manage::MoveArgs),
+    Mv(Deferred<manage::MoveArgs>),
     /// Copy a secret or folder, re-encrypting for the destination
     #[command(visible_alias = "copy")]
-    Cp(manage::MoveArgs),
+    Cp(Deferred<manage::MoveArgs>),
     /// Re-encrypt every secret (below a folder) to its current recipients
-    Reencrypt(init::ReencryptArgs),
+    Reencrypt(Deferred<init::ReencryptArgs>),
     /// Run git in the store
-    Git(git::GitArgs),
+    Git(Deferred<git::GitArgs>),
     /// Show or change who can read a folder; approve others' changes
-    Recipients(recipients::RecipientsArgs),
+    Recipients(Deferred<recipients::RecipientsArgs>),
     /// Pull (fast-forward or rebase) and push the store's git repository
-    Sync(sync::SyncArgs),
+    Sync(Deferred<sync::SyncArgs>),
     /// Join a team vault: clone it, pin its recipients, print your recipient to send
-    Clone(sync::CloneArgs),
+    Clone(Deferred<sync::CloneArgs>),
     /// Move secrets in from a .env file, pass, passage or a CSV export
-    Import(import::ImportArgs),
+    Import(Deferred<import::ImportArgs>),
     /// Unlock the passphrase-protected identity in the agent, once for many commands
-    Unlock(agent::UnlockArgs),
+    Unlock(Deferred<agent::UnlockArgs>),
     /// Lock the agent: forget the unlocked identity
     Lock,
     /// Your identity: change its passphrase, rotate its key, print its public key
-    Identity(identity::IdentityArgs),
+    Identity(Deferred<identity::IdentityArgs>),
     /// Run the agent in the foreground, or show its status
-    Agent(agent::AgentArgs),
+    Agent(Deferred<agent::AgentArgs>),
     /// Show other stores (team vaults) under a folder: add, remove, list mounts
-    Mount(mount::MountArgs),
+    Mount(Deferred<mount::MountArgs>),
     /// Run a program with secrets in its environment
-    Run(run::RunArgs),
+    Run(Deferred<run::RunArgs>),
     /// Render a template, replacing {{ coffer:NAME#FIELD }} with secret values
-    Inject(inject::InjectArgs),
+    Inject(Deferred<inject::InjectArgs>),
     /// Find this vault's secret values in files or staged changes
-    Scan(scan::ScanArgs),
+    Scan(Deferred<scan::ScanArgs>),
     /// One-time codes (TOTP, HOTP) from a secret's otpauth:// line
-    Otp(otp::OtpArgs),
+    Otp(Deferred<otp::OtpArgs>),
     /// Find weak, reused, stale, exposed, expiring and undecryptable secrets
-    Audit(audit::AuditArgs),
+    Audit(Deferred<audit::AuditArgs>),
     /// Show a secret's (or a folder's) rotation date, age, exposure, size and recipients
-    Info(info::InfoArgs),
+    Info(Deferred<info::InfoArgs>),
     /// Show or verify the access log
-    Log(log::LogArgs),
+    Log(Deferred<log::LogArgs>),
     /// git's credential helper: passwords for HTTPS remotes from git/HOST[/USER]
     #[command(name = "git-credential")]
-    GitCredential(credential::CredentialArgs),
+    GitCredential(Deferred<credential::CredentialArgs>),
     /// List every version of a secret, following moves and copies (never decrypts)
-    History(history::HistoryArgs),
+    History(Deferred<history::HistoryArgs>),
     /// Write a secret's value at an earlier revision as its new version
-    Restore(history::RestoreArgs),
+    Restore(Deferred<history::RestoreArgs>),
     /// Check the store for problems without decrypting; --fix applies the safe fixes
-    Fsck(fsck::FsckArgs),
+    Fsck(Deferred<fsck::FsckArgs>),
     /// browserpass's native host: the browser extension on this vault; `install` registers it
-    Browserpass(browserpass::BrowserpassArgs),
+    Browserpass(Deferred<browserpass::BrowserpassArgs>),
     /// Print the version
     Version,
     /// Print a shell completion script
-    Completions(docs::CompletionsArgs),
+    Completions(Deferred<docs::CompletionsArgs>),
     /// Decrypt an age file for git's diff textconv (used by `git diff`)
     #[command(hide = true)]
     Textconv { file: PathBuf },
     /// Serve a copied secret on the clipboard, then restore it (run by coffer itself)
     #[command(hide = true, name = "clipboard-helper")]
-    ClipboardHelper(clip::HelperArgs),
+    ClipboardHelper(Deferred<clip::HelperArgs>),
     /// Write completions/ and man/ from the command definition
     #[command(hide = true, name = "generate-docs")]
     GenerateDocs { dir: PathBuf },
+}
+
+/// A command's own arguments, added to clap's command tree only when that command is the
+/// one being run (`Command::defer`): building every command's arguments is most of clap's
+/// start-up, and a run needs one command's. Help, completions and man pages build the whole
+/// tree as before.
+#[derive(Debug)]
+pub struct Deferred<T>(pub T);
+
+/// Set by [`full_command`]: every command's arguments are added at once.
+static EAGER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The whole command tree with every command's arguments in place, for what walks it
+/// without parsing (the man pages).
+pub fn full_command() -> clap::Command {
+    EAGER.store(true, std::sync::atomic::Ordering::Relaxed);
+    Cli::command()
+}
+
+impl<T> std::ops::Deref for Deferred<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Args> Args for Deferred<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        if EAGER.load(std::sync::atomic::Ordering::Relaxed) {
+            return T::augment_args(cmd);
+        }
+        cmd.defer(T::augment_args)
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        if EAGER.load(std::sync::atomic::Ordering::Relaxed) {
+            return T::augment_args_for_update(cmd);
+        }
+        cmd.defer(T::augment_args_for_update)
+    }
+}
+
+impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(matches).map(Deferred)
+    }
+    fn from_arg_matches_mut(matches: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(matches).map(Deferred)
+    }
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+    fn update_from_arg_matches_mut(
+        &mut self,
+        matches: &mut clap::ArgMatches,
+    ) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(matches)
+    }
 }
 
 /// What a usage error looks like when it is found after parsing (a bad name, say): it
@@ -545,7 +602,7 @@ pub fn main() -> ExitCode {
         .completer("coffer")
         .complete();
     // The command tree is built once (building it is most of clap's start-up): to read
-    // pass's habits and to parse.
+    // pass's habits and to parse. Only the command being run gets its arguments ([`Deferred`]).
     let mut cmd = Cli::command();
     let rewritten = rewrite_args(&cmd, std::env::args_os().collect());
     if let Some(message) = mistyped_command(&rewritten) {
@@ -694,6 +751,24 @@ mod tests {
     #[test]
     fn command_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Start-up builds one command's arguments, not forty: the others wait in `defer` (help,
+    /// completions and the man pages build them).
+    #[test]
+    fn only_the_command_being_run_gets_its_arguments() {
+        let mut cmd = Cli::command();
+        let show = cmd.find_subcommand("show");
+        assert!(show.is_some_and(|s| s.get_arguments().next().is_none()));
+        let parsed = cmd.try_get_matches_from_mut(["coffer", "show", "--clip=2", "web/shop"]);
+        let clip = parsed.ok().and_then(|m| {
+            let show = m.subcommand_matches("show")?;
+            show.get_one::<usize>("clip").copied()
+        });
+        assert_eq!(clip, Some(2));
+        // Only the global options reach `insert`; its own are still waiting.
+        let insert = cmd.find_subcommand("insert");
+        assert!(insert.is_some_and(|s| s.get_arguments().all(|a| a.is_global_set())));
     }
 
     #[test]

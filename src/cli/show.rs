@@ -10,7 +10,7 @@ use clap::Args;
 use clap_complete::ArgValueCompleter;
 use rayon::prelude::*;
 
-use coffer::store::TreeNode;
+use coffer::store::{NameTerms, TreeNode};
 use coffer::sys::text::terminal_safe;
 use coffer::{Folder, Plaintext, SecretName, Vault};
 
@@ -109,7 +109,7 @@ pub fn ls(args: &LsArgs, ctx: &Context) -> Result<ExitCode> {
 }
 
 fn print_tree(ctx: &Context, folder: &Folder, header: Option<&str>) -> Result<ExitCode> {
-    let (mut tree, mounted) = listing(ctx, folder)?;
+    let (mut tree, mounted) = listing(ctx, folder, None)?;
     mark_mounts(&mut tree, &mounted);
     let text = ui::render_tree(header, &tree, ui::color_stdout());
     std::io::stdout().lock().write_all(text.as_bytes())?;
@@ -119,15 +119,24 @@ fn print_tree(ctx: &Context, folder: &Folder, header: Option<&str>) -> Result<Ex
 /// The tree of `folder` as the user names it: in the store it lives in, with the mounts
 /// below it grafted in as folders (docs/BEHAVIOUR.md §10). Also returns where those mount
 /// points are, relative to `folder`, for [`mark_mounts`]. Without mounts this is exactly the
-/// main store's tree, as pass prints it.
-fn listing(ctx: &Context, folder: &Folder) -> Result<(TreeNode, Vec<Vec<String>>)> {
+/// main store's tree, as pass prints it. With `terms`, the tree is pruned to what matches
+/// them (`find`), each store matched while it is walked.
+fn listing(
+    ctx: &Context,
+    folder: &Folder,
+    terms: Option<&NameTerms>,
+) -> Result<(TreeNode, Vec<Vec<String>>)> {
+    let tree_of = |vault: &Vault, folder: &Folder, terms: Option<&NameTerms>| match terms {
+        Some(terms) => vault.tree_matching(folder, terms),
+        None => vault.tree(folder),
+    };
     let routed = ctx.mounts.route_folder(folder);
     if routed.mount.is_some() {
-        let tree = ctx.vault_at(routed.mount)?.tree(&routed.inner)?;
+        let tree = tree_of(&ctx.vault_at(routed.mount)?, &routed.inner, terms)?;
         return Ok((tree, Vec::new()));
     }
     let below: Vec<_> = ctx.mounts.below(folder).collect();
-    let mut tree = match ctx.vault()?.tree(folder) {
+    let mut tree = match tree_of(&ctx.vault()?, folder, terms) {
         Ok(tree) => tree,
         // A folder that exists only as the way to a mount point.
         Err(coffer::Error::Store(coffer::StoreError::NotFound(_))) if !below.is_empty() => {
@@ -141,9 +150,21 @@ fn listing(ctx: &Context, folder: &Folder) -> Result<(TreeNode, Vec<Vec<String>>
     };
     let mut mounted = Vec::new();
     for mount in below {
+        let rest = match folder.as_name() {
+            None => mount.prefix.to_string(),
+            Some(_) => mount
+                .prefix
+                .as_name()
+                .and_then(|p| folder.strip(&p))
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+        };
+        let path: Vec<String> = rest.split('/').map(str::to_owned).collect();
+        // A mount point on a path that matches is kept whole, as a matching folder is.
+        let mount_terms = terms.filter(|t| !path.iter().any(|part| t.matches(part)));
         let subtree = match ctx
             .vault_at(Some(mount))
-            .and_then(|v| Ok(v.tree(&Folder::root())?))
+            .and_then(|v| Ok(tree_of(&v, &Folder::root(), mount_terms)?))
         {
             Ok(t) => t,
             Err(e) => {
@@ -155,18 +176,15 @@ fn listing(ctx: &Context, folder: &Folder) -> Result<(TreeNode, Vec<Vec<String>>
                 }
             }
         };
-        let rest = match folder.as_name() {
-            None => mount.prefix.to_string(),
-            Some(_) => mount
-                .prefix
-                .as_name()
-                .and_then(|p| folder.strip(&p))
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
-        };
-        let path: Vec<String> = rest.split('/').map(str::to_owned).collect();
         graft(&mut tree, &path, subtree.children);
         mounted.push(path);
+    }
+    // Grafting makes the folders on the way to each mount point: those leading to nothing
+    // that matches go again (pruning what is pruned already changes nothing).
+    if let Some(terms) = terms
+        && !mounted.is_empty()
+    {
+        tree.prune(terms);
     }
     Ok((tree, mounted))
 }
@@ -231,30 +249,13 @@ fn mark_mounts(tree: &mut TreeNode, mounted: &[Vec<String>]) {
 const MOUNT_MARK: &str = " (mount)";
 
 pub fn find(args: &FindArgs, ctx: &Context) -> Result<ExitCode> {
-    let terms: Vec<String> = args.terms.iter().map(|t| t.to_lowercase()).collect();
-    let (mut tree, mounted) = listing(ctx, &Folder::root())?;
-    prune(&mut tree, &terms);
+    let terms = NameTerms::new(&args.terms);
+    let (mut tree, mounted) = listing(ctx, &Folder::root(), Some(&terms))?;
     mark_mounts(&mut tree, &mounted);
     let mut out = format!("Search Terms: {}\n", args.terms.join(","));
     out.push_str(&ui::render_tree(None, &tree, ui::color_stdout()));
     std::io::stdout().lock().write_all(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Keeps the nodes whose name matches a term, with a matching folder's whole subtree
-/// (`tree --prune --matchdirs`), and the folders leading to them.
-fn prune(node: &mut TreeNode, terms: &[String]) {
-    node.children.retain_mut(|child| {
-        let lower = child.name.to_lowercase();
-        if terms.iter().any(|t| lower.contains(t.as_str())) {
-            return true;
-        }
-        if child.is_folder {
-            prune(child, terms);
-            return !child.children.is_empty();
-        }
-        false
-    });
 }
 
 pub fn show(args: &ShowArgs, ctx: &Context) -> Result<ExitCode> {

@@ -99,20 +99,58 @@ pub fn password(length: usize, set: &[char]) -> Result<Zeroizing<String>, Genera
     Ok(out)
 }
 
+/// The longest word of the EFF large list, in bytes (a longer one fails the build: the
+/// packing below would index past a word's room).
+const WORD_BYTES: usize = 9;
+const WORD_COUNT: usize = eff_wordlist::large::LIST.len();
+
+/// The EFF large list packed into fixed-width bytes at compile time, with each word's length.
+/// The crate's own table of `&str`s would cost every run of coffer 7,776 relocations and
+/// ≈120 KB of pages written at start-up (pointers in a position-independent program), for a
+/// list only `generate` reads.
+static WORDS: ([[u8; WORD_BYTES]; WORD_COUNT], [u8; WORD_COUNT]) =
+    pack_words(eff_wordlist::large::LIST);
+
+const fn pack_words(list: &[(u32, &str)]) -> ([[u8; WORD_BYTES]; WORD_COUNT], [u8; WORD_COUNT]) {
+    let mut bytes = [[0u8; WORD_BYTES]; WORD_COUNT];
+    let mut lengths = [0u8; WORD_COUNT];
+    let mut i = 0;
+    while i < list.len() {
+        let word = list[i].1.as_bytes();
+        let mut j = 0;
+        while j < word.len() {
+            bytes[i][j] = word[j];
+            j += 1;
+        }
+        lengths[i] = word.len() as u8;
+        i += 1;
+    }
+    (bytes, lengths)
+}
+
+/// Word `index` of the EFF large list.
+fn eff_word(index: usize) -> Option<&'static str> {
+    let (bytes, lengths) = &WORDS;
+    let word = bytes.get(index)?.get(..usize::from(*lengths.get(index)?))?;
+    std::str::from_utf8(word).ok()
+}
+
 /// A diceware passphrase of `words` words from the EFF large word list (7,776 words,
 /// ≈12.9 bits each), joined by `separator`.
 pub fn passphrase(words: usize, separator: &str) -> Result<Zeroizing<String>, GenerateError> {
     if words == 0 {
         return Err(GenerateError::BadLength);
     }
-    let list = &eff_wordlist::large::LIST;
-    let mut out = Zeroizing::new(String::new());
+    // Room for every word up front: a growing buffer leaves unwiped copies behind.
+    let mut out = Zeroizing::new(String::with_capacity(
+        words * (WORD_BYTES + separator.len()),
+    ));
     for i in 0..words {
         if i > 0 {
             out.push_str(separator);
         }
-        let (_, word) = list.choose(&mut OsRng).ok_or(GenerateError::BadLength)?;
-        out.push_str(word);
+        let index = rand::Rng::gen_range(&mut OsRng, 0..WORD_COUNT);
+        out.push_str(eff_word(index).ok_or(GenerateError::BadLength)?);
     }
     Ok(out)
 }
@@ -148,5 +186,13 @@ mod tests {
         let p = passphrase(6, "/").unwrap();
         assert_eq!(p.split('/').count(), 6);
         assert_eq!(eff_wordlist::large::LIST.len(), 7776);
+    }
+
+    #[test]
+    fn the_packed_word_list_is_the_eff_list() {
+        for (index, (_, word)) in eff_wordlist::large::LIST.iter().enumerate() {
+            assert_eq!(eff_word(index), Some(*word));
+        }
+        assert_eq!(eff_word(WORD_COUNT), None);
     }
 }

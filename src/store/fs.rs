@@ -18,10 +18,10 @@ use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use walkdir::WalkDir;
 
-use super::name::{Folder, SecretName};
+use super::name::{Folder, MAX_NAME_BYTES, SecretName, is_valid_component};
 use super::{
-    AGE_SUFFIX, Entry, META_DIR, MarkKind, MetaDir, MetaFile, RECIPIENTS_FILE, Result, Stamp,
-    Storage, StoreError, StoreLock, not_found_as,
+    AGE_SUFFIX, Entry, META_DIR, MarkKind, MetaDir, MetaFile, NameTerms, RECIPIENTS_FILE, Result,
+    Stamp, Storage, StoreError, StoreLock, TreeNode, not_found_as,
 };
 
 const LOCK_FILE: &str = "lock";
@@ -102,6 +102,34 @@ impl FsStore {
             .map_err(|e| classify(&dir, component, &path, e))?;
         }
         Ok(dir)
+    }
+
+    /// The listing tree below `folder` (see [`tree_below`]).
+    fn walk_tree(&self, folder: &Folder, terms: Option<&NameTerms>) -> Result<TreeNode> {
+        let opened = self.open_folder(folder, false)?;
+        // A handle of its own: the root's is a `dup` of `root_fd`, which shares its reading
+        // position with every other walk.
+        let dir = rustix::fs::openat(
+            &opened,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_error(&self.folder_path(folder), e))?;
+        // The names below are `folder/…`: their length counts the folder's.
+        let name_bytes = match folder.as_str() {
+            "" => 0,
+            f => f.len() + 1,
+        };
+        let mut walk = TreeWalk {
+            path: self.folder_path(folder),
+            buffer: Vec::with_capacity(DIR_BUFFER_BYTES),
+        };
+        Ok(TreeNode {
+            name: folder.to_string(),
+            is_folder: true,
+            children: walk.below(dir, name_bytes, terms)?,
+        })
     }
 
     fn open_folder(&self, folder: &Folder, create: bool) -> Result<OwnedFd> {
@@ -489,6 +517,18 @@ impl Storage for FsStore {
         names_below(&self.folder_path(folder), &self.root, AGE_SUFFIX)
     }
 
+    /// One pass over the folders below `folder`, building the tree as it goes: no name is
+    /// built whole, and only each folder's own entries are sorted.
+    fn tree(&self, folder: &Folder) -> Result<TreeNode> {
+        self.walk_tree(folder, None)
+    }
+
+    /// [`FsStore::tree`], matching while it walks: a file that does not match is never kept,
+    /// and below a matching folder nothing more is compared.
+    fn tree_matching(&self, folder: &Folder, terms: &NameTerms) -> Result<TreeNode> {
+        self.walk_tree(folder, Some(terms))
+    }
+
     fn list_stamped(&self, folder: &Folder) -> Result<Vec<(SecretName, Option<Stamp>)>> {
         let dir = self.open_folder(folder, false)?;
         let mut found = Vec::new();
@@ -797,6 +837,104 @@ fn stamps_below(
     Ok(())
 }
 
+/// How many bytes of directory entries one `getdents` call may fill.
+const DIR_BUFFER_BYTES: usize = 32 * 1024;
+
+/// The state of one listing walk: the folder being read (for error messages) and one buffer
+/// for directory entries, reused by every folder.
+struct TreeWalk {
+    path: PathBuf,
+    buffer: Vec<u8>,
+}
+
+impl TreeWalk {
+    /// The listing nodes in the open folder `dir` (at `self.path`), whose names in the store
+    /// start with `name_bytes` bytes: secrets (`NAME.age` regular files that make valid
+    /// names) and folders that hold some, sorted as `ls` shows them. Hidden entries are
+    /// skipped and links never followed, as [`walk_secrets`] does. With `terms`, only what
+    /// matches and the folders leading to it ([`TreeNode::prune`]).
+    fn below(
+        &mut self,
+        dir: OwnedFd,
+        name_bytes: usize,
+        terms: Option<&NameTerms>,
+    ) -> Result<Vec<TreeNode>> {
+        let mut nodes = Vec::new();
+        // Folders to read once this one is read: (index in `nodes`, whether its name matched).
+        let mut folders: Vec<(usize, bool)> = Vec::new();
+        let mut entries = rustix::fs::RawDir::new(&dir, self.buffer.spare_capacity_mut());
+        while let Some(entry) = entries.next() {
+            let entry = entry.map_err(|e| io_error(&self.path, e))?;
+            let Ok(file_name) = entry.file_name().to_str() else {
+                continue;
+            };
+            if file_name.starts_with('.') {
+                continue;
+            }
+            let mut kind = entry.file_type();
+            if kind == FileType::Unknown {
+                kind = match rustix::fs::statat(&dir, file_name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => FileType::from_raw_mode(st.st_mode),
+                    Err(_) => continue,
+                };
+            }
+            if kind == FileType::Directory {
+                // Room for `/` and one more byte, or no valid name lies below.
+                if is_valid_component(file_name)
+                    && name_bytes + file_name.len() + 2 <= MAX_NAME_BYTES
+                {
+                    let matched = terms.is_none_or(|t| t.matches(file_name));
+                    folders.push((nodes.len(), matched));
+                    nodes.push(TreeNode {
+                        name: file_name.to_owned(),
+                        is_folder: true,
+                        children: Vec::new(),
+                    });
+                }
+            } else if kind == FileType::RegularFile
+                && let Some(stem) = file_name.strip_suffix(AGE_SUFFIX)
+                && name_bytes + stem.len() <= MAX_NAME_BYTES
+                && terms.is_none_or(|t| t.matches(stem))
+                && is_valid_component(stem)
+            {
+                nodes.push(TreeNode {
+                    name: stem.to_owned(),
+                    is_folder: false,
+                    children: Vec::new(),
+                });
+            }
+        }
+        for (index, matched) in folders {
+            let Some(node) = nodes.get_mut(index) else {
+                continue;
+            };
+            let opened = rustix::fs::openat(
+                &dir,
+                node.name.as_str(),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            );
+            self.path.push(&node.name);
+            let children = match opened {
+                Ok(sub) => self.below(
+                    sub,
+                    name_bytes + node.name.len() + 1,
+                    if matched { None } else { terms },
+                ),
+                // Gone, or made a link, since the folder was read: nothing to list there.
+                Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR) => Ok(Vec::new()),
+                Err(e) => Err(io_error(&self.path, e)),
+            };
+            self.path.pop();
+            node.children = children?;
+        }
+        // Folders that hold no secret (or, with terms, nothing that matched) are not shown.
+        nodes.retain(|n| !n.is_folder || !n.children.is_empty());
+        nodes.sort_unstable_by(|a, b| a.name.cmp(&b.name).then(b.is_folder.cmp(&a.is_folder)));
+        Ok(nodes)
+    }
+}
+
 /// Whether `file_name` is one of [`write_temp`]'s files: `.NAME.PID.RANDOM.tmp`.
 fn is_temporary(file_name: &str) -> bool {
     crate::sys::private::is_temporary(file_name)
@@ -1080,6 +1218,105 @@ mod tests {
         ));
         assert!(s.list(&Folder::root()).unwrap().is_empty());
         assert_eq!(std::fs::read(outside.join("x.age")).unwrap(), b"target");
+    }
+
+    /// The walk that builds `ls`'s and `find`'s trees sees the store as `list` does: hidden
+    /// entries, links, other files and invalid names left out, and the same tree as
+    /// `build_tree` of the listed names (pruned by the same terms).
+    #[test]
+    fn the_tree_walk_shows_what_the_listing_shows() {
+        let (t, s) = store();
+        let root = s.root().to_owned();
+        let outside = t.path().join("outside");
+        std::fs::create_dir_all(outside.join("in")).unwrap();
+        std::fs::write(outside.join("in/x.age"), b"").unwrap();
+        for dir in [
+            "a/b",
+            "a!",
+            "web/mail",
+            "web/Shop",
+            ".hidden",
+            "empty/deeper",
+            "caf\u{e9}",
+            "k",
+        ] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        let files = [
+            "a.age",
+            "a!.age",
+            "a-b.age",
+            "a/b.age",
+            "a/b!x.age",
+            "a/b/c.age",
+            "a/d.age",
+            "a!/z.age",
+            "web/mail/me.age",
+            "web/Shop/KEY.age",
+            "web/notes.txt",
+            "top.age",
+            ".hidden/x.age",
+            "web/.x.age",
+            "caf\u{e9}/\u{212a}ey.age",
+            "k/\u{202e}x.age",
+            "k/ok.age",
+        ];
+        for file in files {
+            std::fs::write(root.join(file), b"").unwrap();
+        }
+        std::os::unix::fs::symlink(&outside, root.join("linked")).unwrap();
+        std::os::unix::fs::symlink(outside.join("in/x.age"), root.join("l.age")).unwrap();
+        // A name at the length limit is listed; one byte longer is not.
+        let long = "x".repeat(200);
+        let deep = [long.as_str(); 5].join("/");
+        std::fs::create_dir_all(root.join(&deep)).unwrap();
+        let fits = "y".repeat(MAX_NAME_BYTES - deep.len() - 1);
+        std::fs::write(root.join(&deep).join(format!("{fits}.age")), b"").unwrap();
+        std::fs::write(root.join(&deep).join(format!("{fits}z.age")), b"").unwrap();
+
+        let folders = [
+            Folder::root(),
+            Folder::new("a").unwrap(),
+            Folder::new("web").unwrap(),
+        ];
+        for folder in folders {
+            let names = s.list(&folder).unwrap();
+            assert_eq!(
+                s.tree(&folder).unwrap(),
+                super::super::build_tree(&folder, &names)
+            );
+            for terms in [
+                &["b"][..],
+                &["SHOP"],
+                &["key", "a-"],
+                &["zz"],
+                &[""],
+                &["k"],
+            ] {
+                let terms = NameTerms::new(terms);
+                let mut expected = super::super::build_tree(&folder, &names);
+                expected.prune(&terms);
+                assert_eq!(
+                    s.tree_matching(&folder, &terms).unwrap(),
+                    expected,
+                    "{terms:?}"
+                );
+            }
+        }
+        let listed = s.list(&Folder::root()).unwrap();
+        assert!(listed.contains(&name(&format!("{deep}/{fits}"))));
+        assert!(
+            !listed
+                .iter()
+                .any(|n| n.as_str().contains("hidden") || n.leaf() == "l")
+        );
+        assert_eq!(
+            listed
+                .iter()
+                .filter(|n| n.as_str().starts_with("k/"))
+                .count(),
+            1
+        );
     }
 
     #[test]

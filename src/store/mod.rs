@@ -74,6 +74,57 @@ pub struct TreeNode {
     pub children: Vec<TreeNode>,
 }
 
+impl TreeNode {
+    /// Keeps the nodes whose name matches `terms`, with a matching folder's whole subtree
+    /// (`tree --prune --matchdirs`), and the folders leading to them. Pruning twice changes
+    /// nothing more.
+    pub fn prune(&mut self, terms: &NameTerms) {
+        self.children.retain_mut(|child| {
+            if terms.matches(&child.name) {
+                return true;
+            }
+            if child.is_folder {
+                child.prune(terms);
+                return !child.children.is_empty();
+            }
+            false
+        });
+    }
+}
+
+/// What `find` looks for: names containing any of the terms, case-insensitively (as the
+/// lower-case forms compare).
+#[derive(Debug, Clone)]
+pub struct NameTerms {
+    lower: Vec<String>,
+}
+
+impl NameTerms {
+    pub fn new<S: AsRef<str>>(terms: &[S]) -> Self {
+        Self {
+            lower: terms.iter().map(|t| t.as_ref().to_lowercase()).collect(),
+        }
+    }
+
+    /// Whether `name` contains one of the terms, ignoring case. An ASCII name is compared in
+    /// place; any other is lower-cased first, since a non-ASCII letter can lower-case to an
+    /// ASCII one (the Kelvin sign to `k`).
+    pub fn matches(&self, name: &str) -> bool {
+        if name.is_ascii() {
+            let name = name.as_bytes();
+            return self.lower.iter().any(|term| {
+                let term = term.as_bytes();
+                term.is_empty()
+                    || name
+                        .windows(term.len())
+                        .any(|window| window.eq_ignore_ascii_case(term))
+            });
+        }
+        let lower = name.to_lowercase();
+        self.lower.iter().any(|term| lower.contains(term.as_str()))
+    }
+}
+
 /// What the file system says about a secret's file, enough to tell that it changed: any
 /// write (in place or by renaming a new file over it), `chmod` or `touch` gives a different
 /// stamp, because the kernel sets the change time (`ctime`) to the current time and no user
@@ -269,6 +320,14 @@ pub trait Storage: Send + Sync {
     /// --prune` does for pass.
     fn tree(&self, folder: &Folder) -> Result<TreeNode> {
         Ok(build_tree(folder, &self.list(folder)?))
+    }
+
+    /// [`Storage::tree`] pruned to the names matching `terms` ([`TreeNode::prune`]), as
+    /// `find` shows it.
+    fn tree_matching(&self, folder: &Folder, terms: &NameTerms) -> Result<TreeNode> {
+        let mut tree = self.tree(folder)?;
+        tree.prune(terms);
+        Ok(tree)
     }
 
     /// Removes temporary files left by killed writers below `folder`; returns how many.
@@ -695,6 +754,49 @@ mod tree_tests {
             outline(&build_tree(&Folder::root(), &input), 0, &mut out);
             assert_eq!(out, expected);
         }
+    }
+
+    #[test]
+    fn terms_match_names_as_their_lower_case_forms_compare() {
+        let terms = NameTerms::new(&["Key", "\u{e9}T\u{e9}"]);
+        assert!(terms.matches("my-KEY"));
+        // The Kelvin sign lower-cases to an ASCII `k`.
+        assert!(terms.matches("\u{212a}ey"));
+        assert!(terms.matches("\u{c9}t\u{c9}"));
+        assert!(!terms.matches("ke"));
+        assert!(NameTerms::new(&[""]).matches("anything"));
+        assert!(!NameTerms::new::<&str>(&[]).matches("anything"));
+    }
+
+    #[test]
+    fn pruning_keeps_matching_folders_whole_and_the_way_to_matches() {
+        let mut tree = build_tree(
+            &Folder::root(),
+            &names(&[
+                "team/x",
+                "team/y/z",
+                "web/shop",
+                "web/mail/team-key",
+                "other",
+            ]),
+        );
+        tree.prune(&NameTerms::new(&["TEAM"]));
+        let mut out = Vec::new();
+        outline(&tree, 0, &mut out);
+        let expected = vec![
+            "team/",
+            "  x",
+            "  y/",
+            "    z",
+            "web/",
+            "  mail/",
+            "    team-key",
+        ];
+        assert_eq!(out, expected);
+        tree.prune(&NameTerms::new(&["team"]));
+        let mut again = Vec::new();
+        outline(&tree, 0, &mut again);
+        assert_eq!(again, expected);
     }
 
     #[test]

@@ -76,6 +76,12 @@ fn check_component(component: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// Whether `component` could be one `/`-free part of a name: what a walk of the store checks
+/// per directory entry instead of building and validating each whole name.
+pub fn is_valid_component(component: &str) -> bool {
+    check_component(component).is_ok()
+}
+
 fn check_path(raw: &str) -> Result<(), NameError> {
     if raw.is_empty() {
         return Err(NameError::Empty);

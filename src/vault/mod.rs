@@ -16,7 +16,7 @@ use crate::crypto::recipients::{Recipient, RecipientError, Recipients};
 use crate::crypto::secret::Plaintext;
 use crate::crypto::{self, DecryptError, EncryptError};
 use crate::store::name::{Folder, NameError, SecretName};
-use crate::store::{Entry, FsStore, MetaFile, Storage, StoreError, StoreLock, TreeNode};
+use crate::store::{Entry, FsStore, MetaFile, NameTerms, Storage, StoreError, StoreLock, TreeNode};
 use crate::team::git::{Git, GitError};
 use crate::team::sync::SyncError;
 use crate::team::trust::TrustError;
@@ -443,6 +443,12 @@ impl Vault {
     /// The listing tree below `folder`, as `ls` shows it.
     pub fn tree(&self, folder: &Folder) -> Result<TreeNode> {
         Ok(self.store().tree(folder)?)
+    }
+
+    /// The listing tree below `folder` pruned to the names matching `terms`, as `find` shows
+    /// it; matched while the store is walked.
+    pub fn tree_matching(&self, folder: &Folder, terms: &NameTerms) -> Result<TreeNode> {
+        Ok(self.store().tree_matching(folder, terms)?)
     }
 
     /// The direct children of `folder`: names and sub-folders (`true`), sorted, hidden

@@ -202,6 +202,47 @@ fn commands_route_to_the_store_a_name_lives_in() {
     assert_eq!(a.git_log().len(), 3, "{:?}", a.git_log());
 }
 
+/// `find` matches each store while it walks it; the result is the one pruned tree of the
+/// whole listing: a mount point whose name matches is kept whole, folders made only to lead
+/// to a mount are dropped when nothing below them matches.
+#[test]
+fn find_prunes_mounted_stores_as_folders_of_the_listing() {
+    let s = setup();
+    let a = &s.alice;
+    let teams = mount_dir(a, "teams-red");
+    let dir = mount_dir(a, "team").display().to_string();
+    a.run_ok(&["mount", "rm", "team"]);
+    std::fs::rename(&dir, &teams).unwrap();
+    a.run_ok(&["mount", "add", "teams/red", &teams.display().to_string()]);
+    a.insert("teams/notes", "n\n");
+    a.insert("ops-notes/deploy", "d\n");
+
+    let find = |terms: &[&str]| {
+        let mut args = vec!["find"];
+        args.extend_from_slice(terms);
+        stdout(&a.run_ok(&args))
+    };
+    assert_eq!(
+        find(&["RED"]),
+        "Search Terms: RED\n`-- teams\n    `-- red (mount)\n        `-- db\n"
+    );
+    assert_eq!(
+        find(&["teams"]),
+        "Search Terms: teams\n`-- teams\n    |-- notes\n    `-- red (mount)\n        `-- db\n"
+    );
+    assert_eq!(
+        find(&["deploy"]),
+        "Search Terms: deploy\n|-- ops (mount)\n|   `-- deploy\n|       `-- key\n\
+         `-- ops-notes\n    `-- deploy\n"
+    );
+    assert_eq!(
+        find(&["db", "shop"]),
+        "Search Terms: db,shop\n|-- teams\n|   `-- red (mount)\n|       `-- db\n\
+         `-- web\n    `-- shop\n"
+    );
+    assert_eq!(find(&["nothing"]), "Search Terms: nothing\n");
+}
+
 #[test]
 fn mv_and_cp_across_mounts_reencrypt_for_the_destination() {
     let s = setup();
