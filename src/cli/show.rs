@@ -136,36 +136,61 @@ fn listing(
         return Ok((tree, Vec::new()));
     }
     let below: Vec<_> = ctx.mounts.below(folder).collect();
-    let mut tree = match tree_of(&ctx.vault()?, folder, terms) {
+    // Where each mount point is, relative to `folder`, and the terms its tree is pruned with
+    // (a mount point on a path that matches is kept whole, as a matching folder is).
+    let places: Vec<(Vec<String>, Option<&NameTerms>)> = below
+        .iter()
+        .map(|mount| {
+            let rest = match folder.as_name() {
+                None => mount.prefix.to_string(),
+                Some(_) => mount
+                    .prefix
+                    .as_name()
+                    .and_then(|p| folder.strip(&p))
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+            };
+            let path: Vec<String> = rest.split('/').map(str::to_owned).collect();
+            let mount_terms = terms.filter(|t| !path.iter().any(|part| t.matches(part)));
+            (path, mount_terms)
+        })
+        .collect();
+    // Each store is walked on its own thread: the stores are independent, and with mounts
+    // the walks, not the grafting, are the listing's time.
+    let (main, subtrees) = rayon::join(
+        || tree_of(&ctx.vault()?, folder, terms).map_err(anyhow::Error::from),
+        || {
+            below
+                .par_iter()
+                .zip(&places)
+                .map(|(mount, (_, mount_terms))| {
+                    ctx.vault_at(Some(mount))
+                        .and_then(|v| Ok(tree_of(&v, &Folder::root(), *mount_terms)?))
+                })
+                .collect::<Vec<_>>()
+        },
+    );
+    let mut tree = match main {
         Ok(tree) => tree,
         // A folder that exists only as the way to a mount point.
-        Err(coffer::Error::Store(coffer::StoreError::NotFound(_))) if !below.is_empty() => {
+        Err(e)
+            if !below.is_empty()
+                && matches!(
+                    e.downcast_ref::<coffer::Error>(),
+                    Some(coffer::Error::Store(coffer::StoreError::NotFound(_)))
+                ) =>
+        {
             TreeNode {
                 name: folder.to_string(),
                 is_folder: true,
                 children: Vec::new(),
             }
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     let mut mounted = Vec::new();
-    for mount in below {
-        let rest = match folder.as_name() {
-            None => mount.prefix.to_string(),
-            Some(_) => mount
-                .prefix
-                .as_name()
-                .and_then(|p| folder.strip(&p))
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
-        };
-        let path: Vec<String> = rest.split('/').map(str::to_owned).collect();
-        // A mount point on a path that matches is kept whole, as a matching folder is.
-        let mount_terms = terms.filter(|t| !path.iter().any(|part| t.matches(part)));
-        let subtree = match ctx
-            .vault_at(Some(mount))
-            .and_then(|v| Ok(tree_of(&v, &Folder::root(), mount_terms)?))
-        {
+    for ((path, _), subtree) in places.into_iter().zip(subtrees) {
+        let subtree = match subtree {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("coffer: {}", ui::error_line(&e));
