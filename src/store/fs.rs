@@ -14,6 +14,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use walkdir::WalkDir;
@@ -770,6 +771,9 @@ fn stamps_below(
     found: &mut Vec<(SecretName, Option<Stamp>)>,
 ) -> Result<()> {
     let entries = rustix::fs::Dir::read_from(&dir).map_err(|e| io_error(path, e))?;
+    // Sub-folders are walked after this folder's own files, in parallel: the time is one
+    // `stat` per file, in the kernel, and two cores do twice as many.
+    let mut folders: Vec<(OwnedFd, String, PathBuf)> = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| io_error(path, e))?;
         let Ok(file_name) = entry.file_name().to_str() else {
@@ -799,22 +803,23 @@ fn stamps_below(
             prefix.push('/');
         }
         if kind == FileType::Directory {
-            prefix.push_str(file_name);
             let opened = rustix::fs::openat(
                 &dir,
                 file_name,
                 OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
             );
-            let result = match opened {
-                Ok(sub) => stamps_below(sub, prefix, &path.join(file_name), found),
+            match opened {
+                Ok(sub) => {
+                    prefix.push_str(file_name);
+                    folders.push((sub, prefix.clone(), path.join(file_name)));
+                }
                 // Made behind coffer's back, past the system's path limit: no valid name lies
                 // there, and the rest of the store must stay reachable.
-                Err(Errno::NAMETOOLONG) => Ok(()),
-                Err(e) => Err(io_error(&path.join(file_name), e)),
-            };
+                Err(Errno::NAMETOOLONG) => {}
+                Err(e) => return Err(io_error(&path.join(file_name), e)),
+            }
             prefix.truncate(at);
-            result?;
             continue;
         }
         if kind == FileType::RegularFile
@@ -834,6 +839,14 @@ fn stamps_below(
         }
         prefix.truncate(at);
     }
+    let below: Vec<Vec<(SecretName, Option<Stamp>)>> = folders
+        .into_par_iter()
+        .map(|(sub, mut prefix, path)| {
+            let mut found = Vec::new();
+            stamps_below(sub, &mut prefix, &path, &mut found).map(|()| found)
+        })
+        .collect::<Result<_>>()?;
+    found.extend(below.into_iter().flatten());
     Ok(())
 }
 
