@@ -159,6 +159,23 @@ fn an_old_value_is_read_from_the_copy_reencrypted_for_you() {
     assert_eq!(v.show("db"), b"first\n");
 }
 
+/// A commit that did not touch the secret shows the value it had then: the newest version
+/// at or before that commit.
+#[test]
+fn a_revision_that_did_not_touch_the_secret_shows_its_value_then() {
+    let v = TestVault::with_git();
+    v.insert("db", "first\n");
+    v.insert("other", "x\n");
+    let then = v.store_git(&["rev-parse", "HEAD"]);
+    v.insert("db", "second\n");
+    v.insert("other", "y\n");
+    assert_eq!(
+        v.run_ok(&["show", "db", "-r", then.trim()]).stdout,
+        b"first\n"
+    );
+    assert_eq!(v.run_ok(&["show", "db", "-r", "HEAD"]).stdout, b"second\n");
+}
+
 #[test]
 fn history_needs_git_and_a_known_name() {
     let v = TestVault::new();
