@@ -57,10 +57,6 @@ impl Vault {
     pub fn read_at(&self, name: &SecretName, rev: &Revision) -> Result<OldValue> {
         let versions = self.history(name)?;
         let rev_text = rev.to_string();
-        let not_there = || HistoryError::NotAtRevision {
-            name: name.to_string(),
-            rev: rev_text.clone(),
-        };
         let candidates: Vec<(String, String)> = match rev {
             Revision::Back(back) => {
                 let changes: Vec<usize> = (0..versions.len())
@@ -101,41 +97,38 @@ impl Vault {
                 }
                 match found {
                     Some(v) if !v.event.gone() => vec![(commit, v.name.clone())],
-                    _ => return Err(not_there().into()),
+                    _ => return Err(not_there(name, &rev_text)),
                 }
             }
         };
-        let mut last_error = None;
+        // Only a copy not encrypted to you sends the search on to an older copy; anything
+        // else wrong with a copy is the answer.
+        let mut not_for_you = None;
         for (commit, at_name) in candidates {
-            match self.read_blob_at(name, rev, commit, at_name) {
-                Ok(value) => return Ok(value),
-                Err(e) => last_error = Some(e),
+            match self.read_blob_at(name, &rev_text, commit, at_name) {
+                Err(e @ Error::History(HistoryError::NotForYou { .. })) => not_for_you = Some(e),
+                done => return done,
             }
         }
-        Err(last_error.unwrap_or_else(|| not_there().into()))
+        Err(not_for_you.unwrap_or_else(|| not_there(name, &rev_text)))
     }
 
     /// Decrypts `at_name`'s file in `commit` (`name` and `rev` are for messages).
     fn read_blob_at(
         &self,
         name: &SecretName,
-        rev: &Revision,
+        rev: &str,
         commit: String,
         at_name: String,
     ) -> Result<OldValue> {
-        let rev_text = rev.to_string();
-        let not_there = || HistoryError::NotAtRevision {
-            name: name.to_string(),
-            rev: rev_text.clone(),
-        };
         let limit = self.config.limits.max_secret_size();
         let ciphertext = match history::blob_at(&self.git, &commit, &at_name, limit) {
             Ok(bytes) => bytes,
-            Err(BlobError::Missing) => return Err(not_there().into()),
+            Err(BlobError::Missing) => return Err(not_there(name, rev)),
             Err(BlobError::TooLarge(size)) => {
                 return Err(HistoryError::TooLarge {
                     name: at_name,
-                    rev: rev_text,
+                    rev: rev.to_owned(),
                     size,
                     limit,
                 }
@@ -151,7 +144,7 @@ impl Vault {
             }) => {
                 return Err(HistoryError::NotForYou {
                     name: name.to_string(),
-                    rev: rev_text,
+                    rev: rev.to_owned(),
                 }
                 .into());
             }
@@ -163,4 +156,13 @@ impl Vault {
             name: at_name,
         })
     }
+}
+
+/// `name` did not exist (under any of its names) at `rev`.
+fn not_there(name: &SecretName, rev: &str) -> Error {
+    HistoryError::NotAtRevision {
+        name: name.to_string(),
+        rev: rev.to_owned(),
+    }
+    .into()
 }
