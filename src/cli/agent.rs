@@ -238,10 +238,7 @@ pub fn unlock(args: &UnlockArgs, ctx: &Context) -> Result<ExitCode> {
     if ctx.no_agent {
         return Err(UsageError("unlock works through the agent; drop --no-agent".into()).into());
     }
-    let identities = match &args.prefix {
-        Some(raw) => ctx.identities_of(raw)?,
-        None => ctx.paths.identities.clone(),
-    };
+    let identities = ctx.identities_of(args.prefix.as_deref())?;
     let path = &identities;
     let file = identity::read_file(path)?;
     if !identity::is_protected(&file) {

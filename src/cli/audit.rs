@@ -8,7 +8,6 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use clap_complete::ArgValueCompleter;
 
-use coffer::Folder;
 use coffer::tools::audit::{self, Finding, Kind, Options, Report, Severity};
 
 use super::{Context, parse_folder};
@@ -65,16 +64,7 @@ pub fn audit(args: &AuditArgs, ctx: &Context) -> Result<ExitCode> {
             .unwrap_or("")
             .trim_end_matches('/'),
     )?;
-    // The folder's own store, and below the main store's folders every mount there too.
-    let routed = ctx.mounts.route_folder(&folder);
-    let mut targets = vec![(routed.mount, routed.inner)];
-    if routed.mount.is_none() {
-        targets.extend(ctx.mounts.below(&folder).map(|m| (Some(m), Folder::root())));
-    }
-    let mut stores = Vec::with_capacity(targets.len());
-    for (mount, inner) in targets {
-        stores.push((mount, inner, ctx.vault_at(mount)?));
-    }
+    let stores = ctx.stores_below(&folder)?;
     let max_age_days = args
         .max_age
         .or(ctx.config.audit.max_age)
@@ -82,12 +72,7 @@ pub fn audit(args: &AuditArgs, ctx: &Context) -> Result<ExitCode> {
     let now = jiff::Timestamp::now();
     let mut total = 0;
     for (_, inner, vault) in &stores {
-        total += match vault.list(inner) {
-            Ok(names) => names.len(),
-            // A folder that exists only as the way to a mount point.
-            Err(coffer::Error::Store(coffer::StoreError::NotFound(_))) if stores.len() > 1 => 0,
-            Err(e) => return Err(e.into()),
-        };
+        total += vault.list(inner)?.len();
     }
     let bar = if total >= PROGRESS_FROM && std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(total as u64);
@@ -106,9 +91,6 @@ pub fn audit(args: &AuditArgs, ctx: &Context) -> Result<ExitCode> {
         findings: Vec::new(),
     };
     for (mount, inner, vault) in &stores {
-        if mount.is_none() && stores.len() > 1 && !vault.has_folder(inner)? {
-            continue;
-        }
         let options = Options {
             folder: inner.clone(),
             max_age_days,

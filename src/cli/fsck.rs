@@ -39,22 +39,10 @@ pub fn fsck(args: &FsckArgs, ctx: &Context) -> Result<ExitCode> {
         None | Some("") | Some("/") => Folder::root(),
         Some(raw) => parse_folder(raw.trim_end_matches('/'))?,
     };
-    // The folder's own store, and below the main store's folders every mount there too; a
-    // mounted store's paths are shown under its prefix.
-    let routed = ctx.mounts.route_folder(&folder);
-    let mut targets = vec![(routed.mount, routed.inner)];
-    if routed.mount.is_none() {
-        targets.extend(ctx.mounts.below(&folder).map(|m| (Some(m), Folder::root())));
-    }
+    // A mounted store's paths are shown under its prefix.
     let mut report = Report::default();
     let mut fixed = Vec::new();
-    let several = targets.len() > 1;
-    for (mount, inner) in targets {
-        let vault = ctx.vault_at(mount)?;
-        // A folder of the main store that exists only as the way to a mount point.
-        if mount.is_none() && several && !vault.has_folder(&inner)? {
-            continue;
-        }
+    for (mount, inner, vault) in ctx.stores_below(&folder)? {
         let (part, part_fixed) = check_store(&vault, &inner, args)?;
         let prefix = |mut p: Problem| {
             if let Some(m) = mount {

@@ -14,7 +14,6 @@ use clap::{Args, Subcommand};
 use coffer::crypto::identity::{self, Identities, IdentityError};
 use coffer::crypto::identity_file::{KeyRotation, OpenedIdentities};
 use coffer::vault::key_rotation::{RotatingStore, rotate_identity};
-use coffer::vault::mounts::{self, MountError};
 use coffer::{Recipient, Vault};
 
 use super::{Context, agent, complete, ui};
@@ -74,17 +73,7 @@ pub fn identity(args: &IdentityArgs, ctx: &Context) -> Result<ExitCode> {
 
 /// The identities file the store at `PREFIX` (default: the main store) is read with.
 fn identities_of(ctx: &Context, store: &StoreArg) -> Result<PathBuf> {
-    let Some(raw) = &store.prefix else {
-        return Ok(ctx.paths.identities.clone());
-    };
-    let prefix = super::mount::usage(mounts::parse_prefix(raw))?;
-    let Some(mount) = ctx.mounts.get(&prefix) else {
-        bail!(MountError::NotMounted(prefix.to_string()));
-    };
-    Ok(mount
-        .identities
-        .clone()
-        .unwrap_or_else(|| ctx.paths.identities.clone()))
+    ctx.identities_of(store.prefix.as_deref())
 }
 
 fn passwd(ctx: &Context, path: &Path) -> Result<ExitCode> {
@@ -218,8 +207,7 @@ fn stores_using(ctx: &Context, path: &Path) -> Result<Vec<(String, Vault)>> {
         stores.push(("the main store".to_owned(), ctx.vault()?));
     }
     for mount in ctx.mounts.iter() {
-        let uses = mount.identities.as_deref().unwrap_or(&ctx.paths.identities);
-        if same_file(uses) {
+        if same_file(ctx.identities_for(Some(mount))) {
             stores.push((
                 format!("the mount {}", mount.prefix),
                 ctx.vault_at(Some(mount))?,

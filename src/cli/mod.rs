@@ -404,15 +404,9 @@ impl Context {
         };
         let dir = coffer::vault::mounts::check_mount_dir(&mount.dir, &self.paths.store)
             .with_context(|| format!("the mount {}", mount.prefix))?;
-        let own_identities = mount
-            .identities
-            .as_ref()
-            .filter(|ids| **ids != self.paths.identities);
         let paths = Paths {
             store: dir,
-            identities: own_identities
-                .cloned()
-                .unwrap_or_else(|| self.paths.identities.clone()),
+            identities: self.identities_for(Some(mount)).to_owned(),
             ..self.paths.clone()
         };
         let vault = Vault::open(
@@ -433,28 +427,62 @@ impl Context {
         Ok((self.vault_at(routed.mount)?, routed.inner))
     }
 
-    /// The identities file the store mounted at `raw` uses: its own, else the main one.
-    pub fn identities_of(&self, raw: &str) -> Result<PathBuf> {
-        let prefix = coffer::vault::mounts::parse_prefix(raw)
-            .map_err(|e| UsageError(format!("invalid prefix {raw:?}: {e}")))?;
-        let mount = self
-            .mounts
-            .get(&prefix)
-            .ok_or_else(|| UsageError(format!("nothing is mounted at {prefix}")))?;
-        Ok(mount
-            .identities
-            .clone()
-            .unwrap_or_else(|| self.paths.identities.clone()))
+    /// The stores a command over `folder` covers (docs/BEHAVIOUR.md §10), each with the
+    /// folder inside it: the store `folder` lives in and, for a folder of the main store, every
+    /// mount below it (at its root). A main-store folder that exists only as the way to a mount
+    /// point is left out.
+    pub fn stores_below(&self, folder: &Folder) -> Result<Vec<(Option<&Mount>, Folder, Vault)>> {
+        let routed = self.mounts.route_folder(folder);
+        let main = self.vault_at(routed.mount)?;
+        let below: Vec<&Mount> = match routed.mount {
+            Some(_) => Vec::new(),
+            None => self.mounts.below(folder).collect(),
+        };
+        let mut stores = Vec::with_capacity(1 + below.len());
+        if below.is_empty() || main.has_folder(&routed.inner)? {
+            stores.push((routed.mount, routed.inner, main));
+        }
+        for mount in below {
+            stores.push((Some(mount), Folder::root(), self.vault_at(Some(mount))?));
+        }
+        Ok(stores)
     }
 
-    /// The vault a secret lives in and its name there (a name below a mount lives in the
+    /// The identities file a store is read with: the mount's own, else the main one.
+    pub fn identities_for<'a>(&'a self, mount: Option<&'a Mount>) -> &'a Path {
+        mount
+            .and_then(|m| m.identities.as_deref())
+            .unwrap_or(&self.paths.identities)
+    }
+
+    /// The identities file of the store mounted at the prefix `raw` (`None`: the main store).
+    pub fn identities_of(&self, raw: Option<&str>) -> Result<PathBuf> {
+        let Some(raw) = raw else {
+            return Ok(self.paths.identities.clone());
+        };
+        let prefix = mount::usage(coffer::vault::mounts::parse_prefix(raw))?;
+        let Some(mount) = self.mounts.get(&prefix) else {
+            bail!(coffer::vault::mounts::MountError::NotMounted(
+                prefix.to_string()
+            ));
+        };
+        Ok(self.identities_for(Some(mount)).to_owned())
+    }
+
+    /// The store a secret lives in and its name there (a name below a mount lives in the
     /// mounted store). A mount point itself is a folder, never a secret.
-    pub fn vault_for(&self, name: &SecretName) -> Result<(Vault, SecretName)> {
+    pub fn route_secret(&self, name: &SecretName) -> Result<(Option<&Mount>, SecretName)> {
         let routed = self.mounts.route_name(name);
         let Some(inner) = routed.inner else {
             bail!("{name} is a mount point (a folder), not a secret");
         };
-        Ok((self.vault_at(routed.mount)?, inner))
+        Ok((routed.mount, inner))
+    }
+
+    /// The vault a secret lives in and its name there ([`Context::route_secret`]).
+    pub fn vault_for(&self, name: &SecretName) -> Result<(Vault, SecretName)> {
+        let (mount, inner) = self.route_secret(name)?;
+        Ok((self.vault_at(mount)?, inner))
     }
 
     /// Creates the store folder if needed.

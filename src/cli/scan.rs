@@ -134,16 +134,13 @@ Remove them (coffer run and coffer inject keep secrets out of files), then commi
     Ok(ExitCode::FAILURE)
 }
 
-/// Collects the values to look for (from the scan cache where it still holds, decrypting the
-/// rest in parallel) and builds the matcher.
-/// The values of the main store and of every mounted one are all looked for (each store with
-/// its own cache).
+/// Collects the values to look for, in the main store and in every mounted one (from each
+/// store's scan cache where it still holds, decrypting the rest in parallel), and builds the
+/// matcher.
 fn build_matcher(ctx: &Context, min_length: usize, search: Search) -> Result<Option<Matcher>> {
     let mut patterns = PatternsBuilder::new(min_length);
     let mut unreadable = 0;
-    let stores = std::iter::once(None).chain(ctx.mounts.iter().map(Some));
-    for mount in stores {
-        let vault = ctx.vault_at(mount)?;
+    for (mount, _, vault) in ctx.stores_below(&coffer::Folder::root())? {
         let cache = coffer::config::cache_dir().map(|dir| scan_cache::cache_file(&dir, &vault));
         let Some(collected) = scan_cache::collect(&vault, cache.as_deref(), min_length)? else {
             continue;
@@ -156,7 +153,8 @@ fn build_matcher(ctx: &Context, min_length: usize, search: Search) -> Result<Opt
         }
         unreadable += collected.unreadable;
         match mount {
-            None => patterns.absorb(collected.patterns, &coffer::Folder::root()),
+            // The main store comes first: its patterns are taken as they are, not copied.
+            None => patterns = collected.patterns,
             Some(m) => patterns.absorb(collected.patterns, &m.prefix),
         }
     }

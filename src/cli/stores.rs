@@ -4,7 +4,7 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use coffer::vault::mounts::Mount;
 use coffer::vault::{self, Reader};
@@ -62,11 +62,8 @@ impl<'a> Stores<'a> {
 
     /// The vault a secret lives in and its name there.
     pub fn route(&self, name: &SecretName) -> Result<(&Vault, SecretName)> {
-        let routed = self.ctx.mounts.route_name(name);
-        let Some(inner) = routed.inner else {
-            bail!("{name} is a mount point (a folder), not a secret");
-        };
-        Ok((self.vault(routed.mount)?, inner))
+        let (mount, inner) = self.ctx.route_secret(name)?;
+        Ok((self.vault(mount)?, inner))
     }
 }
 

@@ -154,7 +154,10 @@ impl Mounts {
 
     /// The mounts whose prefix lies below `folder` of the main store (all of them for the
     /// root): the ones a listing of that folder shows.
-    pub fn below<'a>(&'a self, folder: &'a Folder) -> impl Iterator<Item = &'a Mount> + 'a {
+    pub fn below<'m, 'f>(
+        &'m self,
+        folder: &'f Folder,
+    ) -> impl Iterator<Item = &'m Mount> + use<'m, 'f> {
         self.mounts
             .iter()
             .filter(move |m| folder.contains_folder(&m.prefix) && m.prefix != *folder)

@@ -875,12 +875,11 @@ fn two_identities_files_are_unlocked_side_by_side() {
 #[test]
 fn unlock_names_a_mount_that_exists() {
     let v = protected_vault();
-    let out = v.run(&["unlock", "nowhere", "--passphrase-fd", "3"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("nothing is mounted at nowhere"),
-        "{}",
-        stderr(&out)
+    // As every command that takes a mount's prefix says it (docs/BEHAVIOUR.md §11).
+    let err = v.fails(&["unlock", "nowhere", "--passphrase-fd", "3"], 1);
+    assert_eq!(
+        err,
+        "coffer: nowhere is not a mount; `coffer mount ls` lists them\n"
     );
     let out = v.run(&["unlock", "../x"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
