@@ -443,3 +443,23 @@ pub fn kept_aside_survives_gc(v: &TestVault, name: &str, refname: &str, value: &
     let history = stdout(&v.run_ok(&["history", name]));
     assert!(history.contains(refname), "{history}");
 }
+
+/// Publishes `owner`'s store: a new bare remote as `origin`, pushed by `coffer sync`. The
+/// folder keeps the remote alive; the string is its URL.
+pub fn publish(owner: &TestVault) -> (TempDir, String) {
+    let (dir, remote) = bare_remote();
+    let remote = remote.display().to_string();
+    owner.run_ok(&["git", "remote", "add", "origin", &remote]);
+    owner.run_ok(&["sync"]);
+    (dir, remote)
+}
+
+/// A new teammate who clones the vault at `remote` (an identity without a passphrase), and the
+/// recipient line `clone` printed for them to send.
+pub fn clone_as_teammate(remote: &str) -> (TestVault, String) {
+    let member = TestVault::bare();
+    let key = stdout(&member.run_ok(&["clone", "--no-passphrase", remote]))
+        .trim()
+        .to_owned();
+    (member, key)
+}

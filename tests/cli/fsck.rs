@@ -175,16 +175,10 @@ fn fsck_decrypt_reports_what_you_cannot_read() {
 /// The ref a `sync --resolve` message names after `--revision`.
 #[test]
 fn fsck_reports_a_stopped_sync_and_counts_the_side_theirs_set_aside() {
-    let (_remote_dir, remote) = common::bare_remote();
-    let remote = remote.display().to_string();
     let alice = TestVault::with_git();
     alice.insert("db", "one\n");
-    alice.run_ok(&["git", "remote", "add", "origin", &remote]);
-    alice.run_ok(&["sync"]);
-    let bob = TestVault::bare();
-    let bob_key = stdout(&bob.run_ok(&["clone", "--no-passphrase", &remote]))
-        .trim()
-        .to_owned();
+    let (_remote_dir, remote) = common::publish(&alice);
+    let (bob, bob_key) = common::clone_as_teammate(&remote);
     alice.run_ok(&["recipients", "add", "--label", "bob", &bob_key]);
     alice.run_ok(&["sync"]);
     bob.run_ok(&["sync"]);
@@ -227,12 +221,9 @@ fn fsck_reports_a_stopped_sync_and_counts_the_side_theirs_set_aside() {
 
 #[test]
 fn fsck_reports_recipients_this_device_did_not_approve() {
-    let (_remote_dir, remote) = common::bare_remote();
-    let remote = remote.display().to_string();
     let alice = TestVault::with_git();
     alice.insert("team/db", "one\n");
-    alice.run_ok(&["git", "remote", "add", "origin", &remote]);
-    alice.run_ok(&["sync"]);
+    let (_remote_dir, remote) = common::publish(&alice);
     let clean = alice.run(&["fsck"]);
     assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
 

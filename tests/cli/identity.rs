@@ -378,17 +378,11 @@ fn killing_passwd_at_any_step_never_leaves_a_torn_identity() {
 #[test]
 fn rotate_on_a_store_shared_with_a_teammate() {
     require_tool("age");
-    let (_remote_dir, remote) = common::bare_remote();
-    let remote = remote.display().to_string();
     let alice = TestVault::with_git();
     alice.insert("web/mine", "mine\n");
     alice.insert("team/db", "db\n");
-    alice.run_ok(&["git", "remote", "add", "origin", &remote]);
-    alice.run_ok(&["sync"]);
-    let bob = TestVault::bare();
-    let bob_key = stdout(&bob.run_ok(&["clone", "--no-passphrase", &remote]))
-        .trim()
-        .to_owned();
+    let (_remote_dir, remote) = common::publish(&alice);
+    let (bob, bob_key) = common::clone_as_teammate(&remote);
     alice.run_ok(&[
         "recipients",
         "add",

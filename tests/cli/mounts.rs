@@ -19,12 +19,9 @@ struct Setup {
 /// A team vault started by `owner`, with Alice as a second recipient, pushed to a new bare
 /// remote; Alice clones it with `--mount prefix`.
 fn team_vault(owner: &TestVault, alice: &TestVault, prefix: &str, secret: &str) -> TempDir {
-    let (dir, remote) = common::bare_remote();
-    let remote = remote.display().to_string();
     owner.insert(secret, format!("{prefix}-value\n"));
     owner.run_ok(&["recipients", "add", "--label", "alice", &alice.recipient()]);
-    owner.run_ok(&["git", "remote", "add", "origin", &remote]);
-    owner.run_ok(&["sync"]);
+    let (dir, remote) = common::publish(owner);
     let out = alice.run_ok(&["clone", "--mount", prefix, &remote]);
     assert!(
         stderr(&out).contains(&format!("Mounted it at {prefix}")),

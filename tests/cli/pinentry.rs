@@ -117,18 +117,24 @@ fn pinentry_on_path_is_used_when_none_is_configured() {
     assert_eq!(transcript(&dir).matches("GETPIN").count(), 1);
 }
 
+/// `show web/a` without a terminal, through a configured pinentry that answers GETPIN with
+/// `answer`: it must fail (exit 1, nothing on standard output); returns its standard error.
+fn show_with_pinentry_failing(v: &TestVault, dir: &Path, answer: &str) -> String {
+    let program = fake_pinentry(dir, "my-pinentry", answer);
+    configure_pinentry(v, &program);
+    let out = v.without_terminal(&["show", "web/a"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    stderr(&out)
+}
+
 #[test]
 fn a_cancelled_pinentry_fails_with_one_clear_line() {
     let v = protected_vault();
     let _stop = StopsAgent(&v);
     let dir = v.dir.path().join("pin");
-    let program = fake_pinentry(&dir, "my-pinentry", "ERR 83886179 Operation cancelled");
-    configure_pinentry(&v, &program);
-    let out = v.without_terminal(&["show", "web/a"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
     assert_eq!(
-        stderr(&out),
+        show_with_pinentry_failing(&v, &dir, "ERR 83886179 Operation cancelled"),
         "coffer: pinentry was cancelled (Operation cancelled); the vault stays locked\n"
     );
     // Nothing was unlocked: asked again next time.
@@ -142,13 +148,8 @@ fn an_unanswered_pinentry_gives_up_with_one_clear_line() {
     let _stop = StopsAgent(&v);
     let dir = v.dir.path().join("pin");
     // What pinentry answers GETPIN with once SETTIMEOUT has run out.
-    let program = fake_pinentry(&dir, "slow-pinentry", "ERR 83886142 Timeout <Pinentry>");
-    configure_pinentry(&v, &program);
-    let out = v.without_terminal(&["show", "web/a"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
     assert_eq!(
-        stderr(&out),
+        show_with_pinentry_failing(&v, &dir, "ERR 83886142 Timeout <Pinentry>"),
         "coffer: pinentry got no answer within 120 seconds; the vault stays locked\n"
     );
 }

@@ -455,11 +455,8 @@ fn own_changes_are_approved_and_hand_edits_are_not() {
 
 #[test]
 fn git_diff_shows_plaintext_and_autosync_pushes_each_change() {
-    let (_remote_dir, remote) = common::bare_remote();
-    let remote = remote.display().to_string();
     let alice = TestVault::with_git();
-    alice.run_ok(&["git", "remote", "add", "origin", &remote]);
-    alice.run_ok(&["sync"]);
+    let (_remote_dir, remote) = common::publish(&alice);
     let config = alice.home().join(".config/coffer");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(config.join("config.toml"), "[git]\nautosync = true\n").unwrap();
@@ -535,15 +532,11 @@ fn killed_at_nth(
 /// Alice and Bob share a vault; both changed `team/db`, Bob pushed first, and Alice's sync
 /// stopped on the conflict.
 fn stopped_sync() -> (TestVault, TestVault, tempfile::TempDir) {
-    let (remote_dir, remote) = common::bare_remote();
-    let remote = remote.display().to_string();
     let alice = TestVault::with_git();
     alice.insert("team/db", "one\n");
-    alice.run_ok(&["git", "remote", "add", "origin", &remote]);
-    alice.run_ok(&["sync"]);
-    let bob = TestVault::bare();
-    let out = bob.run_ok(&["clone", "--no-passphrase", &remote]);
-    alice.run_ok(&["recipients", "add", "--label", "bob", stdout(&out).trim()]);
+    let (remote_dir, remote) = common::publish(&alice);
+    let (bob, bob_key) = common::clone_as_teammate(&remote);
+    alice.run_ok(&["recipients", "add", "--label", "bob", &bob_key]);
     alice.run_ok(&["sync"]);
     bob.run_ok(&["sync"]);
     bob.run_ok(&["recipients", "accept"]);
@@ -671,13 +664,10 @@ fn git_leftovers_are_named_and_then_committed() {
 
 #[test]
 fn a_pushed_gitattributes_cannot_rewrite_secrets_in_a_clone() {
-    let (_remote_dir, remote) = common::bare_remote();
-    let remote = remote.display().to_string();
     let alice = TestVault::with_git();
     alice.insert("team/db", "db-password\n");
     alice.insert("web/shop", "shop\n");
-    alice.run_ok(&["git", "remote", "add", "origin", &remote]);
-    alice.run_ok(&["sync"]);
+    let (_remote_dir, remote) = common::publish(&alice);
 
     // A member with push access, using plain git, asks for CRLF line ends on every secret.
     let mallory = TestVault::new();
@@ -858,16 +848,10 @@ fn a_killed_recipients_add_blocks_no_later_write() {
 #[test]
 fn a_newcomer_approves_their_own_addition_and_nothing_else() {
     require_tool("age-keygen");
-    let (_remote_dir, remote) = common::bare_remote();
-    let remote = remote.display().to_string();
     let alice = TestVault::with_git();
     assert!(alice.try_insert("team/db", "db\n").status.success());
-    alice.run_ok(&["git", "remote", "add", "origin", &remote]);
-    alice.run_ok(&["sync"]);
-    let bob = TestVault::bare();
-    let bob_key = stdout(&bob.run_ok(&["clone", "--no-passphrase", &remote]))
-        .trim()
-        .to_owned();
+    let (_remote_dir, remote) = common::publish(&alice);
+    let (bob, bob_key) = common::clone_as_teammate(&remote);
     alice.run_ok(&["recipients", "add", "--label", "bob", &bob_key]);
     alice.run_ok(&["sync"]);
 
