@@ -14,11 +14,7 @@ const PASSPHRASE: &str = "agent test passphrase";
 
 /// A vault whose identity is protected with [`PASSPHRASE`], holding two secrets.
 fn protected_vault() -> TestVault {
-    let v = TestVault::bare();
-    let out = with_passphrase(&v, &["init", "--passphrase-fd", "3"], PASSPHRASE)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let v = TestVault::protected(PASSPHRASE);
     v.insert("web/a", "alpha-secret\nuser: ann\n");
     v.insert("web/b", "beta-secret\nuser: bob\n");
     v
@@ -789,11 +785,7 @@ fn two_identities_files_are_unlocked_side_by_side() {
     let alice = protected_vault();
     let _stop = StopsAgent(&alice);
     // The team's vault, readable with its own protected key, mounted by Alice at `work`.
-    let work = TestVault::bare();
-    let out = with_passphrase(&work, &["init", "--passphrase-fd", "3"], TEAM_PASSPHRASE)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let work = TestVault::protected(TEAM_PASSPHRASE);
     work.insert("db", "team-db-secret\n");
     let (store, ids) = (work.store(), work.identities());
     let mount = [

@@ -182,6 +182,20 @@ impl TestVault {
         cmd
     }
 
+    /// A vault whose new identity is protected with `passphrase` (given on descriptor 3).
+    pub fn protected(passphrase: &str) -> Self {
+        let v = Self::bare();
+        let out = v
+            .with_fd3(
+                &["init", "--passphrase-fd", "3"],
+                &format!("{passphrase}\n"),
+            )
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        v
+    }
+
     /// Stores `content` byte-exact under `name`.
     pub fn insert(&self, name: &str, content: impl AsRef<[u8]>) {
         self.cmd()

@@ -82,9 +82,7 @@ fn nothing_found_answers_nothing_and_git_moves_on() {
 
 #[test]
 fn a_locked_vault_without_a_terminal_says_so_and_answers_nothing() {
-    let v = TestVault::bare();
-    let mut init = v.with_fd3(&["init", "--passphrase-fd", "3"], "a passphrase\n");
-    assert!(init.output().unwrap().status.success());
+    let v = TestVault::protected("a passphrase");
     v.insert("git/h.test", "locked-pass\n");
     let mut cmd = v.without_terminal(&["git-credential", "get"]);
     let out = output_with_stdin(&mut cmd, b"protocol=https\nhost=h.test\n\n");

@@ -179,12 +179,7 @@ fn passwd_adds_changes_and_removes_the_passphrase_on_a_terminal() {
 
 #[test]
 fn passwd_with_a_wrong_passphrase_or_a_mismatch_changes_nothing() {
-    let v = TestVault::bare();
-    let out = v
-        .with_fd3(&["init", "--passphrase-fd", "3"], "right one\n")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let v = TestVault::protected("right one");
     let before = std::fs::read(v.identities()).unwrap();
 
     let (code, rest) = passwd_on_terminal(&v, &[("Current passphrase for ", "wrong one")]);
@@ -230,13 +225,8 @@ fn passwd_with_a_wrong_passphrase_or_a_mismatch_changes_nothing() {
 /// The agent forgets an identities file whose passphrase changed.
 #[test]
 fn passwd_tells_the_agent() {
-    let v = TestVault::bare();
+    let v = TestVault::protected("agent words");
     let _stop = StopsAgent(&v);
-    let out = v
-        .with_fd3(&["init", "--passphrase-fd", "3"], "agent words\n")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
     let out = v
         .with_fd3(&["unlock", "--passphrase-fd", "3"], "agent words\n")
         .output()
@@ -577,12 +567,7 @@ fn rotate_reaches_every_store_read_with_the_file_and_only_those() {
 #[test]
 fn rotate_keeps_the_passphrase() {
     require_tool("age");
-    let v = TestVault::bare();
-    let out = v
-        .with_fd3(&["init", "--passphrase-fd", "3"], "kept words\n")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let v = TestVault::protected("kept words");
     v.insert("web/a", "a\n");
     answering_pinentry(&v, "kept words");
     let old = v.recipient_from_pub();

@@ -27,12 +27,7 @@ fn init_creates_store_identity_and_recipients() {
 
 #[test]
 fn init_with_passphrase_fd_protects_the_identity() {
-    let v = TestVault::bare();
-    let out = v
-        .with_fd3(&["init", "--passphrase-fd", "3"], "correct horse\n")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let v = TestVault::protected("correct horse");
     let id = std::fs::read_to_string(v.identities()).unwrap();
     assert!(id.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"), "{id}");
     assert!(!id.contains("AGE-SECRET-KEY"));

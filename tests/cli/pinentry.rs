@@ -11,15 +11,7 @@ const PASSPHRASE: &str = "pinentry test passphrase";
 
 /// A vault whose identity is protected with [`PASSPHRASE`], holding one secret.
 fn protected_vault() -> TestVault {
-    let v = TestVault::bare();
-    let out = v
-        .with_fd3(
-            &["init", "--passphrase-fd", "3"],
-            &format!("{PASSPHRASE}\n"),
-        )
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let v = TestVault::protected(PASSPHRASE);
     v.insert("web/a", "alpha-secret\n");
     v
 }
