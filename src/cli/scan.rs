@@ -90,7 +90,16 @@ pub fn scan(args: &ScanArgs, ctx: &Context) -> Result<ExitCode> {
             return Err(UsageError(format!("{}: no such file or folder", path.display())).into());
         }
     }
-    if args.staged || args.git_history {
+    // git starts on the diff at once and has it ready (up to a pipe's worth) by the time the
+    // matcher is built: the hook waits for the longer of the two, not for both.
+    let diff = if args.staged {
+        Some(Diff::spawn(&["diff", "--cached"])?)
+    } else if args.git_history {
+        Some(Diff::spawn(&["log", "--all", "--format=%x00%H"])?)
+    } else {
+        None
+    };
+    if diff.is_some() {
         git_toplevel()?;
     }
     // A staged change is a few kilobytes: a matcher built in linear time and little memory
@@ -104,12 +113,9 @@ pub fn scan(args: &ScanArgs, ctx: &Context) -> Result<ExitCode> {
         eprintln!("coffer: the vault holds no values to look for");
         return Ok(ExitCode::SUCCESS);
     };
-    let mut findings = if args.staged {
-        scan_diff(&matcher, false, &["diff", "--cached"])?
-    } else if args.git_history {
-        scan_diff(&matcher, true, &["log", "--all", "--format=%x00%H"])?
-    } else {
-        scan_files(&matcher, &args.paths, args.max_filesize)?
+    let mut findings = match diff {
+        Some(diff) => diff.scan(&matcher, args.git_history)?,
+        None => scan_files(&matcher, &args.paths, args.max_filesize)?,
     };
     drop(matcher);
     findings.sort_by(|a, b| {
@@ -314,89 +320,116 @@ fn git_toplevel() -> Result<PathBuf> {
     ))
 }
 
-/// Runs `git ARGS -p -U0 …` in the current repository and searches the added lines. With
-/// `commits`, lines starting with NUL carry the commit id (`--format=%x00%H`).
-fn scan_diff(matcher: &Matcher, commits: bool, args: &[&str]) -> Result<Vec<Finding>> {
-    let mut child = Command::new("git")
-        .args(["-c", "core.quotePath=false"])
-        .args(args)
-        .args([
-            "-p",
-            "-U0",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--no-renames",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot run git")?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow!("cannot read git's output"))?;
-    let mut findings = Vec::new();
-    let mut commit = String::new();
-    let mut file: Option<String> = None;
-    let mut next_line = 0usize;
-    let mut in_hunk = false;
-    for raw in BufReader::with_capacity(256 * 1024, stdout).split(b'\n') {
-        let raw = raw.context("cannot read git's output")?;
-        if commits && raw.first() == Some(&0) {
-            commit = String::from_utf8_lossy(&raw[1..])
-                .chars()
-                .take(12)
-                .collect();
-            in_hunk = false;
-            continue;
-        }
-        if raw.starts_with(b"diff --git ") {
-            in_hunk = false;
-            file = None;
-            continue;
-        }
-        if !in_hunk {
-            if let Some(path) = raw.strip_prefix(b"+++ ") {
-                file = diff_path(path);
+/// `git ARGS -p -U0 …` running in the current repository. Dropped unread (an error, nothing to
+/// look for), it is stopped and reaped.
+struct Diff {
+    child: std::process::Child,
+    /// The git command (`diff`, `log`), for its error.
+    command: &'static str,
+}
+
+impl Diff {
+    fn spawn(args: &[&'static str]) -> Result<Self> {
+        let child = Command::new("git")
+            .args(["-c", "core.quotePath=false"])
+            .args(args)
+            .args([
+                "-p",
+                "-U0",
+                "--no-color",
+                "--no-ext-diff",
+                "--no-textconv",
+                "--no-renames",
+                "--src-prefix=a/",
+                "--dst-prefix=b/",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot run git")?;
+        Ok(Self {
+            child,
+            command: args[0],
+        })
+    }
+
+    /// Searches the added lines. With `commits`, lines starting with NUL carry the commit id
+    /// (`--format=%x00%H`).
+    fn scan(mut self, matcher: &Matcher, commits: bool) -> Result<Vec<Finding>> {
+        let child = &mut self.child;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("cannot read git's output"))?;
+        let mut findings = Vec::new();
+        let mut commit = String::new();
+        let mut file: Option<String> = None;
+        let mut next_line = 0usize;
+        let mut in_hunk = false;
+        for raw in BufReader::with_capacity(256 * 1024, stdout).split(b'\n') {
+            let raw = raw.context("cannot read git's output")?;
+            if commits && raw.first() == Some(&0) {
+                commit = String::from_utf8_lossy(&raw[1..])
+                    .chars()
+                    .take(12)
+                    .collect();
+                in_hunk = false;
+                continue;
             }
-        }
-        if raw.starts_with(b"@@ ") {
-            in_hunk = true;
-            next_line = hunk_start(&raw).unwrap_or(1);
-            continue;
-        }
-        if !in_hunk {
-            continue;
-        }
-        match raw.first() {
-            Some(b'+') => {
-                if let Some(path) = &file {
-                    for mut finding in search(matcher, &raw[1..], path) {
-                        finding.line = next_line;
-                        finding.commit = commits.then(|| commit.clone());
-                        findings.push(finding);
-                    }
+            if raw.starts_with(b"diff --git ") {
+                in_hunk = false;
+                file = None;
+                continue;
+            }
+            if !in_hunk {
+                if let Some(path) = raw.strip_prefix(b"+++ ") {
+                    file = diff_path(path);
                 }
-                next_line += 1;
             }
-            Some(b' ') => next_line += 1,
-            _ => {}
+            if raw.starts_with(b"@@ ") {
+                in_hunk = true;
+                next_line = hunk_start(&raw).unwrap_or(1);
+                continue;
+            }
+            if !in_hunk {
+                continue;
+            }
+            match raw.first() {
+                Some(b'+') => {
+                    if let Some(path) = &file {
+                        for mut finding in search(matcher, &raw[1..], path) {
+                            finding.line = next_line;
+                            finding.commit = commits.then(|| commit.clone());
+                            findings.push(finding);
+                        }
+                    }
+                    next_line += 1;
+                }
+                Some(b' ') => next_line += 1,
+                _ => {}
+            }
+        }
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
+        let status = child.wait().context("cannot wait for git")?;
+        if !status.success() {
+            let message = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+            bail!("git {} failed: {}", self.command, message.trim());
+        }
+        Ok(findings)
+    }
+}
+
+impl Drop for Diff {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
-    let status = child.wait().context("cannot wait for git")?;
-    if !status.success() {
-        let message = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
-        bail!("git {} failed: {}", args[0], message.trim());
-    }
-    Ok(findings)
 }
 
 /// The path in a `+++ b/PATH` line (`None` for a deletion), unquoting git's C-style quotes.

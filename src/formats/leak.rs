@@ -1,6 +1,6 @@
 //! Finding this vault's secret values in other text: the patterns `scan` looks for and the
-//! matcher that finds them all in a single pass (an Aho–Corasick DFA for whole trees, a hash
-//! set of prefixes with a rolling hash for a staged change).
+//! matcher that finds them all in a single pass (an Aho–Corasick DFA for whole trees, a table
+//! of value prefixes and a rolling hash for a staged change).
 //!
 //! From each secret we take line 1 (the password), the fields whose key suggests a secret
 //! (password, token, key, …) and the seed of an `otpauth://` line; values shorter than a
@@ -10,6 +10,7 @@
 //! wiped as soon as the automaton is built (or when the prefix set, which needs them to
 //! verify a hit, is dropped).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::crypto::secret::{Plaintext, SecretBuf};
@@ -96,7 +97,7 @@ pub struct PatternsBuilder {
     arena: SecretBuf,
     patterns: Vec<Pattern>,
     /// Whose values these are: a secret and the field.
-    sources: Vec<(SecretName, String)>,
+    sources: Vec<(SecretName, Cow<'static, str>)>,
     /// Scratch space for the encoded forms of one value.
     padded: SecretBuf,
     encoded: SecretBuf,
@@ -108,6 +109,12 @@ struct Pattern {
     start: usize,
     end: usize,
     owner: (u32, Encoding),
+}
+
+impl Pattern {
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
 }
 
 impl PatternsBuilder {
@@ -139,7 +146,7 @@ impl PatternsBuilder {
             return;
         }
         let source = u32::try_from(self.sources.len()).unwrap_or(u32::MAX);
-        self.sources.push((name.clone(), field.to_owned()));
+        self.sources.push((name.clone(), field_name(field)));
         let first = self.patterns.len();
         self.push(first, value, (source, Encoding::Plain));
         let (mut padded, mut encoded) = (
@@ -211,65 +218,19 @@ impl PatternsBuilder {
 
     /// Builds the matcher; the pattern bytes are wiped once it no longer needs them. `None`
     /// when there is nothing to look for. [`Search::Bulk`] builds a full DFA (fastest over
-    /// hundreds of MB, costly to build); [`Search::Small`] a hash set of prefixes, linear and
+    /// hundreds of MB, costly to build); [`Search::Small`] a table of prefixes, linear and
     /// small to build, for a few kilobytes of text such as a staged change.
     pub fn build(self, search: Search) -> Result<Option<Matcher>, aho_corasick::BuildError> {
         if self.patterns.is_empty() {
             return Ok(None);
         }
-        let arena = self.arena;
-        let bytes = |p: &Pattern| &arena.as_bytes()[p.start..p.end];
-        // Equal values (a password reused by two secrets) become one pattern with every
-        // owner: a hash of each whole value, chained through `next` on collisions.
-        let mut unique: Vec<Pattern> = Vec::with_capacity(self.patterns.len());
-        let mut next: Vec<usize> = Vec::with_capacity(self.patterns.len());
-        let mut by_value: HashMap<u64, usize> = HashMap::with_capacity(self.patterns.len());
-        let mut more: HashMap<usize, Vec<(u32, Encoding)>> = HashMap::new();
-        for p in &self.patterns {
-            let h = hash(bytes(p));
-            let mut at = by_value.get(&h).copied();
-            while let Some(u) = at {
-                if bytes(&unique[u]) == bytes(p) {
-                    break;
-                }
-                at = (next[u] != usize::MAX).then_some(next[u]);
-            }
-            match at {
-                Some(u) => {
-                    let others = more.entry(u).or_default();
-                    if unique[u].owner != p.owner && !others.contains(&p.owner) {
-                        others.push(p.owner);
-                    }
-                }
-                None => {
-                    next.push(by_value.insert(h, unique.len()).unwrap_or(usize::MAX));
-                    unique.push(*p);
-                }
-            }
-        }
-        drop(by_value);
-        let first = unique.iter().map(|p| p.owner).collect();
         let engine = match search {
-            Search::Bulk => {
-                // A full DFA costs memory and build time but searches several times faster
-                // than the NFA the builder would pick for thousands of patterns.
-                let automaton = AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(unique.iter().map(bytes))?;
-                // `arena` is dropped (wiped) on return: the automaton keeps its own tables.
-                Engine::Automaton(automaton)
-            }
-            Search::Small => Engine::Prefixes(PrefixSet::new(
-                arena,
-                unique.iter().map(|p| (p.start, p.end)).collect(),
-            )),
+            Search::Bulk => Engine::Automaton(Automaton::new(self.arena, &self.patterns)?),
+            Search::Small => Engine::Prefixes(PrefixSet::new(self.arena, self.patterns)),
         };
         Ok(Some(Matcher {
             engine,
             sources: self.sources,
-            first,
-            more,
         }))
     }
 }
@@ -286,15 +247,11 @@ pub enum Search {
 /// The compiled patterns.
 pub struct Matcher {
     engine: Engine,
-    sources: Vec<(SecretName, String)>,
-    /// The first owner of each pattern, and the others of the few that have more.
-    first: Vec<(u32, Encoding)>,
-    more: HashMap<usize, Vec<(u32, Encoding)>>,
+    sources: Vec<(SecretName, Cow<'static, str>)>,
 }
 
 enum Engine {
-    /// Keeps no copy of the values besides the automaton's own transition tables.
-    Automaton(AhoCorasick),
+    Automaton(Automaton),
     Prefixes(PrefixSet),
 }
 
@@ -310,7 +267,7 @@ impl Matcher {
     /// Every non-overlapping occurrence in `haystack`, leftmost and longest first.
     pub fn find_iter<'a>(&'a self, haystack: &'a [u8]) -> Box<dyn Iterator<Item = Hit> + 'a> {
         match &self.engine {
-            Engine::Automaton(automaton) => Box::new(automaton.find_iter(haystack).map(|m| Hit {
+            Engine::Automaton(a) => Box::new(a.dfa.find_iter(haystack).map(|m| Hit {
                 start: m.start(),
                 end: m.end(),
                 pattern: m.pattern().as_usize(),
@@ -326,14 +283,24 @@ impl Matcher {
 
     /// The secrets whose value a hit is, sorted.
     pub fn owners(&self, hit: &Hit) -> Vec<Owner> {
-        let others = self.more.get(&hit.pattern).map_or(&[][..], Vec::as_slice);
-        let mut owners: Vec<Owner> = std::iter::once(&self.first[hit.pattern])
-            .chain(others)
-            .filter_map(|&(source, encoding)| {
+        let mut owners: Vec<(u32, Encoding)> = match &self.engine {
+            Engine::Automaton(a) => {
+                let others = a.more.get(&hit.pattern).map_or(&[][..], Vec::as_slice);
+                std::iter::once(a.first[hit.pattern])
+                    .chain(others.iter().copied())
+                    .collect()
+            }
+            Engine::Prefixes(set) => set.owners(hit.pattern),
+        };
+        owners.sort_unstable();
+        owners.dedup();
+        let mut owners: Vec<Owner> = owners
+            .into_iter()
+            .filter_map(|(source, encoding)| {
                 let (name, field) = self.sources.get(source as usize)?;
                 Some(Owner {
                     name: name.clone(),
-                    field: field.clone(),
+                    field: field.clone().into_owned(),
                     encoding,
                 })
             })
@@ -343,75 +310,161 @@ impl Matcher {
     }
 }
 
-/// Rabin–Karp over many patterns: the hash of every pattern's first `width` bytes (the
-/// shortest pattern's length) in a map, one rolling hash over the text, and a byte-for-byte
-/// check of the candidates where a hash is found. Building it is a pass over the values and
-/// a sort of their indices; the values stay in the builder's zeroizing arena, wiped when the
-/// set is dropped.
+/// An Aho–Corasick DFA over the distinct patterns. It keeps no copy of the values besides its
+/// own transition tables.
+struct Automaton {
+    dfa: AhoCorasick,
+    /// The first owner of each distinct pattern, and the others of the few that have more.
+    first: Vec<(u32, Encoding)>,
+    more: HashMap<usize, Vec<(u32, Encoding)>>,
+}
+
+impl Automaton {
+    /// Builds the DFA; `arena` is dropped (wiped) on return.
+    fn new(arena: SecretBuf, patterns: &[Pattern]) -> Result<Self, aho_corasick::BuildError> {
+        let bytes = |p: &Pattern| &arena.as_bytes()[p.start..p.end];
+        // Equal values (a password reused by two secrets) become one pattern with every
+        // owner: a hash of each whole value, chained through `next` on collisions.
+        let mut unique: Vec<Pattern> = Vec::with_capacity(patterns.len());
+        let mut next: Vec<usize> = Vec::with_capacity(patterns.len());
+        let mut by_value: HashMap<u64, usize, Spread> =
+            HashMap::with_capacity_and_hasher(patterns.len(), Spread);
+        let mut more: HashMap<usize, Vec<(u32, Encoding)>> = HashMap::new();
+        for p in patterns {
+            let h = hash(bytes(p));
+            let mut at = by_value.get(&h).copied();
+            while let Some(u) = at {
+                if bytes(&unique[u]) == bytes(p) {
+                    break;
+                }
+                at = (next[u] != usize::MAX).then_some(next[u]);
+            }
+            match at {
+                Some(u) => more.entry(u).or_default().push(p.owner),
+                None => {
+                    next.push(by_value.insert(h, unique.len()).unwrap_or(usize::MAX));
+                    unique.push(*p);
+                }
+            }
+        }
+        drop(by_value);
+        // A full DFA costs memory and build time but searches several times faster than the
+        // NFA the builder would pick for thousands of patterns.
+        let dfa = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(unique.iter().map(bytes))?;
+        Ok(Self {
+            dfa,
+            first: unique.iter().map(|p| p.owner).collect(),
+            more,
+        })
+    }
+}
+
+/// Rabin–Karp over many patterns: each pattern filed in a table under the hash of its first
+/// `width` bytes (the shortest pattern's length), one rolling hash over the text, and a
+/// byte-for-byte check of the few patterns filed where the window's hash points. Building it
+/// is two linear passes (count, then place) and no sort of the whole set; equal values are
+/// not merged (a hit's owners are the patterns beside it with the same bytes). The values
+/// stay in the builder's zeroizing arena, wiped when the set is dropped.
 struct PrefixSet {
     width: usize,
     arena: SecretBuf,
-    /// Each pattern's bytes in the arena.
-    ranges: Vec<(usize, usize)>,
-    /// Pattern indices grouped by prefix hash, longest first within a group.
+    patterns: Vec<Pattern>,
+    /// The patterns filed under slot `s` are `order[slots[s]..slots[s + 1]]`, longest first.
+    slots: Vec<u32>,
     order: Vec<u32>,
-    /// Prefix hash → its group in `order`.
-    by_prefix: HashMap<u64, (u32, u32)>,
+    /// `64 - log2(slot count)`: a hash's slot is its top bits once spread.
+    shift: u32,
     /// `BASE` to the power `width - 1`: what the byte leaving the window weighs.
     top: u64,
 }
 
 /// The multiplier of the rolling hash (odd, so multiplication is invertible mod 2^64).
 const BASE: u64 = 0x100_0000_01b3;
+/// Spreads a polynomial hash over all 64 bits (Fibonacci hashing: 2^64 / φ, odd).
+const SPREAD: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl PrefixSet {
-    fn new(arena: SecretBuf, ranges: Vec<(usize, usize)>) -> Self {
-        let width = ranges.iter().map(|(s, e)| e - s).min().unwrap_or(1).max(1);
+    fn new(arena: SecretBuf, patterns: Vec<Pattern>) -> Self {
+        let width = patterns.iter().map(Pattern::len).min().unwrap_or(1).max(1);
+        // About one slot per pattern: most slots hold one pattern or none.
+        let bits = patterns.len().next_power_of_two().trailing_zeros().max(1);
+        let shift = 64 - bits;
+        let slot_of = |h: u64| (h.wrapping_mul(SPREAD) >> shift) as usize;
         let bytes = arena.as_bytes();
-        let mut keyed: Vec<(u64, std::cmp::Reverse<usize>, u32)> = ranges
+        let slot: Vec<u32> = patterns
             .iter()
-            .enumerate()
-            .map(|(i, &(s, e))| {
-                let i = u32::try_from(i).unwrap_or(u32::MAX);
-                (hash(&bytes[s..s + width]), std::cmp::Reverse(e - s), i)
-            })
+            .map(|p| slot_of(hash(&bytes[p.start..p.start + width])) as u32)
             .collect();
-        keyed.sort_unstable();
-        let mut by_prefix: HashMap<u64, (u32, u32)> = HashMap::with_capacity(keyed.len());
-        let mut order = Vec::with_capacity(keyed.len());
-        for (at, &(h, _, i)) in keyed.iter().enumerate() {
-            let at = u32::try_from(at).unwrap_or(u32::MAX);
-            by_prefix.entry(h).or_insert((at, at)).1 = at + 1;
-            order.push(i);
+        // Count each slot's patterns, then give each slot its range of `order`.
+        let mut slots = vec![0u32; (1 << bits) + 1];
+        for &s in &slot {
+            slots[s as usize + 1] += 1;
+        }
+        for s in 1..slots.len() {
+            slots[s] += slots[s - 1];
+        }
+        let mut cursor = slots.clone();
+        let mut order = vec![0u32; patterns.len()];
+        for (i, &s) in slot.iter().enumerate() {
+            order[cursor[s as usize] as usize] = i as u32;
+            cursor[s as usize] += 1;
+        }
+        drop((slot, cursor));
+        for s in 0..slots.len() - 1 {
+            let filed = &mut order[slots[s] as usize..slots[s + 1] as usize];
+            if filed.len() > 1 {
+                filed.sort_unstable_by_key(|&i| std::cmp::Reverse(patterns[i as usize].len()));
+            }
         }
         let top = (1..width).fold(1u64, |acc, _| acc.wrapping_mul(BASE));
         Self {
             width,
             arena,
-            ranges,
+            patterns,
+            slots,
             order,
-            by_prefix,
+            shift,
             top,
         }
     }
 
-    /// The longest value starting at `at`, if any.
-    fn longest_at(&self, haystack: &[u8], at: usize, h: u64) -> Option<Hit> {
-        let &(from, to) = self.by_prefix.get(&h)?;
-        let rest = &haystack[at..];
-        let bytes = self.arena.as_bytes();
-        self.order[from as usize..to as usize]
+    fn bytes(&self, i: usize) -> &[u8] {
+        let p = &self.patterns[i];
+        &self.arena.as_bytes()[p.start..p.end]
+    }
+
+    /// The patterns filed under the slot of prefix hash `h`, longest first.
+    fn filed(&self, h: u64) -> impl Iterator<Item = usize> + '_ {
+        let s = (h.wrapping_mul(SPREAD) >> self.shift) as usize;
+        self.order[self.slots[s] as usize..self.slots[s + 1] as usize]
             .iter()
             .map(|&i| i as usize)
-            .find(|&i| {
-                let (s, e) = self.ranges[i];
-                rest.starts_with(&bytes[s..e])
-            })
+    }
+
+    /// The longest value starting at `at`, if any.
+    fn longest_at(&self, haystack: &[u8], at: usize, h: u64) -> Option<Hit> {
+        let rest = &haystack[at..];
+        self.filed(h)
+            .find(|&i| rest.starts_with(self.bytes(i)))
             .map(|i| Hit {
                 start: at,
-                end: at + (self.ranges[i].1 - self.ranges[i].0),
+                end: at + self.patterns[i].len(),
                 pattern: i,
             })
+    }
+
+    /// Whose values pattern `i`'s bytes are: every pattern with the same bytes.
+    fn owners(&self, i: usize) -> Vec<(u32, Encoding)> {
+        let Some(found) = self.patterns.get(i).map(|_| self.bytes(i)) else {
+            return Vec::new();
+        };
+        self.filed(hash(&found[..self.width]))
+            .filter(|&j| self.bytes(j) == found)
+            .map(|j| self.patterns[j].owner)
+            .collect()
     }
 
     fn find_iter<'a>(&'a self, haystack: &'a [u8]) -> impl Iterator<Item = Hit> + 'a {
@@ -442,11 +495,50 @@ impl PrefixSet {
     }
 }
 
+/// The hasher of maps keyed by a [`hash`] of the vault's own values: one multiply spreads
+/// them over the table. (SipHash's defence against chosen keys buys nothing here: the keys
+/// are never chosen by the text being searched.)
+#[derive(Debug, Default, Clone, Copy)]
+struct Spread;
+
+impl std::hash::BuildHasher for Spread {
+    type Hasher = Spreader;
+    fn build_hasher(&self) -> Spreader {
+        Spreader(0)
+    }
+}
+
+#[derive(Debug)]
+struct Spreader(u64);
+
+impl std::hash::Hasher for Spreader {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(SPREAD);
+    }
+}
+
 /// The polynomial hash `PrefixSet` rolls: `b0·BASE^(n-1) + … + b(n-1)`, mod 2^64.
 fn hash(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0u64, |h, &b| {
         h.wrapping_mul(BASE).wrapping_add(u64::from(b))
     })
+}
+
+/// A field's name as a source keeps it: the common ones without an allocation each.
+fn field_name(field: &str) -> Cow<'static, str> {
+    match field {
+        "password" => Cow::Borrowed("password"),
+        "otp" => Cow::Borrowed("otp"),
+        other => Cow::Owned(other.to_owned()),
+    }
 }
 
 /// The `secret=` parameter of an `otpauth://` URI.
@@ -637,6 +729,30 @@ mod tests {
                 .into_iter()
                 .any(|(s, e, o)| s == at && e == at + value.len() && o[0].encoding == Encoding::Plain);
             prop_assert!(plain);
+        }
+
+        /// Many values share the prefix table's slots (and prefixes): the table must find
+        /// what the DFA finds, with the same owners, wherever the values sit in the text.
+        #[test]
+        fn both_engines_agree_over_many_values(
+            values in prop::collection::vec("[a-d]{4,9}", 1..60),
+            picks in prop::collection::vec((any::<prop::sample::Index>(), "[a-e ]{0,6}"), 0..20),
+        ) {
+            let secrets: Vec<(String, String)> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("s{i}"), format!("{v}\n")))
+                .collect();
+            let secrets: Vec<(&str, &str)> =
+                secrets.iter().map(|(n, c)| (n.as_str(), c.as_str())).collect();
+            let m = matcher(&secrets, 4);
+            let mut text = String::new();
+            for (pick, filler) in &picks {
+                text.push_str(&values[pick.index(values.len())]);
+                text.push_str(filler);
+            }
+            // `is_match` asserts that the engines agree on every hit and its owners.
+            prop_assert_eq!(m.is_match(text.as_bytes()), !picks.is_empty());
         }
 
         #[test]
