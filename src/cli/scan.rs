@@ -169,9 +169,7 @@ fn build_matcher(ctx: &Context, min_length: usize, search: Search) -> Result<Opt
             "coffer: warning: {unreadable} secret(s) could not be decrypted with your identities and were not looked for"
         );
     }
-    patterns
-        .build(search)
-        .map_err(|e| anyhow!("cannot build the search automaton: {e}"))
+    patterns.build(search).map_err(|e| anyhow!("{e}"))
 }
 
 /// Searches files and folders in parallel, honouring ignore files.

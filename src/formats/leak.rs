@@ -101,20 +101,44 @@ pub struct PatternsBuilder {
     /// Scratch space for the encoded forms of one value.
     padded: SecretBuf,
     encoded: SecretBuf,
+    /// Set when a pattern did not fit the arena's 4 GiB: building then fails rather than
+    /// silently leaving a value out.
+    too_large: bool,
 }
 
 /// One pattern: its bytes in the arena, whose value it is and how it is encoded.
 #[derive(Debug, Clone, Copy)]
 struct Pattern {
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
     owner: (u32, Encoding),
 }
 
 impl Pattern {
-    fn len(&self) -> usize {
-        self.end - self.start
+    fn range(&self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
     }
+
+    fn len(&self) -> usize {
+        (self.end - self.start) as usize
+    }
+}
+
+/// Where `len` bytes put at `start` lie in the arena, if they fit its 32-bit offsets.
+fn arena_span(start: usize, len: usize) -> Option<(u32, u32)> {
+    Some((
+        u32::try_from(start).ok()?,
+        u32::try_from(start.checked_add(len)?).ok()?,
+    ))
+}
+
+/// Why a matcher could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot build the search automaton: {0}")]
+    Automaton(#[from] aho_corasick::BuildError),
+    #[error("the vault's values and their encoded forms exceed 4 GiB")]
+    TooLarge,
 }
 
 impl PatternsBuilder {
@@ -126,6 +150,7 @@ impl PatternsBuilder {
             sources: Vec::new(),
             padded: SecretBuf::default(),
             encoded: SecretBuf::default(),
+            too_large: false,
         }
     }
 
@@ -174,15 +199,20 @@ impl PatternsBuilder {
         let arena = self.arena.as_bytes();
         if self.patterns[first..]
             .iter()
-            .any(|p| &arena[p.start..p.end] == bytes)
+            .any(|p| &arena[p.range()] == bytes)
         {
             return;
         }
         let start = self.arena.len();
+        let (Ok(start32), Ok(end)) = (u32::try_from(start), u32::try_from(start + bytes.len()))
+        else {
+            self.too_large = true;
+            return;
+        };
         self.arena.put(bytes);
         self.patterns.push(Pattern {
-            start,
-            end: self.arena.len(),
+            start: start32,
+            end,
             owner,
         });
     }
@@ -190,7 +220,11 @@ impl PatternsBuilder {
     /// Takes in the patterns of another store, mounted at `prefix`: their secrets are named
     /// as the user names them (`team/db`).
     pub fn absorb(&mut self, other: PatternsBuilder, prefix: &Folder) {
-        let offset = self.arena.len();
+        let Some((offset, _)) = arena_span(self.arena.len(), other.arena.len()) else {
+            self.too_large = true;
+            return;
+        };
+        self.too_large |= other.too_large;
         let first_source = u32::try_from(self.sources.len()).unwrap_or(u32::MAX);
         self.arena.put(other.arena.as_bytes());
         self.sources.extend(
@@ -220,7 +254,10 @@ impl PatternsBuilder {
     /// when there is nothing to look for. [`Search::Bulk`] builds a full DFA (fastest over
     /// hundreds of MB, costly to build); [`Search::Small`] a table of prefixes, linear and
     /// small to build, for a few kilobytes of text such as a staged change.
-    pub fn build(self, search: Search) -> Result<Option<Matcher>, aho_corasick::BuildError> {
+    pub fn build(self, search: Search) -> Result<Option<Matcher>, BuildError> {
+        if self.too_large {
+            return Err(BuildError::TooLarge);
+        }
         if self.patterns.is_empty() {
             return Ok(None);
         }
@@ -322,7 +359,7 @@ struct Automaton {
 impl Automaton {
     /// Builds the DFA; `arena` is dropped (wiped) on return.
     fn new(arena: SecretBuf, patterns: &[Pattern]) -> Result<Self, aho_corasick::BuildError> {
-        let bytes = |p: &Pattern| &arena.as_bytes()[p.start..p.end];
+        let bytes = |p: &Pattern| &arena.as_bytes()[p.range()];
         // Equal values (a password reused by two secrets) become one pattern with every
         // owner: a hash of each whole value, chained through `next` on collisions.
         let mut unique: Vec<Pattern> = Vec::with_capacity(patterns.len());
@@ -396,7 +433,7 @@ impl PrefixSet {
         let bytes = arena.as_bytes();
         let slot: Vec<u32> = patterns
             .iter()
-            .map(|p| slot_of(hash(&bytes[p.start..p.start + width])) as u32)
+            .map(|p| slot_of(hash(&bytes[p.range()][..width])) as u32)
             .collect();
         // Count each slot's patterns, then give each slot its range of `order`.
         let mut slots = vec![0u32; (1 << bits) + 1];
@@ -432,8 +469,7 @@ impl PrefixSet {
     }
 
     fn bytes(&self, i: usize) -> &[u8] {
-        let p = &self.patterns[i];
-        &self.arena.as_bytes()[p.start..p.end]
+        &self.arena.as_bytes()[self.patterns[i].range()]
     }
 
     /// The patterns filed under the slot of prefix hash `h`, longest first.
@@ -710,6 +746,16 @@ mod tests {
             .map(|f| f.0)
             .collect();
         assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn the_arena_refuses_what_its_offsets_cannot_reach() {
+        let max = u32::MAX as usize;
+        assert_eq!(arena_span(3, 4), Some((3, 7)));
+        assert_eq!(arena_span(max - 4, 4), Some((u32::MAX - 4, u32::MAX)));
+        assert_eq!(arena_span(max - 4, 5), None);
+        assert_eq!(arena_span(max + 1, 0), None);
+        assert_eq!(arena_span(usize::MAX, 1), None);
     }
 
     proptest! {
