@@ -10,7 +10,6 @@
 //! wiped as soon as the automaton is built (or when the prefix set, which needs them to
 //! verify a hit, is dropped).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::crypto::secret::{Plaintext, SecretBuf};
@@ -97,7 +96,7 @@ pub struct PatternsBuilder {
     arena: SecretBuf,
     patterns: Vec<Pattern>,
     /// Whose values these are: a secret and the field.
-    sources: Vec<(SecretName, Cow<'static, str>)>,
+    sources: Sources,
     /// Scratch space for the encoded forms of one value.
     padded: SecretBuf,
     encoded: SecretBuf,
@@ -147,7 +146,7 @@ impl PatternsBuilder {
             min_length: min_length.max(1),
             arena: SecretBuf::default(),
             patterns: Vec::new(),
-            sources: Vec::new(),
+            sources: Sources::default(),
             padded: SecretBuf::default(),
             encoded: SecretBuf::default(),
             too_large: false,
@@ -170,8 +169,10 @@ impl PatternsBuilder {
         if value.starts_with(b"-----BEGIN ") || value.starts_with(b"-----END ") {
             return;
         }
-        let source = u32::try_from(self.sources.len()).unwrap_or(u32::MAX);
-        self.sources.push((name.clone(), field_name(field)));
+        let Some(source) = self.sources.push(name.as_str(), field) else {
+            self.too_large = true;
+            return;
+        };
         let first = self.patterns.len();
         self.push(first, value, (source, Encoding::Plain));
         let (mut padded, mut encoded) = (
@@ -225,14 +226,12 @@ impl PatternsBuilder {
             return;
         };
         self.too_large |= other.too_large;
-        let first_source = u32::try_from(self.sources.len()).unwrap_or(u32::MAX);
+        let first_source = self.sources.len();
+        if !self.sources.absorb(other.sources, prefix) {
+            self.too_large = true;
+            return;
+        }
         self.arena.put(other.arena.as_bytes());
-        self.sources.extend(
-            other
-                .sources
-                .into_iter()
-                .map(|(name, field)| (prefix.join(&name), field)),
-        );
         self.patterns
             .extend(other.patterns.into_iter().map(|p| Pattern {
                 start: p.start + offset,
@@ -284,7 +283,7 @@ pub enum Search {
 /// The compiled patterns.
 pub struct Matcher {
     engine: Engine,
-    sources: Vec<(SecretName, Cow<'static, str>)>,
+    sources: Sources,
 }
 
 enum Engine {
@@ -334,10 +333,10 @@ impl Matcher {
         let mut owners: Vec<Owner> = owners
             .into_iter()
             .filter_map(|(source, encoding)| {
-                let (name, field) = self.sources.get(source as usize)?;
+                let (name, field) = self.sources.get(source)?;
                 Some(Owner {
-                    name: name.clone(),
-                    field: field.clone().into_owned(),
+                    name,
+                    field: field.to_owned(),
                     encoding,
                 })
             })
@@ -568,12 +567,62 @@ fn hash(bytes: &[u8]) -> u64 {
     })
 }
 
-/// A field's name as a source keeps it: the common ones without an allocation each.
-fn field_name(field: &str) -> Cow<'static, str> {
-    match field {
-        "password" => Cow::Borrowed("password"),
-        "otp" => Cow::Borrowed("otp"),
-        other => Cow::Owned(other.to_owned()),
+/// Whose values the patterns are: a secret's name and a field for each source, the names
+/// kept end to end in one string (a source per value, no allocation each) and the fields
+/// (nearly always `password`) once each.
+#[derive(Default)]
+struct Sources {
+    names: String,
+    /// Each source: its name's start and end in `names`, and its field in `fields`.
+    spans: Vec<(u32, u32, u32)>,
+    fields: Vec<Box<str>>,
+    field_index: HashMap<Box<str>, u32>,
+}
+
+impl Sources {
+    fn len(&self) -> u32 {
+        self.spans.len() as u32
+    }
+
+    /// A new source, its number; `None` past 4 GiB of names or 2^32 sources.
+    fn push(&mut self, name: &str, field: &str) -> Option<u32> {
+        let source = u32::try_from(self.spans.len()).ok()?;
+        // The values of one secret come one after another: they share its name.
+        let (start, end) = match self.spans.last() {
+            Some(&(s, e, _)) if &self.names[s as usize..e as usize] == name => (s, e),
+            _ => {
+                let span = arena_span(self.names.len(), name.len())?;
+                self.names.push_str(name);
+                span
+            }
+        };
+        let field = match self.field_index.get(field) {
+            Some(&f) => f,
+            None => {
+                let f = u32::try_from(self.fields.len()).ok()?;
+                self.fields.push(field.into());
+                self.field_index.insert(field.into(), f);
+                f
+            }
+        };
+        self.spans.push((start, end, field));
+        Some(source)
+    }
+
+    fn get(&self, source: u32) -> Option<(SecretName, &str)> {
+        let &(start, end, field) = self.spans.get(source as usize)?;
+        let name = SecretName::new(&self.names[start as usize..end as usize]).ok()?;
+        Some((name, self.fields.get(field as usize)?))
+    }
+
+    /// Takes in another store's sources, their names under `prefix`, numbered after these;
+    /// false if they do not fit.
+    fn absorb(&mut self, other: Sources, prefix: &Folder) -> bool {
+        (0..other.len()).all(|source| {
+            other.get(source).is_some_and(|(name, field)| {
+                self.push(prefix.join(&name).as_str(), field).is_some()
+            })
+        })
     }
 }
 
