@@ -308,22 +308,6 @@ fn check_recipients_file(vault: &Vault, path: &Path) -> Option<Problem> {
     }
 }
 
-/// The stanza types coffer knows how to write, in a fixed order for counting.
-const STANZA_TYPES: [&str; 4] = ["X25519", "ssh-ed25519", "ssh-rsa", "scrypt"];
-
-/// How many stanzas of each of [`STANZA_TYPES`] (others are not counted).
-type StanzaCounts = [usize; STANZA_TYPES.len()];
-
-fn count_stanzas<'a>(types: impl IntoIterator<Item = &'a str>) -> StanzaCounts {
-    let mut counts = StanzaCounts::default();
-    for kind in types {
-        if let Some(i) = STANZA_TYPES.iter().position(|k| *k == kind) {
-            counts[i] += 1;
-        }
-    }
-    counts
-}
-
 /// Secrets whose header stanzas do not match their folder's recipients. Each folder's
 /// recipients are read once, not once per secret.
 fn check_stanzas(
@@ -331,20 +315,19 @@ fn check_stanzas(
     headers: &[(SecretName, crypto::HeaderSummary)],
     report: &mut Report,
 ) {
-    let mut expected: HashMap<&str, Option<StanzaCounts>> = HashMap::new();
+    let mut expected: HashMap<&str, Option<crypto::StanzaCounts>> = HashMap::new();
     for (name, summary) in headers {
         let folder = name.as_str().rsplit_once('/').map_or("", |(f, _)| f);
         let want = expected.entry(folder).or_insert_with(|| {
             let folder = Folder::new(folder).ok()?;
             let (_, r) = vault.file_recipients(&folder).ok()??;
-            Some(count_stanzas(r.iter().map(|r| r.stanza_type())))
+            Some(crypto::count_stanzas(r.iter().map(|r| r.stanza_type())))
         });
         let Some(want) = want else { continue };
-        let have = count_stanzas(summary.stanza_types.iter().map(String::as_str));
-        if have == *want {
+        if summary.stanzas == *want {
             continue;
         }
-        let (had, wanted): (usize, usize) = (have.iter().sum(), want.iter().sum());
+        let (had, wanted): (u32, u32) = (summary.stanzas.iter().sum(), want.iter().sum());
         let why = if had > wanted {
             "a removed recipient may still be able to read it"
         } else if had < wanted {
