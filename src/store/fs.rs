@@ -827,14 +827,7 @@ fn stamps_below(
         {
             prefix.push_str(stem);
             if let Ok(name) = SecretName::new(prefix) {
-                let stamp = st.map(|st| Stamp {
-                    device: st.st_dev,
-                    inode: st.st_ino,
-                    size: u64::try_from(st.st_size).unwrap_or(0),
-                    modified: (st.st_mtime, i64::try_from(st.st_mtime_nsec).unwrap_or(0)),
-                    changed: (st.st_ctime, i64::try_from(st.st_ctime_nsec).unwrap_or(0)),
-                });
-                found.push((name, stamp));
+                found.push((name, st.as_ref().map(Stamp::of)));
             }
         }
         prefix.truncate(at);

@@ -141,6 +141,17 @@ pub struct Stamp {
 }
 
 impl Stamp {
+    /// The stamp of a file as `stat` saw it.
+    pub fn of(st: &rustix::fs::Stat) -> Self {
+        Stamp {
+            device: st.st_dev,
+            inode: st.st_ino,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            modified: (st.st_mtime, i64::try_from(st.st_mtime_nsec).unwrap_or(0)),
+            changed: (st.st_ctime, i64::try_from(st.st_ctime_nsec).unwrap_or(0)),
+        }
+    }
+
     /// How long after a change its change time can be trusted to mark it: far above the
     /// file system clock's tick (a few milliseconds) and the 2-second timestamps of FAT.
     pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);

@@ -1,7 +1,8 @@
 //! Whole-vault tools built on the vault: the audit, fsck, the importers and the values
-//! `scan` looks for (kept in a cache between runs).
+//! `scan` looks for (kept in a cache between runs), and what their caches share.
 
 pub mod audit;
+mod cache;
 pub mod fsck;
 pub mod import;
 pub mod scan_cache;
