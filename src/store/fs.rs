@@ -571,10 +571,14 @@ impl Storage for FsStore {
         Ok(out)
     }
 
-    fn inspect(&self, folder: &Folder) -> Result<Vec<super::inspect::Found>> {
+    fn inspect(
+        &self,
+        folder: &Folder,
+        known: &mut dyn super::inspect::KnownHeaders,
+    ) -> Result<Vec<super::inspect::Found>> {
         let start = self.folder_path(folder);
         let start = start.strip_prefix(&self.root).unwrap_or(Path::new(""));
-        super::inspect::inspect(&self.root, start)
+        super::inspect::inspect(&self.root, start, known)
     }
 
     fn repair(&self, _lock: &StoreLock, path: &Path, repair: super::inspect::Repair) -> Result<()> {

@@ -344,9 +344,14 @@ pub trait Storage: Send + Sync {
     /// Removes temporary files left by killed writers below `folder`; returns how many.
     fn sweep_temps(&self, lock: &StoreLock, folder: &Folder) -> Result<usize>;
 
-    /// Every file system entry at or below `folder`, for `fsck` (see [`inspect`]). A store
-    /// that is not on disk has none to show.
-    fn inspect(&self, _folder: &Folder) -> Result<Vec<inspect::Found>> {
+    /// Every file system entry at or below `folder`, for `fsck` (see [`inspect`]), the
+    /// headers `known` has for a file's current stamp taken from it. A store that is not on
+    /// disk has none to show.
+    fn inspect(
+        &self,
+        _folder: &Folder,
+        _known: &mut dyn inspect::KnownHeaders,
+    ) -> Result<Vec<inspect::Found>> {
         Err(StoreError::Unsupported("fsck"))
     }
 
