@@ -79,6 +79,8 @@ pub fn read(path: &Path) -> Option<Vec<u8>> {
 
 /// The headers a cache holds, borrowed from its bytes, in the walk's order.
 pub struct HeaderCache<'a> {
+    /// The whole cache, as read.
+    bytes: &'a [u8],
     records: Vec<Record<'a>>,
     /// Where the next file the walk asks about should be.
     next: usize,
@@ -156,10 +158,12 @@ impl<'a> HeaderCache<'a> {
             }
             records.push(Record { path, stamp, fact });
         }
-        reader
-            .0
-            .is_empty()
-            .then_some(HeaderCache { records, next: 0 })
+        let cache = HeaderCache {
+            bytes,
+            records,
+            next: 0,
+        };
+        reader.0.is_empty().then_some(cache)
     }
 }
 
@@ -193,7 +197,8 @@ fn walk_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 /// The cache after a check of `folder` (relative to the store's root; empty for all of it)
 /// whose walk began at `walked_at` and found `found`: a record for each header read or reused
 /// whose stamp has settled by then, and `old`'s records outside `folder`. With the count of
-/// headers reused and read, and the bytes to write — `None` when the cache would not change.
+/// headers reused and read, and the bytes to write — `None` when the cache would not change
+/// (as after `--full` found every header as it was).
 pub fn update(
     vault: &Vault,
     old: Option<&HeaderCache>,
@@ -208,6 +213,7 @@ pub fn update(
                 .strip_prefix(folder)
                 .is_some_and(|r| r.starts_with(b"/"))
     };
+    let old_bytes = old.map(|old| old.bytes);
     let old = old.map_or(&[][..], |old| &old.records[..]);
     let outside: Vec<Record> = old.iter().filter(|r| !inside(r.path)).copied().collect();
     let mut stats = CacheStats::default();
@@ -241,7 +247,11 @@ pub fn update(
         .into_iter()
         .partition(|r| walk_order(r.path, folder).is_lt());
     let records = before.into_iter().chain(checked).chain(after);
-    (Some(encode(vault, records)), stats)
+    let new = encode(vault, records);
+    if old_bytes == Some(&new[..]) {
+        return (None, stats);
+    }
+    (Some(new), stats)
 }
 
 /// The cache holding `records` (in the walk's order) for `vault`'s store.
@@ -585,7 +595,8 @@ mod tests {
             full: true,
             ..options()
         };
-        assert_eq!(f.check_with(&web, full, true).cache, stats(0, 2, true));
+        // Every header as it was: nothing to write.
+        assert_eq!(f.check_with(&web, full, true).cache, stats(0, 2, false));
         assert_eq!(f.check(true).cache, stats(4, 0, false));
     }
 
@@ -654,7 +665,15 @@ mod tests {
         let after = f.check(true);
         assert_eq!(after.cache, stats(2, 0, false));
         assert_eq!(problems(&after)[0].0, "not-age");
+        // Nothing changed since: --full has nothing to write.
+        let full = Options {
+            full: true,
+            ..Options::default()
+        };
+        let again = f.check_with(&Folder::root(), full, true);
+        assert_eq!(again.cache, stats(0, 2, false));
         // --decrypt reads every header too.
+        damage_in_place(&f.file("b"));
         forge_current_stamps(&f);
         let decrypt = Options {
             decrypt: true,
@@ -662,6 +681,14 @@ mod tests {
         };
         let report = f.check_with(&Folder::root(), decrypt, true);
         assert_eq!(report.cache, stats(0, 2, true));
+        let found: Vec<_> = problems(&report).into_iter().map(|p| (p.0, p.1)).collect();
+        assert_eq!(
+            found,
+            [
+                ("not-age", "a.age".to_owned()),
+                ("not-age", "b.age".to_owned())
+            ]
+        );
     }
 
     #[test]
