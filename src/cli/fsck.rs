@@ -1,5 +1,6 @@
-//! `fsck [SUB] [--decrypt] [--fix] [--json]`: what is wrong with the store, one line per
-//! problem; the checks and fixes live in [`coffer::tools::fsck`].
+//! `fsck [SUB] [--full] [--decrypt] [--fix] [--json]`: what is wrong with the store, one line
+//! per problem; the checks and fixes live in [`coffer::tools::fsck`], its cache of checked
+//! headers in [`coffer::tools::fsck_cache`].
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use clap_complete::ArgValueCompleter;
 
 use coffer::sys::text::terminal_safe;
 use coffer::tools::fsck::{self, Options, Problem, Report};
+use coffer::tools::fsck_cache;
 use coffer::{Folder, Vault};
 
 use super::{Context, parse_folder};
@@ -22,7 +24,13 @@ pub struct FsckArgs {
     /// Check only this folder (default: the whole store)
     #[arg(add = ArgValueCompleter::new(super::complete::folders))]
     pub subfolder: Option<String>,
-    /// Also decrypt every secret and report those you cannot read
+    /// Read every secret's header again instead of trusting fsck's cache for files whose
+    /// stamp (inode, size, times) has not changed, and refresh the cache: finds a header
+    /// damaged in place by the disk beneath the file system
+    #[arg(long)]
+    pub full: bool,
+    /// Also decrypt every secret and report those you cannot read (reads every header, as
+    /// --full does)
     #[arg(long)]
     pub decrypt: bool,
     /// Apply the safe fixes (permissions, stray temporaries, empty folders, orphaned marks,
@@ -52,6 +60,14 @@ pub fn fsck(args: &FsckArgs, ctx: &Context) -> Result<ExitCode> {
         };
         report.secrets += part.secrets;
         report.conflict_refs += part.conflict_refs;
+        report.cache.read += part.cache.read;
+        report.cache.reused += part.cache.reused;
+        if let Some(e) = part.cache_error {
+            eprintln!(
+                "coffer: warning: {} (fsck went on without its cache)",
+                super::ui::error_line(&e.into())
+            );
+        }
         report
             .problems
             .extend(part.problems.into_iter().map(prefix));
@@ -77,6 +93,10 @@ pub fn fsck(args: &FsckArgs, ctx: &Context) -> Result<ExitCode> {
                 v
             })).collect::<Vec<_>>(),
             "conflict_refs": report.conflict_refs,
+            "headers": {
+                "read": report.cache.read,
+                "from_cache": report.cache.reused,
+            },
         });
         out.push_str(&json.to_string());
         out.push('\n');
@@ -135,6 +155,8 @@ type Tried = (Problem, Option<String>);
 fn check_store(vault: &Vault, folder: &Folder, args: &FsckArgs) -> Result<(Report, Vec<Tried>)> {
     let options = Options {
         decrypt: args.decrypt,
+        full: args.full,
+        cache: coffer::config::cache_dir().map(|dir| fsck_cache::cache_file(&dir, vault)),
     };
     let run = || -> Result<Report> {
         let total = if args.decrypt {
@@ -153,7 +175,7 @@ fn check_store(vault: &Vault, folder: &Folder, args: &FsckArgs) -> Result<(Repor
         } else {
             indicatif::ProgressBar::hidden()
         };
-        let report = fsck::check(vault, folder, options, &|| bar.inc(1))?;
+        let report = fsck::check(vault, folder, &options, &|| bar.inc(1))?;
         bar.finish_and_clear();
         Ok(report)
     };

@@ -82,11 +82,30 @@ pub fn is_age_file(file: &[u8]) -> bool {
         && age::Decryptor::new_buffered(HeaderAtOnce::new(file)).is_ok()
 }
 
-/// What an age header says without a key: the type of each stanza (`X25519`, `ssh-ed25519`,
-/// `ssh-rsa`, `scrypt`, a plugin's), in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The stanza types coffer writes, in a fixed order for counting.
+pub const STANZA_TYPES: [&str; 4] = ["X25519", "ssh-ed25519", "ssh-rsa", "scrypt"];
+
+/// How many stanzas of each of [`STANZA_TYPES`].
+pub type StanzaCounts = [u32; STANZA_TYPES.len()];
+
+/// How many of `types` are each of [`STANZA_TYPES`] (others are not counted).
+pub fn count_stanzas<'a>(types: impl IntoIterator<Item = &'a str>) -> StanzaCounts {
+    let mut counts = StanzaCounts::default();
+    for kind in types {
+        if let Some(i) = STANZA_TYPES.iter().position(|k| *k == kind) {
+            counts[i] += 1;
+        }
+    }
+    counts
+}
+
+/// What an age header says without a key: how many stanzas of each type coffer writes
+/// ([`STANZA_TYPES`]), and how many of any other type (a plugin's, or the random "grease"
+/// stanza age adds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HeaderSummary {
-    pub stanza_types: Vec<String>,
+    pub stanzas: StanzaCounts,
+    pub others: u32,
 }
 
 /// Where a binary age header ends (just past its `--- MAC` line) in `prefix`, if it does.
@@ -105,18 +124,21 @@ pub fn header_len(prefix: &[u8]) -> Option<usize> {
 pub const HEADER_CHECK_EXTRA: usize = 16;
 
 /// Checks, without any key, that `prefix` (the start of a file of `file_size` bytes, holding
-/// its whole header and the [`HEADER_CHECK_EXTRA`] bytes after it) is a binary age v1 file: magic, stanza framing, a header the
-/// `age` crate parses, and a payload long enough for its nonce and a final chunk.
+/// its whole header and the [`HEADER_CHECK_EXTRA`] bytes after it) is a binary age v1 file:
+/// magic, a header as the format and the `age` crate's parser want it (every stanza ending
+/// with a short body line, canonical base64, one `scrypt` stanza alone), and a payload long
+/// enough for its nonce and a final chunk.
+///
+/// One pass over the header, no allocation unless it is damaged: `fsck` checks every file of
+/// a store this way. It accepts exactly the headers [`decrypt`] accepts, [`check_stanza_framing`]
+/// then the `age` crate's parser (a test holds it to them).
 pub fn check_header(prefix: &[u8], file_size: u64) -> Result<HeaderSummary, DecryptError> {
     let corrupt = |why: &str| DecryptError::Corrupt(why.to_owned());
-    if !prefix.starts_with(BINARY_MAGIC) {
-        return Err(corrupt("no age header"));
+    let summary = parse_header(prefix)?;
+    let len = summary.len;
+    if prefix.len() < len + HEADER_CHECK_EXTRA {
+        return Err(corrupt("truncated: no payload"));
     }
-    check_stanza_framing(prefix)?;
-    let len = header_len(prefix).ok_or_else(|| corrupt("truncated header"))?;
-    let with_nonce = &prefix[..prefix.len().min(len + HEADER_CHECK_EXTRA)];
-    // In one piece, as for decryption: line by line is quadratic in the recipients.
-    age::Decryptor::new_buffered(HeaderAtOnce::new(with_nonce)).map_err(map_error)?;
     // Payload: a 16-byte nonce, then chunks of up to 64 KiB each with a 16-byte tag; only
     // the first may be empty.
     const NONCE: u64 = 16;
@@ -129,15 +151,131 @@ pub fn check_header(prefix: &[u8], file_size: u64) -> Result<HeaderSummary, Decr
     if payload < TAG || (payload > CHUNK && last != 0 && last <= TAG) {
         return Err(corrupt("truncated payload"));
     }
-    let stanza_types = prefix[..len]
-        .split(|&b| b == b'\n')
-        .filter_map(|line| line.strip_prefix(b"-> "))
-        .map(|rest| {
-            let kind = rest.split(|&b| b == b' ').next().unwrap_or_default();
-            String::from_utf8_lossy(kind).into_owned()
-        })
-        .collect();
-    Ok(HeaderSummary { stanza_types })
+    Ok(summary.summary)
+}
+
+/// A header [`parse_header`] accepted: what it says, and its length.
+struct ParsedHeader {
+    summary: HeaderSummary,
+    len: usize,
+}
+
+/// Why a stanza is refused when its body does not end with a short line.
+const LACKS_FINAL_LINE: &str = "a stanza lacks its final short body line";
+
+/// Parses a binary age v1 header at the start of `file`, as the format says (the `age`
+/// crate's parser, without its legacy leniency, which [`check_stanza_framing`] refuses).
+fn parse_header(file: &[u8]) -> Result<ParsedHeader, DecryptError> {
+    let invalid = |why: &str| Err(DecryptError::Corrupt(format!("invalid header: {why}")));
+    let Some(mut rest) = file.strip_prefix(BINARY_MAGIC) else {
+        return Err(DecryptError::Corrupt("no age header".to_owned()));
+    };
+    let mut summary = HeaderSummary::default();
+    let mut stanzas = 0usize;
+    let mut scrypt = false;
+    let mut in_body = false;
+    loop {
+        let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+            return Err(DecryptError::Corrupt("truncated header".to_owned()));
+        };
+        let line = &rest[..end];
+        rest = &rest[end + 1..];
+        if line.starts_with(b"---") {
+            if in_body {
+                return invalid(LACKS_FINAL_LINE);
+            }
+            if stanzas == 0 {
+                return invalid("no stanza");
+            }
+            if !is_mac_line(line) {
+                return invalid("the MAC line is damaged");
+            }
+            break;
+        }
+        if let Some(args) = line.strip_prefix(b"-> ") {
+            if in_body {
+                return invalid(LACKS_FINAL_LINE);
+            }
+            let Some(tag) = stanza_tag(args) else {
+                return invalid("a stanza's first line is damaged");
+            };
+            match STANZA_TYPES.iter().position(|k| k.as_bytes() == tag) {
+                Some(i) => summary.stanzas[i] += 1,
+                None => summary.others += 1,
+            }
+            scrypt |= tag == b"scrypt";
+            stanzas += 1;
+            in_body = true;
+        } else if in_body {
+            if line.len() == BODY_LINE && line.iter().all(|&b| base64_value(b).is_some()) {
+                continue;
+            }
+            if !is_last_body_line(line) {
+                return invalid("a stanza's body is not canonical base64");
+            }
+            in_body = false;
+        } else {
+            return invalid("body line outside a stanza");
+        }
+    }
+    // The age crate's rule: a passphrase stanza is the only one.
+    if scrypt && stanzas > 1 {
+        return invalid("an scrypt stanza must be alone");
+    }
+    Ok(ParsedHeader {
+        summary,
+        len: file.len() - rest.len(),
+    })
+}
+
+/// The length of a full line of a stanza's body.
+const BODY_LINE: usize = 64;
+
+/// The type of a stanza from what follows `-> ` on its first line: one or more arguments,
+/// each one or more visible ASCII characters, separated by single spaces.
+fn stanza_tag(args: &[u8]) -> Option<&[u8]> {
+    let visible = |arg: &[u8]| !arg.is_empty() && arg.iter().all(|b| (33..=126).contains(b));
+    let mut parts = args.split(|&b| b == b' ');
+    let tag = parts.next()?;
+    (visible(tag) && parts.all(visible)).then_some(tag)
+}
+
+/// A stanza's last body line: shorter than a full one, canonical unpadded base64.
+fn is_last_body_line(line: &[u8]) -> bool {
+    line.len() < BODY_LINE && is_canonical_base64(line)
+}
+
+/// `--- ` and the header's MAC: 32 bytes in canonical unpadded base64 (43 characters).
+fn is_mac_line(line: &[u8]) -> bool {
+    line.strip_prefix(b"--- ")
+        .is_some_and(|mac| mac.len() == 43 && is_canonical_base64(mac))
+}
+
+/// Standard base64 without padding whose last character leaves no bits set beyond the
+/// data (what the `age` crate and the format accept).
+fn is_canonical_base64(text: &[u8]) -> bool {
+    if !text.iter().all(|&b| base64_value(b).is_some()) {
+        return false;
+    }
+    let last = text.last().and_then(|&b| base64_value(b)).unwrap_or(0);
+    match text.len() % 4 {
+        1 => false,
+        2 => last & 0x0f == 0,
+        3 => last & 0x03 == 0,
+        _ => true,
+    }
+}
+
+/// The value of a standard base64 character.
+fn base64_value(b: u8) -> Option<u8> {
+    match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    }
 }
 
 fn decrypt_binary(file: &[u8], identities: &Identities) -> Result<Plaintext, DecryptError> {
@@ -282,11 +420,244 @@ mod tests {
         let size = file.len() as u64;
         let len = header_len(&file).unwrap();
         let summary = check_header(&file[..len + HEADER_CHECK_EXTRA], size).unwrap();
-        // The age crate may add a "grease" stanza of a random type after the real ones.
-        assert_eq!(summary.stanza_types[0], "X25519");
+        // The age crate adds a "grease" stanza of a random type after the real ones.
+        assert_eq!(
+            summary,
+            HeaderSummary {
+                stanzas: [1, 0, 0, 0],
+                others: 1
+            }
+        );
         assert!(check_header(&file, len as u64 + 20).is_err());
         assert!(check_header(&file[..len - 2], size).is_err());
+        assert!(check_header(&file[..len + HEADER_CHECK_EXTRA - 1], size).is_err());
         assert!(check_header(b"plain text\n", 11).is_err());
+    }
+
+    /// The header check as it was before [`parse_header`]: the framing, then the `age`
+    /// crate's parser, then the payload's length. What [`check_header`] is held to.
+    fn check_header_with_age(prefix: &[u8], file_size: u64) -> Option<HeaderSummary> {
+        if !prefix.starts_with(BINARY_MAGIC) {
+            return None;
+        }
+        check_stanza_framing(prefix).ok()?;
+        let len = header_len(prefix)?;
+        let with_nonce = &prefix[..prefix.len().min(len + HEADER_CHECK_EXTRA)];
+        age::Decryptor::new_buffered(HeaderAtOnce::new(with_nonce)).ok()?;
+        let payload = file_size.checked_sub(len as u64 + 16)?;
+        let (tag, chunk) = (16, 64 * 1024 + 16);
+        let last = payload % chunk;
+        if payload < tag || (payload > chunk && last != 0 && last <= tag) {
+            return None;
+        }
+        let types: Vec<&str> = prefix[..len]
+            .split(|&b| b == b'\n')
+            .filter_map(|line| line.strip_prefix(b"-> "))
+            .map(|rest| rest.split(|&b| b == b' ').next().unwrap_or_default())
+            .map(|kind| std::str::from_utf8(kind).unwrap_or("?"))
+            .collect();
+        let stanzas = count_stanzas(types.iter().copied());
+        let others = types.len() as u32 - stanzas.iter().sum::<u32>();
+        Some(HeaderSummary { stanzas, others })
+    }
+
+    /// Holds [`check_header`] to [`check_header_with_age`] on one file.
+    fn agrees(file: &[u8], what: &str) {
+        let size = file.len() as u64;
+        let ours = check_header(file, size);
+        let theirs = check_header_with_age(file, size);
+        assert_eq!(
+            ours.as_ref().ok(),
+            theirs.as_ref(),
+            "{what}: ours {ours:?}, the age crate's {theirs:?}, file {:?}",
+            String::from_utf8_lossy(&file[..file.len().min(400)])
+        );
+    }
+
+    #[test]
+    fn the_header_check_agrees_with_the_age_crate_on_every_damage() {
+        let (_, one) = pair();
+        let mut many: Vec<Recipient> = (0..3)
+            .map(|_| pair().1.iter().next().unwrap().clone())
+            .collect();
+        many.push(Recipient::parse(SSH_ED25519).unwrap());
+        let many = Recipients::new(many, PathBuf::from("many"));
+        for recipients in [&one, &many] {
+            for payload in [
+                &b""[..],
+                b"x",
+                &[7u8; 64 * 1024][..],
+                &[7u8; 64 * 1024 + 1][..],
+            ] {
+                let file = encrypt(payload, recipients).unwrap();
+                agrees(&file, "as written");
+                let end = header_len(&file).unwrap() + 20;
+                for at in 0..end {
+                    for byte in [
+                        b'\n', b' ', b'-', b'>', b'A', b'B', b'w', b'=', b'\r', 0x7f, 0,
+                    ] {
+                        let mut changed = file.clone();
+                        changed[at] = byte;
+                        agrees(&changed, &format!("byte {at} set to {byte}"));
+                    }
+                    let mut cut = file.clone();
+                    cut.remove(at);
+                    agrees(&cut, &format!("byte {at} removed"));
+                    agrees(&file[..at], &format!("cut at {at}"));
+                    for byte in [b'\n', b' ', b'A'] {
+                        let mut longer = file.clone();
+                        longer.insert(at, byte);
+                        agrees(&longer, &format!("{byte} inserted at {at}"));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_header_check_agrees_with_the_age_crate_on_the_cctv_vectors() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cctv");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let raw = std::fs::read(&path).unwrap();
+            let Some(split) = raw.windows(2).position(|w| w == b"\n\n") else {
+                continue;
+            };
+            let mut file = raw[split + 2..].to_vec();
+            if raw[..split].windows(16).any(|w| w == b"compressed: zlib") {
+                let mut inflated = Vec::new();
+                flate2::read::ZlibDecoder::new(&file[..])
+                    .read_to_end(&mut inflated)
+                    .unwrap();
+                file = inflated;
+            }
+            agrees(&file, &path.display().to_string());
+            seen += 1;
+        }
+        assert!(seen > 100, "{seen} vectors");
+    }
+
+    /// An SSH key for a stanza of another type.
+    const SSH_ED25519: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN";
+
+    mod generated {
+        use super::*;
+        use base64::Engine;
+        use base64::prelude::BASE64_STANDARD_NO_PAD;
+        use proptest::prelude::*;
+
+        /// An argument of a stanza's first line, a few of them not allowed there.
+        fn arg() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec![
+                "X25519",
+                "X25519",
+                "X25519",
+                "scrypt",
+                "ssh-rsa",
+                "ssh-ed25519",
+                "p-grease",
+                "~!",
+                "a",
+                "AAAA",
+                "+/",
+                "",
+                "\x7f",
+                "é",
+                "a\rb",
+            ])
+        }
+
+        /// A stanza's body lines: base64 of some bytes wrapped at 64, in one of a few styles
+        /// (as written, padded, with bits left over, without its short last line).
+        fn body() -> impl Strategy<Value = Vec<Vec<u8>>> {
+            (prop::collection::vec(any::<u8>(), 0..100), 0..12u8).prop_map(|(bytes, style)| {
+                let mut text = BASE64_STANDARD_NO_PAD.encode(bytes).into_bytes();
+                match style {
+                    1 => text.push(b'='),
+                    2 => {
+                        if let Some(last) = text.last_mut() {
+                            *last = b'B';
+                        }
+                    }
+                    _ => {}
+                }
+                let mut lines: Vec<Vec<u8>> = text.chunks(64).map(<[u8]>::to_vec).collect();
+                if text.len() % 64 == 0 && style != 3 {
+                    lines.push(Vec::new());
+                }
+                lines
+            })
+        }
+
+        /// A header's MAC line, now and then damaged.
+        fn mac() -> impl Strategy<Value = Vec<u8>> {
+            (any::<[u8; 32]>(), 0..12u8).prop_map(|(bytes, style)| {
+                let mut mac = BASE64_STANDARD_NO_PAD.encode(bytes).into_bytes();
+                match style {
+                    1 => mac.truncate(42),
+                    2 => mac[42] = b'B',
+                    3 => mac.push(b'A'),
+                    _ => {}
+                }
+                [&b"--- "[..], &mac].concat()
+            })
+        }
+
+        /// Any line at all, for the damage.
+        fn stray() -> impl Strategy<Value = Vec<u8>> {
+            prop::collection::vec(prop::sample::select(b"-> A\n=w".to_vec()), 0..70)
+        }
+
+        /// A header as written (up to three stanzas and the MAC), then zero to two lines
+        /// replaced, removed or added.
+        fn header() -> impl Strategy<Value = Vec<Vec<u8>>> {
+            let stanza = (prop::collection::vec(arg(), 1..4), body()).prop_map(|(args, body)| {
+                let mut lines = vec![format!("-> {}", args.join(" ")).into_bytes()];
+                lines.extend(body);
+                lines
+            });
+            let damage =
+                prop::collection::vec((any::<prop::sample::Index>(), 0..3u8, stray()), 0..3);
+            let damage = prop_oneof![2 => Just(Vec::new()), 1 => damage];
+            (prop::collection::vec(stanza, 0..4), mac(), damage).prop_map(
+                |(stanzas, mac, damage)| {
+                    let mut lines: Vec<Vec<u8>> = stanzas.into_iter().flatten().collect();
+                    lines.push(mac);
+                    for (at, how, stray) in damage {
+                        if lines.is_empty() {
+                            lines.push(stray);
+                            continue;
+                        }
+                        let at = at.index(lines.len());
+                        match how {
+                            0 => lines[at] = stray,
+                            1 => drop(lines.remove(at)),
+                            _ => lines.insert(at, stray),
+                        }
+                    }
+                    lines
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+            #[test]
+            fn the_header_check_agrees_with_the_age_crate(
+                lines in header(),
+                payload in prop_oneof![3 => 32usize..40, 1 => 0usize..32],
+            ) {
+                let mut file = BINARY_MAGIC.to_vec();
+                for line in &lines {
+                    file.extend_from_slice(line);
+                    file.push(b'\n');
+                }
+                file.extend(std::iter::repeat_n(0xa5, payload));
+                agrees(&file, "generated");
+            }
+        }
     }
 
     #[test]

@@ -571,10 +571,14 @@ impl Storage for FsStore {
         Ok(out)
     }
 
-    fn inspect(&self, folder: &Folder) -> Result<Vec<super::inspect::Found>> {
+    fn inspect(
+        &self,
+        folder: &Folder,
+        known: &mut dyn super::inspect::KnownHeaders,
+    ) -> Result<Vec<super::inspect::Found>> {
         let start = self.folder_path(folder);
         let start = start.strip_prefix(&self.root).unwrap_or(Path::new(""));
-        super::inspect::inspect(&self.root, start)
+        super::inspect::inspect(&self.root, start, known)
     }
 
     fn repair(&self, _lock: &StoreLock, path: &Path, repair: super::inspect::Repair) -> Result<()> {
@@ -827,14 +831,7 @@ fn stamps_below(
         {
             prefix.push_str(stem);
             if let Ok(name) = SecretName::new(prefix) {
-                let stamp = st.map(|st| Stamp {
-                    device: st.st_dev,
-                    inode: st.st_ino,
-                    size: u64::try_from(st.st_size).unwrap_or(0),
-                    modified: (st.st_mtime, i64::try_from(st.st_mtime_nsec).unwrap_or(0)),
-                    changed: (st.st_ctime, i64::try_from(st.st_ctime_nsec).unwrap_or(0)),
-                });
-                found.push((name, stamp));
+                found.push((name, st.as_ref().map(Stamp::of)));
             }
         }
         prefix.truncate(at);

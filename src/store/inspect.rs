@@ -1,6 +1,7 @@
 //! What `fsck` sees of a store on disk: every entry below a folder, walked once without
-//! following a link or opening anything but regular `.age` files (for their header only),
-//! and the few safe repairs `fsck --fix` may make.
+//! following a link or opening anything but regular `.age` files (for their header only, and
+//! only those whose header is not already known for their current [`Stamp`]), and the few
+//! safe repairs `fsck --fix` may make.
 
 use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::OwnedFd;
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, Stat};
 use rustix::io::Errno;
 
-use super::{AGE_SUFFIX, Result, StoreError};
+use super::{AGE_SUFFIX, Result, Stamp, StoreError};
 use crate::crypto;
 
 /// The kind of a file system entry.
@@ -41,9 +42,38 @@ pub struct Found {
     pub empty: bool,
     /// For a regular `.age` file: what [`crypto::check_header`] made of its first bytes
     /// (through the end of its header and the payload's nonce, at most [`HEADER_LIMIT`] and
-    /// one read more). Checked as soon as read, so that the headers of a whole store are
-    /// never held in memory at once.
-    pub header: Option<HeaderVerdict>,
+    /// one read more), or what [`KnownHeaders`] says of it. Checked as soon as read, so that
+    /// the headers of a whole store are never held in memory at once.
+    pub header: Option<CheckedHeader>,
+}
+
+/// What a secret's header showed, and when.
+#[derive(Debug)]
+pub struct CheckedHeader {
+    pub verdict: HeaderVerdict,
+    /// The file's stamp when its header was read (or, if `known`, found unchanged).
+    pub stamp: Stamp,
+    /// Taken from [`KnownHeaders`]: the file was not opened.
+    pub known: bool,
+}
+
+/// Headers checked before, by the path of their file (relative to the store's root): a file
+/// whose stamp is still the one given is looked at (`fstatat`) but not opened, and what its
+/// header showed then stands for what it shows now.
+pub trait KnownHeaders: Send {
+    /// The stamp the file at `path` had and what its header showed, if known. Asked once per
+    /// secret's file, in walk order (each folder's entries sorted by name, byte by byte, a
+    /// folder's contents right after it).
+    fn known(&mut self, path: &Path) -> Option<(Stamp, HeaderVerdict)>;
+}
+
+/// No header known: every secret's file is opened and read.
+pub struct NoKnownHeaders;
+
+impl KnownHeaders for NoKnownHeaders {
+    fn known(&mut self, _path: &Path) -> Option<(Stamp, HeaderVerdict)> {
+        None
+    }
 }
 
 /// The most read of a file looking for the end of its age header.
@@ -64,10 +94,11 @@ pub enum Repair {
 /// folder, then what it holds, sorted by name. One walk, relative to each folder's descriptor
 /// (no path is looked up twice): everything is only looked at (`lstat`), except a secret's
 /// file, which is opened once, without following a link, for its header (checked at once),
-/// mode, owner and size. Those reads are most of the work: batches of them run on the other
-/// threads while the walk goes on, so a store of many small files costs little more than
-/// its reads spread over the processors.
-pub fn inspect(root: &Path, start: &Path) -> Result<Vec<Found>> {
+/// mode, owner and size — unless `known` has its header for the stamp it still has. Those
+/// reads are most of the work: batches of them run on the other threads while the walk goes
+/// on, so a store of many small files costs little more than its reads spread over the
+/// processors.
+pub fn inspect(root: &Path, start: &Path, known: &mut dyn KnownHeaders) -> Result<Vec<Found>> {
     let top = root.join(start);
     // The root itself may be reached through a link (a store kept elsewhere), as for every
     // other command; nothing below it is.
@@ -89,26 +120,39 @@ pub fn inspect(root: &Path, start: &Path) -> Result<Vec<Found>> {
             scope,
             read: &read,
             in_flight: &in_flight,
+            known,
         };
         let walked = walk.folder(Arc::new(fd), 0);
         walk.send();
         walked.map(|()| walk.found)
     })?;
-    let mut read = read.into_inner().unwrap_or_else(PoisonError::into_inner);
-    // In walk order, so that of several unreadable files the first is the one reported.
-    read.sort_unstable_by_key(|(index, _)| *index);
-    for (index, result) in read {
-        let entry = &mut found[index];
-        let (header, st) = result.map_err(|e| match e {
-            Unreadable::NotAFile => StoreError::NotAFile(root.join(&entry.path)),
-            Unreadable::Io(e) => io_error(&root.join(&entry.path), e),
-        })?;
-        entry.mode = st.st_mode & 0o7777;
-        entry.uid = st.st_uid;
-        entry.size = u64::try_from(st.st_size).unwrap_or(0);
-        entry.header = Some(header);
+    // Of several unreadable files, the first in walk order is the one reported.
+    let mut unreadable: Option<(usize, Unreadable)> = None;
+    for (index, result) in read.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        match result {
+            Ok(file) => {
+                let entry = &mut found[index];
+                entry.mode = file.mode;
+                entry.uid = file.uid;
+                entry.size = file.header.stamp.size;
+                entry.header = Some(file.header);
+            }
+            Err(e) if unreadable.as_ref().is_none_or(|(first, _)| index < *first) => {
+                unreadable = Some((index, e));
+            }
+            Err(_) => {}
+        }
     }
-    Ok(found)
+    match unreadable {
+        None => Ok(found),
+        Some((index, e)) => {
+            let path = root.join(&found[index].path);
+            Err(match e {
+                Unreadable::NotAFile => StoreError::NotAFile(path),
+                Unreadable::Io(e) => io_error(&path, e),
+            })
+        }
+    }
 }
 
 /// The most secrets in one batch of header reads, and the most folders (each batch holds its
@@ -120,18 +164,47 @@ const BATCH_FOLDERS: usize = 16;
 /// shape, far below the usual limit of 1,024 open files.
 const IN_FLIGHT: usize = 8;
 
-/// What a header read gave: the header's verdict and the file's status, or why it could not
-/// be read.
-type HeaderRead = std::result::Result<(HeaderVerdict, Stat), Unreadable>;
+/// What checking a secret's file gave, or why it could not be read.
+type HeaderRead = std::result::Result<SecretFile, Unreadable>;
+
+/// A secret's file: its header, permission bits and owner.
+struct SecretFile {
+    header: CheckedHeader,
+    mode: u32,
+    uid: u32,
+}
+
+impl SecretFile {
+    fn new(verdict: HeaderVerdict, st: &Stat, known: bool) -> Self {
+        let header = CheckedHeader {
+            verdict,
+            stamp: Stamp::of(st),
+            known,
+        };
+        SecretFile {
+            header,
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+        }
+    }
+}
 
 /// What a secret's header showed: its stanzas, or why it is not age.
 pub type HeaderVerdict = std::result::Result<crypto::HeaderSummary, crypto::DecryptError>;
 
-/// Secrets' files to open: each `name` in `dir`, its entry being `found[index]`.
+/// Secrets' files to check: each `name` in `dir`, its entry being `found[index]`, with its
+/// header if it is known.
 #[derive(Default)]
 struct Batch {
-    files: Vec<(Arc<OwnedFd>, CString, usize)>,
+    files: Vec<BatchFile>,
     folders: usize,
+}
+
+struct BatchFile {
+    dir: Arc<OwnedFd>,
+    name: CString,
+    index: usize,
+    known: Option<(Stamp, HeaderVerdict)>,
 }
 
 /// A walk in progress: what was found so far, the batch of secrets being gathered, and where
@@ -145,6 +218,7 @@ struct Walk<'a, 's> {
     scope: &'a rayon::Scope<'s>,
     read: &'s Mutex<Vec<(usize, HeaderRead)>>,
     in_flight: &'s AtomicUsize,
+    known: &'a mut dyn KnownHeaders,
 }
 
 impl Walk<'_, '_> {
@@ -203,11 +277,14 @@ impl Walk<'_, '_> {
             .batch
             .files
             .last()
-            .is_none_or(|(last, _, _)| !Arc::ptr_eq(last, dir));
+            .is_none_or(|last| !Arc::ptr_eq(&last.dir, dir));
         self.batch.folders += usize::from(new_folder);
-        self.batch
-            .files
-            .push((Arc::clone(dir), name, self.found.len()));
+        self.batch.files.push(BatchFile {
+            dir: Arc::clone(dir),
+            name,
+            index: self.found.len(),
+            known: self.known.known(&path),
+        });
         self.found.push(Found {
             path,
             kind: FoundKind::File,
@@ -230,23 +307,23 @@ impl Walk<'_, '_> {
         }
         let (read, in_flight) = (self.read, self.in_flight);
         if in_flight.load(Ordering::Acquire) >= IN_FLIGHT {
-            read_batch(&batch, read);
+            read_batch(batch, read);
             return;
         }
         in_flight.fetch_add(1, Ordering::AcqRel);
         self.scope.spawn(move |_| {
-            read_batch(&batch, read);
+            read_batch(batch, read);
             in_flight.fetch_sub(1, Ordering::AcqRel);
         });
     }
 }
 
 /// Reads and checks the headers of a batch, adding what each gave to `read`.
-fn read_batch(batch: &Batch, read: &Mutex<Vec<(usize, HeaderRead)>>) {
+fn read_batch(batch: Batch, read: &Mutex<Vec<(usize, HeaderRead)>>) {
     let out: Vec<(usize, HeaderRead)> = batch
         .files
-        .iter()
-        .map(|(dir, name, index)| (*index, read_header_at(dir, name)))
+        .into_iter()
+        .map(|file| (file.index, check_secret(&file.dir, &file.name, file.known)))
         .collect();
     read.lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -297,6 +374,21 @@ enum Unreadable {
     Io(Errno),
 }
 
+/// The header of the regular file `name` in `dir` and the file's status: `known` if the file
+/// still has the stamp given with it (it is then looked at, not opened), else read and
+/// checked.
+fn check_secret(dir: &OwnedFd, name: &CStr, known: Option<(Stamp, HeaderVerdict)>) -> HeaderRead {
+    if let Some((stamp, verdict)) = known
+        && let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        && FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+        && Stamp::of(&st) == stamp
+    {
+        return Ok(SecretFile::new(verdict, &st, true));
+    }
+    // Changed, gone or replaced since: read as if it were not known (and fail as that would).
+    read_header_at(dir, name)
+}
+
 /// The header of the regular file `name` in `dir`, checked ([`crypto::check_header`]), and
 /// the file's status. Reads through the end of the header and the payload's nonce, at most
 /// [`HEADER_LIMIT`] and one read more; never follows a link, never blocks on a FIFO.
@@ -313,11 +405,12 @@ fn read_header_at(dir: &OwnedFd, name: &CStr) -> HeaderRead {
         return Err(Unreadable::NotAFile);
     }
     let size = u64::try_from(st.st_size).unwrap_or(0);
+    let checked = |verdict| Ok(SecretFile::new(verdict, &st, false));
     // Most headers (one stanza per recipient) fit the first read: no allocation for them.
     let mut first = [0u8; 4096];
     let n = read_some(&fd, &mut first)?;
     if n == 0 || header_read(&first[..n]) {
-        return Ok((crypto::check_header(&first[..n], size), st));
+        return checked(crypto::check_header(&first[..n], size));
     }
     let mut bytes = first[..n].to_vec();
     let mut chunk = [0u8; 4096];
@@ -331,7 +424,7 @@ fn read_header_at(dir: &OwnedFd, name: &CStr) -> HeaderRead {
             break;
         }
     }
-    Ok((crypto::check_header(&bytes, size), st))
+    checked(crypto::check_header(&bytes, size))
 }
 
 /// Whether `bytes` hold a whole header and the nonce after it.

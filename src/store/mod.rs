@@ -141,6 +141,17 @@ pub struct Stamp {
 }
 
 impl Stamp {
+    /// The stamp of a file as `stat` saw it.
+    pub fn of(st: &rustix::fs::Stat) -> Self {
+        Stamp {
+            device: st.st_dev,
+            inode: st.st_ino,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            modified: (st.st_mtime, i64::try_from(st.st_mtime_nsec).unwrap_or(0)),
+            changed: (st.st_ctime, i64::try_from(st.st_ctime_nsec).unwrap_or(0)),
+        }
+    }
+
     /// How long after a change its change time can be trusted to mark it: far above the
     /// file system clock's tick (a few milliseconds) and the 2-second timestamps of FAT.
     pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -333,9 +344,14 @@ pub trait Storage: Send + Sync {
     /// Removes temporary files left by killed writers below `folder`; returns how many.
     fn sweep_temps(&self, lock: &StoreLock, folder: &Folder) -> Result<usize>;
 
-    /// Every file system entry at or below `folder`, for `fsck` (see [`inspect`]). A store
-    /// that is not on disk has none to show.
-    fn inspect(&self, _folder: &Folder) -> Result<Vec<inspect::Found>> {
+    /// Every file system entry at or below `folder`, for `fsck` (see [`inspect`]), the
+    /// headers `known` has for a file's current stamp taken from it. A store that is not on
+    /// disk has none to show.
+    fn inspect(
+        &self,
+        _folder: &Folder,
+        _known: &mut dyn inspect::KnownHeaders,
+    ) -> Result<Vec<inspect::Found>> {
         Err(StoreError::Unsupported("fsck"))
     }
 

@@ -367,6 +367,30 @@ fn judge_private_dir(path: &Path, kind: FileType, owner: u32, mode: u32, uid: u3
     Ok(())
 }
 
+/// The content of `path` if it is a regular file this user owns that no one else may read or
+/// write, of at most `limit` bytes, reached without following a link; else nothing. For the
+/// caches coffer keeps in its private folders, which are only trusted where they lie.
+pub fn read_own_private_file(path: &Path, limit: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    let private = meta.is_file()
+        && meta.uid() == super::uid()
+        && meta.mode() & 0o077 == 0
+        && meta.len() <= limit;
+    if !private {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).ok()?);
+    file.take(limit).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
 /// Creates `path` and any missing parents with mode `0700`, leaving existing folders as they
 /// are (a home or data folder may rightly be `0755`). For a folder that must be private, use
 /// [`create_private_dir`].

@@ -1,26 +1,35 @@
 //! `fsck`: what is wrong with a store, found without decrypting (unless asked), and the few
 //! safe repairs. The store is walked once ([`Vault::inspect`]): links and special files are
-//! reported, never followed or opened; `.age` files are read as far as their header.
+//! reported, never followed or opened; `.age` files are read as far as their header, unless
+//! [`fsck_cache`] holds it for the file's unchanged stamp.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use rayon::prelude::*;
 
 use crate::crypto::recipients::Recipients;
 use crate::crypto::{self, DecryptError};
-use crate::store::inspect::{Found, FoundKind, Repair};
+use crate::store::inspect::{Found, FoundKind, KnownHeaders, NoKnownHeaders, Repair};
 use crate::store::{AGE_SUFFIX, META_DIR, RECIPIENTS_FILE};
+use crate::sys::private::PrivateError;
 use crate::team::git::GITATTRIBUTES;
 use crate::team::log::LogFile;
+use crate::tools::fsck_cache::{self, CacheStats, HeaderCache};
 use crate::vault::{Changed, Error, Result, Vault};
 use crate::{Folder, SecretName};
 
-/// What `fsck` checks beyond the default.
-#[derive(Debug, Clone, Copy, Default)]
+/// What `fsck` checks beyond the default, and where its cache lies.
+#[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Also decrypt every secret.
+    /// Also decrypt every secret (and so read every header: the cache is not used).
     pub decrypt: bool,
+    /// Read every header again, whatever the cache says (and refresh the cache): finds a
+    /// header damaged in place without a change of its file's stamp.
+    pub full: bool,
+    /// The store's cache of checked headers ([`fsck_cache::cache_file`]); `None`: no cache.
+    pub cache: Option<PathBuf>,
 }
 
 /// What `--fix` would do about a problem.
@@ -74,6 +83,10 @@ pub struct Report {
     pub secrets: usize,
     /// Conflict sides kept under `refs/coffer/conflicts/` (not a problem).
     pub conflict_refs: usize,
+    /// Headers read and taken from the cache.
+    pub cache: CacheStats,
+    /// Why the cache could not be written, if it could not (the check is whole without it).
+    pub cache_error: Option<PrivateError>,
 }
 
 fn problem(kind: &'static str, path: impl Into<String>, detail: impl Into<String>) -> Problem {
@@ -103,8 +116,21 @@ fn shown(path: &Path) -> String {
 pub fn check(
     vault: &Vault,
     folder: &Folder,
-    options: Options,
+    options: &Options,
     progress: &(dyn Fn() + Sync),
+) -> Result<Report> {
+    check_at(vault, folder, options, progress, SystemTime::now())
+}
+
+/// [`check`] with the moment taken before the walk given (tests move it forward, as if every
+/// file had settled).
+#[doc(hidden)]
+pub fn check_at(
+    vault: &Vault,
+    folder: &Folder,
+    options: &Options,
+    progress: &(dyn Fn() + Sync),
+    walked_at: SystemTime,
 ) -> Result<Report> {
     let mut report = Report::default();
     // The access logs and git do not depend on the walk, and git's part is mostly waiting
@@ -115,7 +141,7 @@ pub fn check(
             check_logs(vault, &mut logs);
             (logs, check_git(vault))
         });
-        let walked = check_store(vault, folder, &mut report);
+        let walked = check_store(vault, folder, options, walked_at, &mut report);
         let beside = beside
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -141,9 +167,11 @@ pub fn check(
 fn check_store(
     vault: &Vault,
     folder: &Folder,
+    options: &Options,
+    walked_at: SystemTime,
     report: &mut Report,
 ) -> Result<Vec<(SecretName, crypto::HeaderSummary)>> {
-    let found = vault.inspect(folder)?;
+    let found = walk(vault, folder, options, walked_at, report)?;
     let with_recipients = folders_with_recipients(&found);
     let headers = check_files(vault, found, report);
     check_stanzas(vault, &headers, report);
@@ -158,6 +186,37 @@ fn check_store(
         }
     }
     Ok(headers)
+}
+
+/// The walk ([`Vault::inspect`]), with the headers the cache holds for files whose stamp has
+/// not changed (unless every header is to be read); then the cache is brought up to date.
+fn walk(
+    vault: &Vault,
+    folder: &Folder,
+    options: &Options,
+    walked_at: SystemTime,
+    report: &mut Report,
+) -> Result<Vec<Found>> {
+    let bytes = options.cache.as_deref().and_then(fsck_cache::read);
+    let mut cache = bytes
+        .as_deref()
+        .and_then(|bytes| HeaderCache::parse(bytes, vault));
+    let mut none = NoKnownHeaders;
+    let known: &mut dyn KnownHeaders = match &mut cache {
+        Some(cache) if !options.full && !options.decrypt => cache,
+        _ => &mut none,
+    };
+    let found = vault.inspect(folder, known)?;
+    let scope = Path::new(folder.as_str());
+    let (next, stats) = fsck_cache::update(vault, cache.as_ref(), scope, &found, walked_at);
+    report.cache = stats;
+    if let (Some(path), Some(next)) = (&options.cache, next) {
+        match fsck_cache::write(path, &next) {
+            Ok(()) => report.cache.written = true,
+            Err(e) => report.cache_error = Some(e),
+        }
+    }
+    Ok(found)
 }
 
 /// Permissions, owners, kinds, temporaries, empty folders, age headers, recipients files.
@@ -281,7 +340,7 @@ fn check_entry(vault: &Vault, entry: Found, uid: u32) -> Checked {
             return out;
         }
     };
-    match header {
+    match header.verdict {
         Ok(summary) => out.secret = Some((name, summary)),
         Err(e) => out.problems.push(problem(
             "not-age",
@@ -308,22 +367,6 @@ fn check_recipients_file(vault: &Vault, path: &Path) -> Option<Problem> {
     }
 }
 
-/// The stanza types coffer knows how to write, in a fixed order for counting.
-const STANZA_TYPES: [&str; 4] = ["X25519", "ssh-ed25519", "ssh-rsa", "scrypt"];
-
-/// How many stanzas of each of [`STANZA_TYPES`] (others are not counted).
-type StanzaCounts = [usize; STANZA_TYPES.len()];
-
-fn count_stanzas<'a>(types: impl IntoIterator<Item = &'a str>) -> StanzaCounts {
-    let mut counts = StanzaCounts::default();
-    for kind in types {
-        if let Some(i) = STANZA_TYPES.iter().position(|k| *k == kind) {
-            counts[i] += 1;
-        }
-    }
-    counts
-}
-
 /// Secrets whose header stanzas do not match their folder's recipients. Each folder's
 /// recipients are read once, not once per secret.
 fn check_stanzas(
@@ -331,20 +374,19 @@ fn check_stanzas(
     headers: &[(SecretName, crypto::HeaderSummary)],
     report: &mut Report,
 ) {
-    let mut expected: HashMap<&str, Option<StanzaCounts>> = HashMap::new();
+    let mut expected: HashMap<&str, Option<crypto::StanzaCounts>> = HashMap::new();
     for (name, summary) in headers {
         let folder = name.as_str().rsplit_once('/').map_or("", |(f, _)| f);
         let want = expected.entry(folder).or_insert_with(|| {
             let folder = Folder::new(folder).ok()?;
             let (_, r) = vault.file_recipients(&folder).ok()??;
-            Some(count_stanzas(r.iter().map(|r| r.stanza_type())))
+            Some(crypto::count_stanzas(r.iter().map(|r| r.stanza_type())))
         });
         let Some(want) = want else { continue };
-        let have = count_stanzas(summary.stanza_types.iter().map(String::as_str));
-        if have == *want {
+        if summary.stanzas == *want {
             continue;
         }
-        let (had, wanted): (usize, usize) = (have.iter().sum(), want.iter().sum());
+        let (had, wanted): (u32, u32) = (summary.stanzas.iter().sum(), want.iter().sum());
         let why = if had > wanted {
             "a removed recipient may still be able to read it"
         } else if had < wanted {

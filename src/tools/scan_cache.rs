@@ -23,7 +23,6 @@
 //! a damaged file or one that does not decrypt, and the cache starts afresh — never an error.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -38,6 +37,8 @@ use crate::store::Stamp;
 use crate::store::name::{Folder, SecretName};
 use crate::sys::private::{self, PrivateError};
 use crate::vault::{self, Vault};
+
+use super::cache::{self, Reader, stamp_bytes};
 
 /// The first line of the cache's plaintext: its format.
 const MAGIC: &[u8] = b"coffer scan cache 1\n";
@@ -84,10 +85,9 @@ pub struct CacheStats {
 
 /// The cache file of `vault`'s store inside `cache_dir` (coffer's cache folder).
 pub fn cache_file(cache_dir: &Path, vault: &Vault) -> PathBuf {
-    let root = std::fs::canonicalize(vault.root()).unwrap_or_else(|_| vault.root().to_owned());
-    let digest = Sha256::digest(root.as_os_str().as_encoded_bytes());
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    cache_dir.join("scan").join(format!("{hex}.age"))
+    cache_dir
+        .join("scan")
+        .join(format!("{}.age", cache::store_key(vault)))
 }
 
 /// Collects the values of every secret in the vault with at least `min_length` bytes, from
@@ -211,7 +211,7 @@ pub fn collect_at(
 fn fingerprint(vault: &Vault, cache: Option<&Path>) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(MAGIC);
-    let root = std::fs::canonicalize(vault.root()).unwrap_or_else(|_| vault.root().to_owned());
+    let root = cache::canonical_root(vault);
     let mut field = |bytes: &[u8]| {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
@@ -244,40 +244,6 @@ fn stamp_of(m: &std::fs::Metadata) -> Stamp {
         size: m.size(),
         modified: (m.mtime(), m.mtime_nsec()),
         changed: (m.ctime(), m.ctime_nsec()),
-    }
-}
-
-const STAMP_LEN: usize = 7 * 8;
-
-fn stamp_bytes(s: &Stamp) -> [u8; STAMP_LEN] {
-    let mut out = [0u8; STAMP_LEN];
-    let words = [
-        s.device,
-        s.inode,
-        s.size,
-        s.modified.0 as u64,
-        s.modified.1 as u64,
-        s.changed.0 as u64,
-        s.changed.1 as u64,
-    ];
-    for (chunk, word) in out.chunks_exact_mut(8).zip(words) {
-        chunk.copy_from_slice(&word.to_le_bytes());
-    }
-    out
-}
-
-fn stamp_from(bytes: &[u8]) -> Stamp {
-    let word = |i: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
-        u64::from_le_bytes(w)
-    };
-    Stamp {
-        device: word(0),
-        inode: word(1),
-        size: word(2),
-        modified: (word(3) as i64, word(4) as i64),
-        changed: (word(5) as i64, word(6) as i64),
     }
 }
 
@@ -339,7 +305,7 @@ fn parse<'a>(plain: &'a [u8], fingerprint: &[u8; 32]) -> Option<HashMap<&'a str,
         }
         reader.0 = start;
         let name = std::str::from_utf8(reader.chunk()?).ok()?;
-        let stamp = stamp_from(reader.take(STAMP_LEN)?);
+        let stamp = reader.stamp()?;
         let kind = *reader.take(1)?.first()?;
         let body = reader.0;
         let count = reader.u32()?;
@@ -369,30 +335,6 @@ fn write_end(out: &mut SecretBuf, count: usize) {
     out.put(&u32::try_from(count).unwrap_or(u32::MAX).to_le_bytes());
 }
 
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        let mut w = [0u8; 4];
-        w.copy_from_slice(self.take(4)?);
-        Some(u32::from_le_bytes(w))
-    }
-
-    fn chunk(&mut self) -> Option<&'a [u8]> {
-        let n = self.u32()? as usize;
-        self.take(n)
-    }
-}
-
 /// The decrypted cache, if there is one that is ours and opens. Anything else (absent,
 /// damaged, not private, not for these identities) is no cache.
 fn read_cache(
@@ -402,35 +344,13 @@ fn read_cache(
 ) -> Option<crate::crypto::secret::Plaintext> {
     let dir = path.parent()?;
     private::check_private_dir(dir).ok()?;
-    let ciphertext = read_own_file(path)?;
+    let ciphertext = private::read_own_private_file(path, MAX_CACHE_SIZE)?;
     let plain = crypto::decrypt(&ciphertext, vault.identities().ok()?).ok()?;
     let fits = plain
         .as_bytes()
         .strip_prefix(MAGIC)
         .is_some_and(|rest| rest.starts_with(fingerprint));
     fits.then_some(plain)
-}
-
-/// Reads a regular file this user owns that no one else may read or write, never through a
-/// link.
-fn read_own_file(path: &Path) -> Option<Vec<u8>> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    let private = meta.is_file()
-        && meta.uid() == crate::sys::uid()
-        && meta.mode() & 0o077 == 0
-        && meta.len() <= MAX_CACHE_SIZE;
-    if !private {
-        return None;
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).ok()?);
-    file.take(MAX_CACHE_SIZE).read_to_end(&mut bytes).ok()?;
-    Some(bytes)
 }
 
 /// Encrypts the new cache and writes it privately, creating its folder (`0700`) if needed.

@@ -377,9 +377,14 @@ impl Vault {
     }
 
     /// Every file system entry at or below `folder`, links and all, never followed (for
-    /// `fsck`; see [`crate::store::inspect`]).
-    pub fn inspect(&self, folder: &Folder) -> Result<Vec<crate::store::inspect::Found>> {
-        Ok(self.store.inspect(folder)?)
+    /// `fsck`; see [`crate::store::inspect`]); a secret's file is not opened when `known` has
+    /// its header for the stamp it still has.
+    pub fn inspect(
+        &self,
+        folder: &Folder,
+        known: &mut dyn crate::store::inspect::KnownHeaders,
+    ) -> Result<Vec<crate::store::inspect::Found>> {
+        Ok(self.store.inspect(folder, known)?)
     }
 
     /// One of `fsck --fix`'s safe repairs (permissions, a dead writer's temporary, an empty

@@ -348,3 +348,65 @@ fn fsck_names_a_file_no_command_can_list() {
     v.run(&["fsck", "--fix"]);
     assert!(hidden.exists());
 }
+
+/// How many headers a `fsck --json` read, and how many it took from its cache.
+fn headers(json: &serde_json::Value) -> (u64, u64) {
+    let headers = &json["headers"];
+    (
+        headers["read"].as_u64().unwrap(),
+        headers["from_cache"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn fsck_reads_only_the_headers_that_changed_and_full_reads_them_all() {
+    use std::os::unix::fs::PermissionsExt;
+    let v = TestVault::new();
+    v.insert("a", "alpha\n");
+    v.insert("web/b", "beta\n");
+    // Let the files settle, so the cache holds them (a file changed within the last two
+    // seconds is always read).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    // No identities at all: neither the check nor its cache needs them.
+    let ids = v.identities();
+    std::fs::rename(&ids, ids.with_extension("away")).unwrap();
+    let fsck = |args: &[&str]| {
+        let mut full = vec!["fsck", "--json"];
+        full.extend_from_slice(args);
+        let out = v.run(&full);
+        (out.status.code(), stdout_json(&out))
+    };
+    let (code, first) = fsck(&[]);
+    assert_eq!((code, headers(&first)), (Some(0), (2, 0)), "{first}");
+    let (code, second) = fsck(&[]);
+    assert_eq!((code, headers(&second)), (Some(0), (0, 2)), "{second}");
+    let dir = v.home().join(".cache/coffer/fsck");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let cache = files[0].as_ref().unwrap().path();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&cache), mode(&dir)), (0o600, 0o700));
+
+    // A header damaged in place, its size and modification time put back: the change time
+    // still tells, so it is read again.
+    let path = v.path("a");
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    std::io::Write::write_all(&mut &file, b"AGE").unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    let (code, third) = fsck(&[]);
+    assert_eq!((code, headers(&third)), (Some(1), (1, 1)), "{third}");
+    assert_eq!(third["problems"][0]["kind"], "not-age", "{third}");
+    assert_eq!(third["problems"][0]["path"], "a.age", "{third}");
+    // Said again on every run, whether the header is read or taken from the cache.
+    let (code, fourth) = fsck(&[]);
+    assert_eq!(code, Some(1), "{fourth}");
+    assert_eq!(fourth["problems"], third["problems"]);
+
+    // --full reads every header, cache or not.
+    let (code, full) = fsck(&["--full"]);
+    assert_eq!((code, headers(&full)), (Some(1), (2, 0)), "{full}");
+    assert_eq!(full["problems"], third["problems"]);
+    std::fs::rename(ids.with_extension("away"), &ids).unwrap();
+}

@@ -1,0 +1,115 @@
+//! What coffer's caches of a store share (`scan_cache.rs`, `fsck_cache.rs`): the name of a
+//! store's cache file, and the encoding of their records (stamps, length-prefixed fields).
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::store::Stamp;
+use crate::vault::Vault;
+
+/// The name of `vault`'s store in coffer's cache folder: a hash of its canonical path, so that
+/// each store has its own cache files and a moved store starts afresh.
+pub(crate) fn store_key(vault: &Vault) -> String {
+    let digest = Sha256::digest(canonical_root(vault).as_os_str().as_encoded_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The store's path with every link resolved (as given, if it cannot be).
+pub(crate) fn canonical_root(vault: &Vault) -> PathBuf {
+    std::fs::canonicalize(vault.root()).unwrap_or_else(|_| vault.root().to_owned())
+}
+
+/// The length of an encoded [`Stamp`].
+pub(crate) const STAMP_LEN: usize = 7 * 8;
+
+/// A stamp as seven little-endian words.
+pub(crate) fn stamp_bytes(s: &Stamp) -> [u8; STAMP_LEN] {
+    let mut out = [0u8; STAMP_LEN];
+    let words = [
+        s.device,
+        s.inode,
+        s.size,
+        s.modified.0 as u64,
+        s.modified.1 as u64,
+        s.changed.0 as u64,
+        s.changed.1 as u64,
+    ];
+    for (chunk, word) in out.chunks_exact_mut(8).zip(words) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    out
+}
+
+/// The stamp [`stamp_bytes`] encoded.
+pub(crate) fn stamp_from(bytes: &[u8; STAMP_LEN]) -> Stamp {
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(w)
+    };
+    Stamp {
+        device: word(0),
+        inode: word(1),
+        size: word(2),
+        modified: (word(3) as i64, word(4) as i64),
+        changed: (word(5) as i64, word(6) as i64),
+    }
+}
+
+/// Reads a cache's fields from the front of a byte slice; `None` past its end.
+pub(crate) struct Reader<'a>(pub &'a [u8]);
+
+impl<'a> Reader<'a> {
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(self.take(4)?);
+        Some(u32::from_le_bytes(w))
+    }
+
+    /// A field written with its length (a `u32`) first.
+    pub(crate) fn chunk(&mut self) -> Option<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+
+    pub(crate) fn stamp(&mut self) -> Option<Stamp> {
+        let bytes = self.take(STAMP_LEN)?.try_into().ok()?;
+        Some(stamp_from(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_and_fields_survive_a_round_trip() {
+        let stamp = Stamp {
+            device: 1,
+            inode: 2,
+            size: 3,
+            modified: (-4, 5),
+            changed: (6, i64::MAX),
+        };
+        let mut bytes = stamp_bytes(&stamp).to_vec();
+        bytes.extend_from_slice(&3u32.to_le_bytes());
+        bytes.extend_from_slice(b"abc");
+        let mut reader = Reader(&bytes);
+        assert_eq!(reader.stamp(), Some(stamp));
+        assert_eq!(reader.chunk(), Some(&b"abc"[..]));
+        assert_eq!(reader.u32(), None);
+        assert!(reader.0.is_empty());
+        assert_eq!(Reader(&bytes[..STAMP_LEN - 1]).stamp(), None);
+        assert_eq!(Reader(&bytes[STAMP_LEN..bytes.len() - 1]).chunk(), None);
+    }
+}
