@@ -119,8 +119,13 @@ PY
   read -r c l r _ <<<"$(cd "$repo" && pair "$coffer scan --staged" "$coffer ls" "rm -rf $XDG_CACHE_HOME/coffer/scan" "true")"
   row "  the same, no cache (first run) ms" "$c" "coffer ls $l" "${r}x" "(decrypts all)"
 
+  # audit keeps its facts in the same cache (docs/BEHAVIOUR.md §8): one audit fills in what
+  # the scans above left out (the files have settled), then the repeated audit is timed.
+  "$coffer" audit >/dev/null 2>&1 || true
   read -r c g r _ <<<"$(pair "$coffer audit" "$coffer grep zzzz-not-there")"
-  row "audit ($n) ms" "$c" "coffer grep $g" "${r}x" "≤ 1.5×"
+  row "audit, cache filled ($n) ms" "$c" "coffer grep $g" "${r}x" "≤ 1.5×"
+  read -r c g r _ <<<"$(pair "$coffer audit" "$coffer grep zzzz-not-there" "rm -rf $XDG_CACHE_HOME/coffer/scan" "true")"
+  row "  the same, no cache (first run) ms" "$c" "coffer grep $g" "${r}x" "(decrypts all)"
 
   read -r c b r _ <<<"$(pair "$coffer find S00004" "find $store -iname '*S00004*'")"
   row "find TERM ($n) ms" "$c" "GNU find -iname $b" "${r}x" "≤ 1.5×"

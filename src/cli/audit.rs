@@ -1,5 +1,6 @@
 //! `audit`: weak, reused, stale, exposed, expiring and undecryptable secrets, as a grouped
-//! report or JSON; exit 1 when findings reach `--fail-on`.
+//! report or JSON; exit 1 when findings reach `--fail-on`. Each store's secret cache spares
+//! decrypting what did not change since the last audit (or scan).
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use clap::{Args, ValueEnum};
 use clap_complete::ArgValueCompleter;
 
 use coffer::tools::audit::{self, Finding, Kind, Options, Report, Severity};
+use coffer::tools::secret_cache;
 
 use super::{Context, parse_folder};
 
@@ -90,13 +92,26 @@ pub fn audit(args: &AuditArgs, ctx: &Context) -> Result<ExitCode> {
         max_age_days,
         findings: Vec::new(),
     };
+    let cache_dir = coffer::config::cache_dir();
     for (mount, inner, vault) in &stores {
         let options = Options {
             folder: inner.clone(),
             max_age_days,
             now,
+            cache: cache_dir
+                .as_deref()
+                .map(|dir| secret_cache::cache_file(dir, vault)),
         };
-        let part = audit::audit(vault, &options, &|| bar.inc(1))?;
+        let audited = audit::audit(vault, &options, &|| bar.inc(1))?;
+        if let Some(e) = audited.cache_error {
+            bar.suspend(|| {
+                eprintln!(
+                    "coffer: warning: {} (the audit went on without it)",
+                    super::ui::error_line(&e.into())
+                );
+            });
+        }
+        let part = audited.report;
         report.secrets += part.secrets;
         report
             .findings

@@ -2,7 +2,7 @@
 //! history, and installs itself as a git pre-commit hook.
 //!
 //! The values come from [`coffer::formats::leak`] (every value and its encoded forms), collected
-//! through [`coffer::tools::scan_cache`]: the secrets unchanged since the last scan are taken
+//! through [`coffer::tools::secret_cache`]: the secrets unchanged since the last scan are taken
 //! from an age-encrypted cache, so the pre-commit hook does not decrypt the whole vault. Files are searched in parallel by the `ignore` crate's walker, which
 //! honours `.gitignore` like ripgrep; binary files (a NUL in the first 8 KiB, git's rule) and
 //! files over the size cap are skipped. A finding prints as `path:line:column: secret NAME
@@ -19,7 +19,7 @@ use clap::Args;
 
 use coffer::formats::leak::{Matcher, Owner, PatternsBuilder, Search};
 use coffer::sys::private;
-use coffer::tools::scan_cache;
+use coffer::tools::secret_cache;
 
 use super::{Context, UsageError};
 
@@ -147,8 +147,8 @@ fn build_matcher(ctx: &Context, min_length: usize, search: Search) -> Result<Opt
     let mut patterns = PatternsBuilder::new(min_length);
     let mut unreadable = 0;
     for (mount, _, vault) in ctx.stores_below(&coffer::Folder::root())? {
-        let cache = coffer::config::cache_dir().map(|dir| scan_cache::cache_file(&dir, &vault));
-        let Some(collected) = scan_cache::collect(&vault, cache.as_deref(), min_length)? else {
+        let cache = coffer::config::cache_dir().map(|dir| secret_cache::cache_file(&dir, &vault));
+        let Some(collected) = secret_cache::collect(&vault, cache.as_deref(), min_length)? else {
             continue;
         };
         if let Some(e) = collected.cache_error {

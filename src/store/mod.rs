@@ -171,6 +171,17 @@ impl Stamp {
         );
         self.changed < limit
     }
+
+    /// The file's modification time, as [`Storage::modified`] gives it (a time before 1970
+    /// counts as 1970).
+    pub fn modified_time(&self) -> SystemTime {
+        let (seconds, nanos) = self.modified;
+        let since = std::time::Duration::new(
+            u64::try_from(seconds).unwrap_or(0),
+            u32::try_from(nanos).unwrap_or(0),
+        );
+        SystemTime::UNIX_EPOCH + since
+    }
 }
 
 /// Metadata files the store may hold besides secrets. An allow-list: nothing else can be

@@ -13,6 +13,7 @@
 //! re-encryption, `mv`, `cp` and imports set.
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 use jiff::Timestamp;
 
@@ -83,6 +84,18 @@ pub fn rotation_dates(
     git: &Git,
     names: &[SecretName],
 ) -> Result<HashMap<SecretName, Rotation>, StoreError> {
+    rotation_dates_known(store, git, names, &[])
+}
+
+/// [`rotation_dates`], with the modification times of the files already known where
+/// `modified` has one (at the name's index; from the walk that stamped them), so that a
+/// store without git is not asked for each file again.
+pub fn rotation_dates_known(
+    store: &dyn Storage,
+    git: &Git,
+    names: &[SecretName],
+    modified: &[Option<SystemTime>],
+) -> Result<HashMap<SecretName, Rotation>, StoreError> {
     let mut dates = HashMap::with_capacity(names.len());
     if git.is_repo()
         && let Some(log) = git_log(git)
@@ -97,11 +110,12 @@ pub fn rotation_dates(
             );
         }
     }
-    for name in names {
+    for (index, name) in names.iter().enumerate() {
         if dates.contains_key(name) {
             continue;
         }
-        let modified = match store.modified(name) {
+        let known = modified.get(index).copied().flatten();
+        let modified = match known.map_or_else(|| store.modified(name), Ok) {
             Ok(t) => t,
             Err(StoreError::NotFound(_)) => continue,
             Err(e) => return Err(e),
@@ -469,6 +483,26 @@ mod tests {
         assert_eq!(d["c"], 300, "a later value change wins");
         assert_eq!(d["d"], 200, "never later than the import itself");
         assert_eq!(d["e"], 200, "no trailer: the commit's date");
+    }
+
+    #[test]
+    fn known_file_times_stand_in_for_asking_the_store() {
+        use crate::store::MemoryStore;
+        let store = MemoryStore::new("/no/such/store");
+        let lock = store.lock().unwrap();
+        for name in names(&["a", "b"]) {
+            store.write(&lock, &name, b"x").unwrap();
+        }
+        let git = Git::new(std::path::Path::new("/no/such/store"));
+        let day_one = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(86_400);
+        let asked = names(&["a", "b", "gone"]);
+        let dates = rotation_dates_known(&store, &git, &asked, &[Some(day_one), None]).unwrap();
+        let a = dates[&asked[0]];
+        assert_eq!((a.when.as_second(), a.source), (86_400, Source::FileTime));
+        let b_time = store.modified(&asked[1]).unwrap();
+        assert_eq!(dates[&asked[1]].when, Timestamp::try_from(b_time).unwrap());
+        assert!(!dates.contains_key(&asked[2]));
+        assert_eq!(rotation_dates(&store, &git, &asked).unwrap().len(), 2);
     }
 
     #[test]

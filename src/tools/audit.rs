@@ -9,19 +9,27 @@
 //! or a PEM certificate's end date within 30 days, or past), **undecryptable** (corrupt, or not
 //! encrypted to any local identity). Secrets are decrypted in parallel; each plaintext is
 //! dropped (and wiped) as soon as its facts are taken.
+//!
+//! The facts of a plaintext ([`Facts`]: line 1's hash, the weak verdict, the end dates as
+//! data) are kept in the vault's per-secret cache ([`crate::tools::secret_cache`]), so an
+//! audit decrypts only the secrets whose files changed since the last one; the findings are
+//! made from the facts at every run, with today's date, the rotation dates from git and the
+//! exposure marks, none of which is cached.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::SystemTime;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::crypto::secret::Plaintext;
 use crate::store::name::{Folder, SecretName};
 use crate::team::rotation::Rotation;
+use crate::tools::secret_cache::{self, AuditPass, CacheError, CacheStats, Expiry, Facts, Weak};
 use crate::vault::{Result, Vault};
 
 /// The default `audit.max_age`, in days.
@@ -96,6 +104,8 @@ pub struct Options {
     pub max_age_days: u32,
     /// "Now", for stale and expiry checks.
     pub now: Timestamp,
+    /// The store's cache file (see [`secret_cache::cache_file`]); `None`: decrypt everything.
+    pub cache: Option<PathBuf>,
 }
 
 /// The audit's result.
@@ -133,47 +143,36 @@ fn summarize(exposure: &crate::team::exposure::Exposure) -> Exposure {
     }
 }
 
-/// What one secret's plaintext told us; the plaintext itself is gone by then.
-#[derive(Default)]
-struct Facts {
-    /// SHA-256 of line 1, when line 1 looks like a password.
-    password_hash: Option<[u8; 32]>,
-    /// zxcvbn's score and its warning, when weak.
-    weak: Option<(u8, Option<String>)>,
-    expiries: Vec<Expiry>,
-    /// Why it could not be decrypted.
-    error: Option<String>,
-}
-
-struct Expiry {
+/// An end date as this run sees it.
+struct Ending {
     what: String,
     /// The moment it ends and its calendar day; `None` for a date that does not parse.
     end: Option<(Timestamp, Date)>,
 }
 
-/// Audits the secrets at or below `options.folder`. `progress` is called once per secret
-/// decrypted (from several threads).
-pub fn audit(vault: &Vault, options: &Options, progress: &(dyn Fn() + Sync)) -> Result<Report> {
-    let names = vault.list(&options.folder)?;
-    if !names.is_empty() {
-        // Fail once, clearly, rather than calling every secret undecryptable.
-        vault.identities()?;
-    }
-    let facts: Vec<Facts> = names
-        .par_iter()
-        .map(|name| {
-            let facts = match vault.read(name) {
-                Ok(plaintext) => facts_of(name, &plaintext),
-                Err(e) => Facts {
-                    error: Some(undecryptable_reason(&e)),
-                    ..Facts::default()
-                },
-            };
-            progress();
-            facts
-        })
-        .collect();
-    let rotations = vault.rotation_dates(&names)?;
+/// An audit's report, and how the cache served it.
+pub struct Audited {
+    pub report: Report,
+    pub cache: CacheStats,
+    /// Why the cache could not be written, if it could not (the audit went on without it).
+    pub cache_error: Option<CacheError>,
+}
+
+/// Audits the secrets at or below `options.folder`. `progress` is called once per secret.
+pub fn audit(vault: &Vault, options: &Options, progress: &(dyn Fn() + Sync)) -> Result<Audited> {
+    let pass = AuditPass {
+        folder: &options.folder,
+        facts_of: &facts_of,
+        epoch: facts_epoch(),
+        walked_at: SystemTime::now(),
+    };
+    // Fails once, clearly, when there are secrets and no identity, rather than calling every
+    // secret undecryptable.
+    let found = secret_cache::audit_facts(vault, options.cache.as_deref(), &pass, progress)?;
+    let names: Vec<SecretName> = found.secrets.iter().map(|s| s.name.clone()).collect();
+    // The walk's stamps already hold the files' times: no second stat of each file.
+    let modified: Vec<_> = found.secrets.iter().map(|s| s.modified).collect();
+    let rotations = vault.rotation_dates_known(&names, &modified)?;
     // One pass over the marks, not one lookup per secret.
     let exposures: HashMap<SecretName, Exposure> = vault
         .exposed_below(&options.folder)?
@@ -185,7 +184,8 @@ pub fn audit(vault: &Vault, options: &Options, progress: &(dyn Fn() + Sync)) -> 
     let mut findings = Vec::new();
     let mut by_password: HashMap<[u8; 32], Vec<&SecretName>> = HashMap::new();
 
-    for (name, facts) in names.iter().zip(&facts) {
+    for secret in &found.secrets {
+        let (name, facts) = (&secret.name, &secret.facts);
         let one = |kind, severity, reason: String| Finding {
             kind,
             severity,
@@ -194,27 +194,24 @@ pub fn audit(vault: &Vault, options: &Options, progress: &(dyn Fn() + Sync)) -> 
             date: None,
             days: None,
         };
-        if let Some(error) = &facts.error {
-            findings.push(one(Kind::Undecryptable, Severity::High, error.clone()));
-        }
-        if let Some((score, warning)) = &facts.weak {
-            let severity = if *score <= 1 {
-                Severity::High
-            } else {
-                Severity::Medium
-            };
-            let mut reason = format!("line 1 scores {score}/4 on zxcvbn");
-            if let Some(w) = warning {
-                reason.push_str(&format!(" ({w})"));
-            }
-            findings.push(one(Kind::Weak, severity, reason));
-        }
-        if let Some(hash) = facts.password_hash {
-            by_password.entry(hash).or_default().push(name);
-        }
-        for expiry in &facts.expiries {
-            if let Some(f) = expiry_finding(name, expiry, options.now, today) {
-                findings.push(f);
+        match facts {
+            Err(e) => findings.push(one(
+                Kind::Undecryptable,
+                Severity::High,
+                undecryptable_reason(e),
+            )),
+            Ok(facts) => {
+                if let Some(weak) = &facts.weak {
+                    findings.push(one(Kind::Weak, weak_severity(weak), weak_reason(weak)));
+                }
+                if let Some(hash) = facts.password_hash {
+                    by_password.entry(hash).or_default().push(name);
+                }
+                for ending in facts.expiries.iter().filter_map(|e| ending(e, &tz)) {
+                    if let Some(f) = expiry_finding(name, &ending, options.now, today) {
+                        findings.push(f);
+                    }
+                }
             }
         }
         if let Some(exposure) = exposures.get(name) {
@@ -249,10 +246,58 @@ pub fn audit(vault: &Vault, options: &Options, progress: &(dyn Fn() + Sync)) -> 
         });
     }
     findings.sort_by(|a, b| (a.kind, &a.names).cmp(&(b.kind, &b.names)));
-    Ok(Report {
-        secrets: names.len(),
-        max_age_days: options.max_age_days,
-        findings,
+    Ok(Audited {
+        report: Report {
+            secrets: names.len(),
+            max_age_days: options.max_age_days,
+            findings,
+        },
+        cache: found.stats,
+        cache_error: found.cache_error,
+    })
+}
+
+/// What cached facts hold for besides the plaintext: zxcvbn scores a date or a year in a
+/// password by its distance from the current year (taken from the clock, in UTC), so a verdict
+/// is taken again in a new year.
+fn facts_epoch() -> u32 {
+    let year = Timestamp::now().to_zoned(TimeZone::UTC).year();
+    u32::try_from(year).unwrap_or(0)
+}
+
+fn weak_severity(weak: &Weak) -> Severity {
+    if weak.score <= 1 {
+        Severity::High
+    } else {
+        Severity::Medium
+    }
+}
+
+fn weak_reason(weak: &Weak) -> String {
+    let mut reason = format!("line 1 scores {}/4 on zxcvbn", weak.score);
+    if let Some(w) = &weak.warning {
+        reason.push_str(&format!(" ({w})"));
+    }
+    reason
+}
+
+/// An end date as of this run's time zone: an `expires` day ends when the next one starts.
+fn ending(expiry: &Expiry, tz: &TimeZone) -> Option<Ending> {
+    Some(match expiry {
+        Expiry::Field(day) => Ending {
+            what: "its expires field".into(),
+            end: day.and_then(|day| {
+                let next = day.tomorrow().ok()?;
+                Some((next.to_zoned(tz.clone()).ok()?.timestamp(), day))
+            }),
+        },
+        Expiry::Certificate { subject, not_after } => {
+            let when = Timestamp::from_second(*not_after).ok()?;
+            Ending {
+                what: format!("the certificate {subject:?}"),
+                end: Some((when, when.to_zoned(tz.clone()).date())),
+            }
+        }
     })
 }
 
@@ -267,7 +312,7 @@ fn exposure_still_counts(exposure: &Exposure, rotation: Option<&Rotation>) -> bo
 
 fn expiry_finding(
     name: &SecretName,
-    expiry: &Expiry,
+    expiry: &Ending,
     now: Timestamp,
     today: Date,
 ) -> Option<Finding> {
@@ -336,7 +381,9 @@ fn undecryptable_reason(e: &crate::vault::Error) -> String {
     }
 }
 
-/// Everything the audit needs from one plaintext.
+/// Everything the audit needs from one plaintext, from the name and the plaintext alone (the
+/// cache relies on it): the hints zxcvbn counts against line 1 are the name's parts and the
+/// secret's own user fields; end dates are kept as data.
 fn facts_of(name: &SecretName, plaintext: &Plaintext) -> Facts {
     let mut facts = Facts::default();
     let line1 = plaintext.password();
@@ -359,7 +406,7 @@ fn facts_of(name: &SecretName, plaintext: &Plaintext) -> Facts {
                     .feedback()
                     .and_then(|f| f.warning())
                     .map(|w| w.to_string());
-                facts.weak = Some((score, warning));
+                facts.weak = Some(Weak { score, warning });
             }
         }
     }
@@ -367,24 +414,14 @@ fn facts_of(name: &SecretName, plaintext: &Plaintext) -> Facts {
         let day = std::str::from_utf8(value)
             .ok()
             .and_then(|v| v.trim().parse::<Date>().ok());
-        // The whole day is still valid: it ends when the next one starts.
-        let end = day.and_then(|day| {
-            let next = day.tomorrow().ok()?;
-            Some((next.to_zoned(TimeZone::system()).ok()?.timestamp(), day))
-        });
-        facts.expiries.push(Expiry {
-            what: "its expires field".into(),
-            end,
-        });
+        facts.expiries.push(Expiry::Field(day));
     }
     for (subject, not_after) in certificate_end_dates(plaintext.as_bytes()) {
-        let Ok(when) = Timestamp::from_second(not_after) else {
-            continue;
-        };
-        facts.expiries.push(Expiry {
-            what: format!("the certificate {subject:?}"),
-            end: Some((when, when.to_zoned(TimeZone::system()).date())),
-        });
+        if Timestamp::from_second(not_after).is_ok() {
+            facts
+                .expiries
+                .push(Expiry::Certificate { subject, not_after });
+        }
     }
     facts
 }
@@ -655,19 +692,23 @@ mod tests {
             &name,
             &Plaintext::new(b"pw\nexpires: 2020-02-03\n".to_vec()),
         );
-        assert_eq!(f.expiries.len(), 1);
-        assert_eq!(f.expiries[0].end.unwrap().1.to_string(), "2020-02-03");
+        assert_eq!(
+            f.expiries,
+            [Expiry::Field(Some(Date::constant(2020, 2, 3)))]
+        );
         let bad = facts_of(&name, &Plaintext::new(b"pw\nexpires: soon\n".to_vec()));
-        assert!(bad.expiries[0].end.is_none());
+        assert_eq!(bad.expiries, [Expiry::Field(None)]);
+        let bad = ending(&bad.expiries[0], &TimeZone::UTC).unwrap();
+        assert!(bad.end.is_none());
         let now: Timestamp = "2024-01-10T12:00:00Z".parse().unwrap();
         let today = Date::constant(2024, 1, 10);
-        let finding = expiry_finding(&name, &bad.expiries[0], now, today).unwrap();
+        let finding = expiry_finding(&name, &bad, now, today).unwrap();
         assert!(
             finding.reason.contains("not a YYYY-MM-DD"),
             "{}",
             finding.reason
         );
-        let end = |d: Date| Expiry {
+        let end = |d: Date| Ending {
             what: "x".into(),
             end: Some((d.to_zoned(TimeZone::UTC).unwrap().timestamp(), d)),
         };

@@ -1,4 +1,4 @@
-//! What coffer's caches of a store share (`scan_cache.rs`, `fsck_cache.rs`): the name of a
+//! What coffer's caches of a store share (`secret_cache.rs`, `fsck_cache.rs`): the name of a
 //! store's cache file, and the encoding of their records (stamps, length-prefixed fields).
 
 use std::path::PathBuf;
@@ -70,16 +70,27 @@ impl<'a> Reader<'a> {
         Some(head)
     }
 
+    pub(crate) fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    pub(crate) fn u8(&mut self) -> Option<u8> {
+        Some(self.array::<1>()?[0])
+    }
+
     pub(crate) fn u32(&mut self) -> Option<u32> {
-        let mut w = [0u8; 4];
-        w.copy_from_slice(self.take(4)?);
-        Some(u32::from_le_bytes(w))
+        Some(u32::from_le_bytes(self.array()?))
     }
 
     /// A field written with its length (a `u32`) first.
     pub(crate) fn chunk(&mut self) -> Option<&'a [u8]> {
         let n = self.u32()? as usize;
         self.take(n)
+    }
+
+    /// A [`chunk`](Self::chunk) that must be UTF-8.
+    pub(crate) fn text(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.chunk()?).ok()
     }
 
     pub(crate) fn stamp(&mut self) -> Option<Stamp> {

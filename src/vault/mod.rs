@@ -606,6 +606,21 @@ impl Vault {
         )?)
     }
 
+    /// [`Vault::rotation_dates`], with the files' modification times already known where
+    /// `modified` has one (at the name's index), as a walk that stamped them knows them.
+    pub fn rotation_dates_known(
+        &self,
+        names: &[SecretName],
+        modified: &[Option<std::time::SystemTime>],
+    ) -> Result<HashMap<SecretName, crate::team::rotation::Rotation>> {
+        Ok(crate::team::rotation::rotation_dates_known(
+            self.store(),
+            &self.git,
+            names,
+            modified,
+        )?)
+    }
+
     /// The recipients that govern `folder`: the environment override, else the nearest
     /// `.age-recipients` walking up to the root.
     pub fn recipients_for(&self, folder: &Folder) -> Result<Recipients> {

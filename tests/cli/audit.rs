@@ -521,3 +521,132 @@ fn info_describes_a_folder() {
     // A trailing slash says the same.
     assert_eq!(stdout(&v.run(&["info", "web/"])), text);
 }
+
+/// Waits until the files written so far have settled: only then does the secret cache keep
+/// them (a file changed within the last two seconds is always decrypted).
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+}
+
+/// The one file of the test vault's secret cache, and when it was last written.
+fn cache_file(v: &TestVault) -> (std::path::PathBuf, std::time::SystemTime) {
+    let dir = v.home().join(".cache/coffer/scan");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let written = std::fs::metadata(&files[0]).unwrap().modified().unwrap();
+    (files[0].clone(), written)
+}
+
+#[test]
+fn a_second_audit_from_the_cache_says_the_same() {
+    let v = TestVault::new();
+    v.insert("email/work", "password1\nuser: alice\n");
+    v.insert("a/one", "Vq7#mZ2!pL9@xR4$wT6\n");
+    v.insert("b/two", "Vq7#mZ2!pL9@xR4$wT6\nuser: bob\n");
+    v.insert("lic/past", "Kd3%nB8^sF1&yH5*qJ0\nexpires: 2021-06-30\n");
+    v.insert("lic/typo", "Gm4(tW7)eQ2_zX9+cV5\nexpires: next year\n");
+    v.insert("notes", "\nonly notes\n");
+    std::fs::write(v.path("corrupt"), b"this is not an age file").unwrap();
+    // A scan fills the cache first: values only, so the audit still decrypts and adds facts.
+    let empty = tempfile::tempdir().unwrap();
+    let scanned = v.cmd().arg("scan").arg(empty.path()).output().unwrap();
+    assert_eq!(scanned.status.code(), Some(0), "{}", stderr(&scanned));
+    settle();
+    let scanned = cache_file(&v).1;
+    let first = v.run(&["audit", "--json"]);
+    let (cache, written) = cache_file(&v);
+    assert_ne!(
+        written, scanned,
+        "the audit adds its facts to the scan's records"
+    );
+    assert!(
+        std::fs::read(&cache)
+            .unwrap()
+            .starts_with(b"age-encryption.org/v1\n")
+    );
+    let second = v.run(&["audit", "--json"]);
+    assert_eq!(stdout(&second), stdout(&first));
+    assert_eq!(second.status.code(), Some(1));
+    assert!(stderr(&second).is_empty(), "{}", stderr(&second));
+    // Served from the cache: nothing new to write.
+    assert_eq!(cache_file(&v).1, written);
+    let json = common::stdout_json(&second);
+    assert_eq!(found(&json, "weak"), [vec!["email/work"]]);
+    assert_eq!(found(&json, "reused"), [vec!["a/one", "b/two"]]);
+    assert_eq!(
+        found(&json, "expiring"),
+        [vec!["lic/past"], vec!["lic/typo"]]
+    );
+    assert_eq!(found(&json, "undecryptable"), [vec!["corrupt"]]);
+    assert_eq!(json["secrets"], 7);
+    let text = stdout(&v.run(&["audit"]));
+    assert_eq!(stdout(&v.run(&["audit"])), text);
+    assert!(!text.contains("password1"), "a value leaked: {text}");
+}
+
+#[test]
+fn a_secret_made_weak_between_audits_is_reported() {
+    let v = TestVault::new();
+    v.insert("web/shop", "Vq7#mZ2!pL9@xR4$wT6\n");
+    v.insert("web/mail", "Kd3%nB8^sF1&yH5*qJ0\n");
+    settle();
+    assert_eq!(stdout(&v.run(&["audit"])), "No findings in 2 secrets.\n");
+    let written = cache_file(&v).1;
+    v.insert("web/shop", "shop2024\n");
+    // Settled, so only its file's new stamp tells the cache it changed.
+    settle();
+    let (json, code) = audit_json(&v, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(found(&json, "weak"), [vec!["web/shop"]]);
+    assert_ne!(cache_file(&v).1, written, "its record is replaced");
+    let (again, _) = audit_json(&v, &[]);
+    assert_eq!(again, json);
+    // And back to a strong one.
+    v.insert("web/shop", "Gm4(tW7)eQ2_zX9+cV5\n");
+    settle();
+    assert_eq!(stdout(&v.run(&["audit"])), "No findings in 2 secrets.\n");
+}
+
+#[test]
+fn a_password_reused_across_secrets_is_found_from_the_cache() {
+    let v = TestVault::new();
+    let shared = "Vq7#mZ2!pL9@xR4$wT6\n";
+    v.insert("a/one", shared);
+    v.insert("b/two", shared);
+    v.insert("other", "Kd3%nB8^sF1&yH5*qJ0\n");
+    settle();
+    let (json, _) = audit_json(&v, &[]);
+    assert_eq!(found(&json, "reused"), [vec!["a/one", "b/two"]]);
+    let written = cache_file(&v).1;
+    let (again, _) = audit_json(&v, &[]);
+    assert_eq!(again, json);
+    assert_eq!(cache_file(&v).1, written);
+    // A third copy, new, joins the two the cache knows.
+    v.insert("c/three", shared);
+    let (json, _) = audit_json(&v, &[]);
+    assert_eq!(found(&json, "reused"), [vec!["a/one", "b/two", "c/three"]]);
+}
+
+#[test]
+fn removing_a_secret_drops_its_findings_from_the_cache() {
+    let v = TestVault::new();
+    let shared = "Vq7#mZ2!pL9@xR4$wT6\n";
+    v.insert("a/one", shared);
+    v.insert("b/two", shared);
+    v.insert("weak", "password1\n");
+    v.insert("lic/past", "Kd3%nB8^sF1&yH5*qJ0\nexpires: 2021-06-30\n");
+    settle();
+    let (json, _) = audit_json(&v, &[]);
+    assert_eq!(json["findings"].as_array().unwrap().len(), 3, "{json:#}");
+    let written = cache_file(&v).1;
+    v.run_ok(&["rm", "-f", "b/two"]);
+    v.run_ok(&["rm", "-f", "weak"]);
+    v.run_ok(&["rm", "-f", "lic/past"]);
+    let out = v.run(&["audit"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "No findings in 1 secret.\n");
+    assert_ne!(cache_file(&v).1, written, "their records are dropped");
+}
