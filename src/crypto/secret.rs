@@ -154,6 +154,11 @@ impl SecretBuf {
         self.0.len()
     }
 
+    /// How many bytes it holds without growing (growing copies, and wipes the old room).
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

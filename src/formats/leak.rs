@@ -93,7 +93,7 @@ pub fn secret_values(secret: &Plaintext) -> Vec<(&str, &[u8])> {
 /// in one zeroizing arena: no allocation per pattern, and nothing left behind as it grows.
 pub struct PatternsBuilder {
     min_length: usize,
-    arena: SecretBuf,
+    arena: Arena,
     patterns: Vec<Pattern>,
     /// Whose values these are: a secret and the field.
     sources: Sources,
@@ -123,6 +123,63 @@ impl Pattern {
     }
 }
 
+/// The pattern bytes: zeroizing chunks filled in turn, so that growing never copies what is
+/// there (nor holds it twice while it does). A pattern never straddles two chunks; offsets
+/// run on from one chunk to the next.
+#[derive(Default)]
+struct Arena {
+    chunks: Vec<SecretBuf>,
+    /// Where each chunk's first byte lies.
+    starts: Vec<usize>,
+    len: usize,
+}
+
+/// The size of an arena's chunks (a longer pattern gets a chunk of its own size).
+const CHUNK: usize = 256 * 1024;
+
+impl Arena {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.capacity() - c.len() >= bytes.len());
+        if !fits {
+            self.starts.push(self.len);
+            self.chunks
+                .push(SecretBuf::with_capacity(CHUNK.max(bytes.len())));
+        }
+        if let Some(chunk) = self.chunks.last_mut() {
+            chunk.put(bytes);
+        }
+        self.len += bytes.len();
+    }
+
+    /// The bytes at `range`, which a single [`put`](Self::put) wrote.
+    fn get(&self, range: std::ops::Range<usize>) -> &[u8] {
+        let c = self
+            .starts
+            .partition_point(|&s| s <= range.start)
+            .saturating_sub(1);
+        let at = range.start - self.starts.get(c).copied().unwrap_or(0);
+        self.chunks
+            .get(c)
+            .and_then(|chunk| chunk.as_bytes().get(at..at + range.len()))
+            .unwrap_or(&[])
+    }
+
+    /// Takes `other`'s chunks as they are: its offsets move up by this arena's length.
+    fn append(&mut self, other: Arena) {
+        self.starts
+            .extend(other.starts.into_iter().map(|s| s + self.len));
+        self.chunks.extend(other.chunks);
+        self.len += other.len;
+    }
+}
+
 /// Where `len` bytes put at `start` lie in the arena, if they fit its 32-bit offsets.
 fn arena_span(start: usize, len: usize) -> Option<(u32, u32)> {
     Some((
@@ -144,7 +201,7 @@ impl PatternsBuilder {
     pub fn new(min_length: usize) -> Self {
         Self {
             min_length: min_length.max(1),
-            arena: SecretBuf::default(),
+            arena: Arena::default(),
             patterns: Vec::new(),
             sources: Sources::default(),
             padded: SecretBuf::default(),
@@ -197,10 +254,9 @@ impl PatternsBuilder {
     /// Adds one form of a value, unless an earlier form of the same value (from `first` on)
     /// has the same bytes.
     fn push(&mut self, first: usize, bytes: &[u8], owner: (u32, Encoding)) {
-        let arena = self.arena.as_bytes();
         if self.patterns[first..]
             .iter()
-            .any(|p| &arena[p.range()] == bytes)
+            .any(|p| self.arena.get(p.range()) == bytes)
         {
             return;
         }
@@ -231,7 +287,7 @@ impl PatternsBuilder {
             self.too_large = true;
             return;
         }
-        self.arena.put(other.arena.as_bytes());
+        self.arena.append(other.arena);
         self.patterns
             .extend(other.patterns.into_iter().map(|p| Pattern {
                 start: p.start + offset,
@@ -357,8 +413,8 @@ struct Automaton {
 
 impl Automaton {
     /// Builds the DFA; `arena` is dropped (wiped) on return.
-    fn new(arena: SecretBuf, patterns: &[Pattern]) -> Result<Self, aho_corasick::BuildError> {
-        let bytes = |p: &Pattern| &arena.as_bytes()[p.range()];
+    fn new(arena: Arena, patterns: &[Pattern]) -> Result<Self, aho_corasick::BuildError> {
+        let bytes = |p: &Pattern| arena.get(p.range());
         // Equal values (a password reused by two secrets) become one pattern with every
         // owner: a hash of each whole value, chained through `next` on collisions.
         let mut unique: Vec<Pattern> = Vec::with_capacity(patterns.len());
@@ -406,7 +462,7 @@ impl Automaton {
 /// stay in the builder's zeroizing arena, wiped when the set is dropped.
 struct PrefixSet {
     width: usize,
-    arena: SecretBuf,
+    arena: Arena,
     patterns: Vec<Pattern>,
     /// The patterns filed under slot `s` are `order[slots[s]..slots[s + 1]]`, longest first.
     slots: Vec<u32>,
@@ -423,16 +479,15 @@ const BASE: u64 = 0x100_0000_01b3;
 const SPREAD: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl PrefixSet {
-    fn new(arena: SecretBuf, patterns: Vec<Pattern>) -> Self {
+    fn new(arena: Arena, patterns: Vec<Pattern>) -> Self {
         let width = patterns.iter().map(Pattern::len).min().unwrap_or(1).max(1);
         // About one slot per pattern: most slots hold one pattern or none.
         let bits = patterns.len().next_power_of_two().trailing_zeros().max(1);
         let shift = 64 - bits;
         let slot_of = |h: u64| (h.wrapping_mul(SPREAD) >> shift) as usize;
-        let bytes = arena.as_bytes();
         let slot: Vec<u32> = patterns
             .iter()
-            .map(|p| slot_of(hash(&bytes[p.range()][..width])) as u32)
+            .map(|p| slot_of(hash(&arena.get(p.range())[..width])) as u32)
             .collect();
         // Count each slot's patterns, then give each slot its range of `order`.
         let mut slots = vec![0u32; (1 << bits) + 1];
@@ -468,7 +523,7 @@ impl PrefixSet {
     }
 
     fn bytes(&self, i: usize) -> &[u8] {
-        &self.arena.as_bytes()[self.patterns[i].range()]
+        self.arena.get(self.patterns[i].range())
     }
 
     /// The patterns filed under the slot of prefix hash `h`, longest first.
@@ -795,6 +850,39 @@ mod tests {
             .map(|f| f.0)
             .collect();
         assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn arena_chunks_never_split_a_pattern_and_append_keeps_every_offset() {
+        let mut a = Arena::default();
+        let mut put = |arena: &mut Arena, fill: u8, len: usize| {
+            let start = arena.len();
+            arena.put(&vec![fill; len]);
+            (start..start + len, fill)
+        };
+        let mut spans = vec![put(&mut a, 1, 10)];
+        // Fills the first chunk up to 5 bytes short: the next 6 bytes open a second one.
+        spans.push(put(&mut a, 2, CHUNK - 15));
+        spans.push(put(&mut a, 3, 6));
+        // Longer than a chunk: a chunk of its own.
+        spans.push(put(&mut a, 4, CHUNK * 2 + 1));
+        spans.push(put(&mut a, 5, 3));
+        let mut b = Arena::default();
+        let theirs = [put(&mut b, 6, 7), put(&mut b, 7, CHUNK)];
+        let offset = a.len();
+        a.append(b);
+        spans.extend(
+            theirs
+                .into_iter()
+                .map(|(r, f)| (r.start + offset..r.end + offset, f)),
+        );
+        spans.push(put(&mut a, 8, 2));
+        assert_eq!(a.chunks.len(), a.starts.len());
+        assert!(a.chunks.len() >= 5, "{} chunks", a.chunks.len());
+        for (range, fill) in spans {
+            let len = range.len();
+            assert_eq!(a.get(range), vec![fill; len], "fill {fill}");
+        }
     }
 
     #[test]
