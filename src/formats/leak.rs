@@ -855,7 +855,7 @@ mod tests {
     #[test]
     fn arena_chunks_never_split_a_pattern_and_append_keeps_every_offset() {
         let mut a = Arena::default();
-        let mut put = |arena: &mut Arena, fill: u8, len: usize| {
+        let put = |arena: &mut Arena, fill: u8, len: usize| {
             let start = arena.len();
             arena.put(&vec![fill; len]);
             (start..start + len, fill)
