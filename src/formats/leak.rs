@@ -16,7 +16,7 @@ use crate::crypto::secret::{Plaintext, SecretBuf};
 use crate::store::name::{Folder, SecretName};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 
 /// The default shortest value worth looking for.
 pub const DEFAULT_MIN_LENGTH: usize = 8;
@@ -111,6 +111,9 @@ struct Pattern {
     start: u32,
     end: u32,
     owner: (u32, Encoding),
+    /// A URL-safe base64 form kept as its standard twin's bytes: `+` and `/` read as `-` and
+    /// `_` (the twin's bytes are shared, not stored twice).
+    url_safe: bool,
 }
 
 impl Pattern {
@@ -120,6 +123,81 @@ impl Pattern {
 
     fn len(&self) -> usize {
         (self.end - self.start) as usize
+    }
+
+    /// Its bytes, as they appear in a text, read from `arena`.
+    fn form<'a>(&self, arena: &'a Arena) -> Form<'a> {
+        Form {
+            stored: arena.get(self.range()),
+            url_safe: self.url_safe,
+        }
+    }
+}
+
+/// A pattern's bytes as they appear in a text: the stored bytes, with the URL-safe alphabet's
+/// two characters put in if it is a URL-safe twin.
+#[derive(Clone, Copy)]
+struct Form<'a> {
+    stored: &'a [u8],
+    url_safe: bool,
+}
+
+impl Form<'_> {
+    fn bytes(self) -> impl Iterator<Item = u8> {
+        let url_safe = self.url_safe;
+        self.stored.iter().map(move |&b| match (url_safe, b) {
+            (true, b'+') => b'-',
+            (true, b'/') => b'_',
+            _ => b,
+        })
+    }
+
+    fn len(self) -> usize {
+        self.stored.len()
+    }
+
+    fn is_prefix_of(self, text: &[u8]) -> bool {
+        if !self.url_safe {
+            return text.starts_with(self.stored);
+        }
+        text.len() >= self.len() && self.bytes().zip(text).all(|(a, &b)| a == b)
+    }
+
+    fn same_as(self, other: Form<'_>) -> bool {
+        if self.url_safe == other.url_safe {
+            return self.stored == other.stored;
+        }
+        self.len() == other.len() && self.bytes().eq(other.bytes())
+    }
+
+    /// The [`hash`] of its first `n` bytes.
+    fn hash_of_first(self, n: usize) -> u64 {
+        hash_bytes(self.bytes().take(n))
+    }
+}
+
+impl<'a> Form<'a> {
+    /// Its bytes for the automaton's builder, copied only for a twin (into a wiped buffer).
+    fn to_bytes(self) -> FormBytes<'a> {
+        if self.url_safe {
+            FormBytes::Copied(zeroize::Zeroizing::new(self.bytes().collect()))
+        } else {
+            FormBytes::Stored(self.stored)
+        }
+    }
+}
+
+enum FormBytes<'a> {
+    Stored(&'a [u8]),
+    Copied(zeroize::Zeroizing<Vec<u8>>),
+}
+
+impl AsRef<[u8]> for FormBytes<'_> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            FormBytes::Stored(bytes) => bytes,
+            FormBytes::Copied(bytes) => bytes,
+        }
     }
 }
 
@@ -210,6 +288,14 @@ impl PatternsBuilder {
         }
     }
 
+    /// Makes room for the patterns of about `values` more values (room never touched costs
+    /// no memory, and a list that grows by copying holds itself twice while it does).
+    pub fn reserve(&mut self, values: usize) {
+        // A value and its encoded forms: plain, six base64 forms, URL-encoded.
+        self.patterns.reserve(values.saturating_mul(8));
+        self.sources.spans.reserve(values);
+    }
+
     /// Adds the values of one secret worth looking for.
     pub fn add_secret(&mut self, name: &SecretName, secret: &Plaintext) {
         for (field, value) in secret_values(secret) {
@@ -237,11 +323,22 @@ impl PatternsBuilder {
             std::mem::take(&mut self.encoded),
         );
         for shift in 0..3 {
-            for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
-                let form = base64_form(value, shift, engine, &mut padded, &mut encoded);
-                if form.len() >= self.min_length {
-                    self.push(first, form, (source, Encoding::Base64));
-                }
+            let form = base64_form(value, shift, &STANDARD_NO_PAD, &mut padded, &mut encoded);
+            if form.len() < self.min_length {
+                continue;
+            }
+            let owner = (source, Encoding::Base64);
+            let Some(at) = self.push(first, form, owner) else {
+                continue;
+            };
+            // The URL-safe form differs only where the standard one has `+` or `/`: it is
+            // looked for through the same bytes.
+            if form.iter().any(|&b| b == b'+' || b == b'/') {
+                self.patterns.push(Pattern {
+                    url_safe: true,
+                    owner,
+                    ..self.patterns[at]
+                });
             }
         }
         url_encode(value, &mut encoded);
@@ -252,26 +349,30 @@ impl PatternsBuilder {
     }
 
     /// Adds one form of a value, unless an earlier form of the same value (from `first` on)
-    /// has the same bytes.
-    fn push(&mut self, first: usize, bytes: &[u8], owner: (u32, Encoding)) {
-        if self.patterns[first..]
+    /// has the same bytes; the pattern that has them, `None` if they do not fit.
+    fn push(&mut self, first: usize, bytes: &[u8], owner: (u32, Encoding)) -> Option<usize> {
+        let stored = Form {
+            stored: bytes,
+            url_safe: false,
+        };
+        if let Some(at) = self.patterns[first..]
             .iter()
-            .any(|p| self.arena.get(p.range()) == bytes)
+            .position(|p| p.form(&self.arena).same_as(stored))
         {
-            return;
+            return Some(first + at);
         }
-        let start = self.arena.len();
-        let (Ok(start32), Ok(end)) = (u32::try_from(start), u32::try_from(start + bytes.len()))
-        else {
+        let Some((start, end)) = arena_span(self.arena.len(), bytes.len()) else {
             self.too_large = true;
-            return;
+            return None;
         };
         self.arena.put(bytes);
         self.patterns.push(Pattern {
-            start: start32,
+            start,
             end,
             owner,
+            url_safe: false,
         });
+        Some(self.patterns.len() - 1)
     }
 
     /// Takes in the patterns of another store, mounted at `prefix`: their secrets are named
@@ -293,6 +394,7 @@ impl PatternsBuilder {
                 start: p.start + offset,
                 end: p.end + offset,
                 owner: (first_source.saturating_add(p.owner.0), p.owner.1),
+                ..p
             }));
     }
 
@@ -414,7 +516,7 @@ struct Automaton {
 impl Automaton {
     /// Builds the DFA; `arena` is dropped (wiped) on return.
     fn new(arena: Arena, patterns: &[Pattern]) -> Result<Self, aho_corasick::BuildError> {
-        let bytes = |p: &Pattern| arena.get(p.range());
+        let form = |p: &Pattern| p.form(&arena);
         // Equal values (a password reused by two secrets) become one pattern with every
         // owner: a hash of each whole value, chained through `next` on collisions.
         let mut unique: Vec<Pattern> = Vec::with_capacity(patterns.len());
@@ -423,10 +525,10 @@ impl Automaton {
             HashMap::with_capacity_and_hasher(patterns.len(), Spread);
         let mut more: HashMap<usize, Vec<(u32, Encoding)>> = HashMap::new();
         for p in patterns {
-            let h = hash(bytes(p));
+            let h = hash_bytes(form(p).bytes());
             let mut at = by_value.get(&h).copied();
             while let Some(u) = at {
-                if bytes(&unique[u]) == bytes(p) {
+                if form(&unique[u]).same_as(form(p)) {
                     break;
                 }
                 at = (next[u] != usize::MAX).then_some(next[u]);
@@ -445,7 +547,7 @@ impl Automaton {
         let dfa = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::DFA))
-            .build(unique.iter().map(bytes))?;
+            .build(unique.iter().map(|p| form(p).to_bytes()))?;
         Ok(Self {
             dfa,
             first: unique.iter().map(|p| p.owner).collect(),
@@ -487,7 +589,7 @@ impl PrefixSet {
         let slot_of = |h: u64| (h.wrapping_mul(SPREAD) >> shift) as usize;
         let slot: Vec<u32> = patterns
             .iter()
-            .map(|p| slot_of(hash(&arena.get(p.range())[..width])) as u32)
+            .map(|p| slot_of(p.form(&arena).hash_of_first(width)) as u32)
             .collect();
         // Count each slot's patterns, then give each slot its range of `order`.
         let mut slots = vec![0u32; (1 << bits) + 1];
@@ -522,8 +624,8 @@ impl PrefixSet {
         }
     }
 
-    fn bytes(&self, i: usize) -> &[u8] {
-        self.arena.get(self.patterns[i].range())
+    fn form(&self, i: usize) -> Form<'_> {
+        self.patterns[i].form(&self.arena)
     }
 
     /// The patterns filed under the slot of prefix hash `h`, longest first.
@@ -538,7 +640,7 @@ impl PrefixSet {
     fn longest_at(&self, haystack: &[u8], at: usize, h: u64) -> Option<Hit> {
         let rest = &haystack[at..];
         self.filed(h)
-            .find(|&i| rest.starts_with(self.bytes(i)))
+            .find(|&i| self.form(i).is_prefix_of(rest))
             .map(|i| Hit {
                 start: at,
                 end: at + self.patterns[i].len(),
@@ -548,11 +650,11 @@ impl PrefixSet {
 
     /// Whose values pattern `i`'s bytes are: every pattern with the same bytes.
     fn owners(&self, i: usize) -> Vec<(u32, Encoding)> {
-        let Some(found) = self.patterns.get(i).map(|_| self.bytes(i)) else {
+        let Some(found) = self.patterns.get(i).map(|_| self.form(i)) else {
             return Vec::new();
         };
-        self.filed(hash(&found[..self.width]))
-            .filter(|&j| self.bytes(j) == found)
+        self.filed(found.hash_of_first(self.width))
+            .filter(|&j| self.form(j).same_as(found))
             .map(|j| self.patterns[j].owner)
             .collect()
     }
@@ -617,9 +719,11 @@ impl std::hash::Hasher for Spreader {
 
 /// The polynomial hash `PrefixSet` rolls: `b0·BASE^(n-1) + … + b(n-1)`, mod 2^64.
 fn hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0u64, |h, &b| {
-        h.wrapping_mul(BASE).wrapping_add(u64::from(b))
-    })
+    hash_bytes(bytes.iter().copied())
+}
+
+fn hash_bytes(bytes: impl Iterator<Item = u8>) -> u64 {
+    bytes.fold(0u64, |h, b| h.wrapping_mul(BASE).wrapping_add(u64::from(b)))
 }
 
 /// Whose values the patterns are: a secret's name and a field for each source, the names
@@ -840,6 +944,30 @@ mod tests {
             found(&m, &format!("Authorization: Basic {basic}"))[0].2,
             Encoding::Base64
         );
+    }
+
+    #[test]
+    fn url_safe_base64_is_found_through_its_standard_twin() {
+        // Its base64 has both `+` and `/` at every alignment: the URL-safe forms differ.
+        let value = "~~~>>>???~~~";
+        let m = matcher(&[("api", &format!("{value}\n"))], 8);
+        for prefix in ["", "u:", "us:"] {
+            let data = format!("{prefix}{value}");
+            let standard = base64::engine::general_purpose::STANDARD.encode(&data);
+            let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&data);
+            assert!(standard.contains('+') && standard.contains('/'), "{standard}");
+            assert_ne!(standard.trim_end_matches('='), url_safe);
+            for text in [standard, url_safe] {
+                let found = found(&m, &format!("token={text}&x=1"));
+                assert_eq!(found.len(), 1, "{text}");
+                assert_eq!(found[0].2, Encoding::Base64, "{text}");
+            }
+        }
+        // The twin reads `-` and `_` only where its standard form has `+` and `/`.
+        let standard = base64::engine::general_purpose::STANDARD_NO_PAD.encode(value);
+        let mixed = standard.replacen('+', "-", 1);
+        assert!(mixed.contains('/'));
+        assert!(found(&m, &mixed).is_empty(), "{mixed}");
     }
 
     #[test]

@@ -231,6 +231,9 @@ pub fn audit_facts(
 
 /// What a pass over the store does with each secret.
 trait Job {
+    /// Told once, before the first secret, how many secrets the pass will give it.
+    fn expect(&mut self, _secrets: usize) {}
+
     /// Takes a secret from its record, whose stamp still holds; `false` when the record does
     /// not tell this job what it needs, and the secret is decrypted instead.
     fn cached(&mut self, name: &SecretName, stamp: Option<Stamp>, record: &Record<'_>) -> bool;
@@ -286,6 +289,7 @@ fn run(
     // Both lists are sorted by name: one pass over the two side by side. A record no secret
     // takes is kept when it lies outside the folder (whoever next looks there checks its
     // stamp) and dropped when its secret is gone.
+    job.expect(stamped.len());
     let mut unclaimed = records.iter().peekable();
     for (name, stamp) in &stamped {
         let mut record = None;
@@ -383,6 +387,10 @@ struct ScanJob {
 }
 
 impl Job for ScanJob {
+    fn expect(&mut self, secrets: usize) {
+        self.patterns.reserve(secrets);
+    }
+
     fn cached(&mut self, name: &SecretName, _: Option<Stamp>, record: &Record<'_>) -> bool {
         if record.kind == NOT_FOR_YOU {
             self.unreadable += 1;
