@@ -535,7 +535,8 @@ impl Storage for FsStore {
         let mut found = Vec::new();
         let mut prefix = folder.to_string();
         stamps_below(dir, &mut prefix, &self.folder_path(folder), &mut found)?;
-        found.sort_by(|a, b| a.0.cmp(&b.0));
+        // Names are unique: an unstable sort orders them the same, without a scratch copy.
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(found)
     }
 
@@ -843,6 +844,8 @@ fn stamps_below(
             stamps_below(sub, &mut prefix, &path, &mut found).map(|()| found)
         })
         .collect::<Result<_>>()?;
+    // One exact allocation, not a list doubling (and copying itself) as it grows.
+    found.reserve(below.iter().map(Vec::len).sum());
     found.extend(below.into_iter().flatten());
     Ok(())
 }
