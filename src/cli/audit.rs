@@ -72,11 +72,15 @@ pub fn audit(args: &AuditArgs, ctx: &Context) -> Result<ExitCode> {
         .or(ctx.config.audit.max_age)
         .unwrap_or(audit::DEFAULT_MAX_AGE_DAYS);
     let now = jiff::Timestamp::now();
+    let on_terminal = std::io::stderr().is_terminal();
     let mut total = 0;
-    for (_, inner, vault) in &stores {
-        total += vault.list(inner)?.len();
+    // Counting is a walk of the stores of its own: only for a bar someone will see.
+    if on_terminal {
+        for (_, inner, vault) in &stores {
+            total += vault.list(inner)?.len();
+        }
     }
-    let bar = if total >= PROGRESS_FROM && std::io::stderr().is_terminal() {
+    let bar = if on_terminal && total >= PROGRESS_FROM {
         let bar = indicatif::ProgressBar::new(total as u64);
         if let Ok(style) =
             indicatif::ProgressStyle::with_template("auditing {bar:30} {pos}/{len} {eta}")

@@ -955,7 +955,10 @@ mod tests {
             let data = format!("{prefix}{value}");
             let standard = base64::engine::general_purpose::STANDARD.encode(&data);
             let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&data);
-            assert!(standard.contains('+') && standard.contains('/'), "{standard}");
+            assert!(
+                standard.contains('+') && standard.contains('/'),
+                "{standard}"
+            );
             assert_ne!(standard.trim_end_matches('='), url_safe);
             for text in [standard, url_safe] {
                 let found = found(&m, &format!("token={text}&x=1"));

@@ -671,6 +671,8 @@ fn put_chunk(out: &mut SecretBuf, bytes: &[u8]) {
 const HAS_HASH: u8 = 1;
 const IS_WEAK: u8 = 2;
 const HAS_WARNING: u8 = 4;
+/// All three.
+const KNOWN_FLAGS: u8 = 7;
 /// [`Expiry`] tags.
 const FIELD_UNDATED: u8 = 0;
 const FIELD_DATED: u8 = 1;
@@ -723,9 +725,8 @@ fn encode_facts(facts: &Facts) -> SecretBuf {
 fn decode_facts(bytes: &[u8]) -> Option<Facts> {
     let mut reader = Reader(bytes);
     let flags = reader.u8()?;
-    if flags & !(HAS_HASH | IS_WEAK | HAS_WARNING) != 0
-        || flags & (IS_WEAK | HAS_WARNING) == HAS_WARNING
-    {
+    let warning_without_verdict = flags & HAS_WARNING != 0 && flags & IS_WEAK == 0;
+    if flags > KNOWN_FLAGS || warning_without_verdict {
         return None;
     }
     let password_hash = match flags & HAS_HASH {
@@ -837,7 +838,8 @@ const MIN_RECORD: usize = 4 + 1 + STAMP_LEN + 1 + 4;
 /// are decoded when an audit asks for them, and taken again if they do not decode.)
 fn parse<'a>(plain: &'a [u8], fingerprint: &[u8; 32]) -> Option<Vec<(&'a str, &'a [u8])>> {
     let mut rest = plain.strip_prefix(MAGIC)?.strip_prefix(&fingerprint[..])?;
-    // The count after the records sizes the list once, rather than growing it as it fills.
+    // The count after the records sizes the list once, rather than growing it as it fills
+    // (never beyond what the bytes could hold, whatever the count says).
     let count = plain
         .last_chunk()
         .map_or(0, |&last| u32::from_le_bytes(last) as usize);
@@ -1139,8 +1141,9 @@ mod tests {
     fn files_changed_moments_ago_are_not_cached() {
         let f = fixture();
         f.write("a", "fresh-value\n");
-        assert_eq!(f.collect(false).stats.decrypted, 1);
-        let again = f.collect(false);
+        let now = || collect(&f.vault, Some(&f.cache), 8).unwrap().unwrap();
+        assert_eq!(now().stats.decrypted, 1);
+        let again = now();
         assert_eq!(again.stats.reused, 0);
         assert_eq!(found(again, "fresh-value"), ["a"]);
         // Nor by an audit: its facts are taken again each time.
@@ -1224,6 +1227,23 @@ mod tests {
         assert_eq!(exposed.stats.reused, 0);
         assert!(exposed.cache_error.is_some());
         drop(f.dir);
+    }
+
+    #[test]
+    fn a_cache_made_elsewhere_or_for_another_identities_file_is_rebuilt() {
+        let f = fixture();
+        f.write("a", "some-value-1\n");
+        f.collect(true);
+        assert_eq!(f.collect(true).stats, stats(1, 0, false));
+        // The same bytes under another name: made for another store or cache folder.
+        let moved = f.cache.with_file_name("moved.age");
+        std::fs::copy(&f.cache, &moved).unwrap();
+        let elsewhere = collect_at(&f.vault, Some(&moved), 8, moment(true));
+        assert_eq!(elsewhere.unwrap().unwrap().stats, stats(0, 1, true));
+        // The identities file changed (rewritten, a key added or rotated).
+        std::fs::write(&f.vault.paths().identities, b"changed").unwrap();
+        assert_eq!(f.collect(true).stats, stats(0, 1, true));
+        assert_eq!(f.collect(true).stats, stats(1, 0, false));
     }
 
     fn encrypt_to_us(f: &Fixture, plain: &[u8]) -> Vec<u8> {
@@ -1533,6 +1553,11 @@ mod tests {
         // A count that does not match, a name twice, an unknown kind.
         let mut miscounted = plain.clone();
         *miscounted.last_mut().unwrap() += 1;
+        assert!(parse(&miscounted, &fp).is_none());
+        // A count far beyond what the bytes hold sizes nothing by it (4 billion entries would
+        // not fit in memory).
+        let len = plain.len();
+        miscounted[len - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(parse(&miscounted, &fp).is_none());
         let mut twice = SecretBuf::with_capacity(1);
         twice.put(MAGIC);
