@@ -3,9 +3,9 @@
 //! only those whose header is not already known for their current [`Stamp`]), and the few
 //! safe repairs `fsck --fix` may make.
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CStr, OsString};
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -116,7 +116,7 @@ pub fn inspect(root: &Path, start: &Path, known: &mut dyn KnownHeaders) -> Resul
             root,
             skip_git: start.as_os_str().is_empty(),
             found: vec![found_from_stat(start.to_owned(), &st)],
-            batch: Batch::default(),
+            batch: Batch::new(),
             scope,
             read: &read,
             in_flight: &in_flight,
@@ -192,19 +192,32 @@ impl SecretFile {
 /// What a secret's header showed: its stanzas, or why it is not age.
 pub type HeaderVerdict = std::result::Result<crypto::HeaderSummary, crypto::DecryptError>;
 
-/// Secrets' files to check: each `name` in `dir`, its entry being `found[index]`, with its
-/// header if it is known.
-#[derive(Default)]
+/// Secrets' files to check, their folders and names held once for the whole batch (not one
+/// allocation per file, freed on another thread).
 struct Batch {
+    dirs: Vec<Arc<OwnedFd>>,
+    /// The files' names, each ending with a NUL.
+    names: Vec<u8>,
     files: Vec<BatchFile>,
-    folders: usize,
 }
 
+/// One file of a batch: its folder (in `dirs`), where its name starts (in `names`), its
+/// entry (`found[index]`), and its header if it is known.
 struct BatchFile {
-    dir: Arc<OwnedFd>,
-    name: CString,
+    dir: usize,
+    name: usize,
     index: usize,
     known: Option<(Stamp, HeaderVerdict)>,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Batch {
+            dirs: Vec::with_capacity(BATCH_FOLDERS),
+            names: Vec::with_capacity(BATCH_SECRETS * 32),
+            files: Vec::with_capacity(BATCH_SECRETS),
+        }
+    }
 }
 
 /// A walk in progress: what was found so far, the batch of secrets being gathered, and where
@@ -225,20 +238,17 @@ impl Walk<'_, '_> {
     /// Adds what the folder `found[index]` (open as `dir`) holds, and everything below it.
     fn folder(&mut self, dir: Arc<OwnedFd>, index: usize) -> Result<()> {
         let rel = self.found[index].path.clone();
-        let mut names = list(&dir, &self.root.join(&rel))?;
-        if self.skip_git && index == 0 {
-            names.retain(|(name, _)| name.as_bytes() != b".git");
-        }
-        names.sort_by(|a, b| a.0.cmp(&b.0));
-        self.found[index].empty = names.is_empty();
-        for (name, file_type) in names {
-            let path = rel.join(OsStr::from_bytes(name.as_bytes()));
-            let is_age = name.as_bytes().ends_with(AGE_SUFFIX.as_bytes());
+        let listing = list(&dir, &self.root.join(&rel), self.skip_git && index == 0)?;
+        self.found[index].empty = listing.entries.is_empty();
+        for entry in &listing.entries {
+            let (name, file_type) = (listing.name(entry), entry.2);
+            let path = child(&rel, name.to_bytes());
+            let is_age = name.to_bytes().ends_with(AGE_SUFFIX.as_bytes());
             // A listing that does not say the kind costs an `lstat` to learn it.
             let st = match file_type {
                 FileType::RegularFile if is_age => None,
                 _ => Some(
-                    rustix::fs::statat(&*dir, &*name, AtFlags::SYMLINK_NOFOLLOW)
+                    rustix::fs::statat(&*dir, name, AtFlags::SYMLINK_NOFOLLOW)
                         .map_err(|e| io_error(&self.root.join(&path), e))?,
                 ),
             };
@@ -260,7 +270,7 @@ impl Walk<'_, '_> {
                 let index = self.found.len() - 1;
                 let child = rustix::fs::openat(
                     &*dir,
-                    &*name,
+                    name,
                     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
@@ -272,19 +282,18 @@ impl Walk<'_, '_> {
     }
 
     /// Adds a secret's entry, its header to be read with the next batch.
-    fn add_secret(&mut self, dir: &Arc<OwnedFd>, name: CString, path: PathBuf) {
-        let new_folder = self
-            .batch
-            .files
-            .last()
-            .is_none_or(|last| !Arc::ptr_eq(&last.dir, dir));
-        self.batch.folders += usize::from(new_folder);
-        self.batch.files.push(BatchFile {
-            dir: Arc::clone(dir),
-            name,
+    fn add_secret(&mut self, dir: &Arc<OwnedFd>, name: &CStr, path: PathBuf) {
+        let batch = &mut self.batch;
+        if batch.dirs.last().is_none_or(|last| !Arc::ptr_eq(last, dir)) {
+            batch.dirs.push(Arc::clone(dir));
+        }
+        batch.files.push(BatchFile {
+            dir: batch.dirs.len() - 1,
+            name: batch.names.len(),
             index: self.found.len(),
             known: self.known.known(&path),
         });
+        batch.names.extend_from_slice(name.to_bytes_with_nul());
         self.found.push(Found {
             path,
             kind: FoundKind::File,
@@ -294,14 +303,14 @@ impl Walk<'_, '_> {
             empty: false,
             header: None,
         });
-        if self.batch.files.len() >= BATCH_SECRETS || self.batch.folders >= BATCH_FOLDERS {
+        if self.batch.files.len() >= BATCH_SECRETS || self.batch.dirs.len() >= BATCH_FOLDERS {
             self.send();
         }
     }
 
     /// Hands the batch to another thread, or reads it here when enough are waiting.
     fn send(&mut self) {
-        let batch = std::mem::take(&mut self.batch);
+        let batch = std::mem::replace(&mut self.batch, Batch::new());
         if batch.files.is_empty() {
             return;
         }
@@ -320,30 +329,71 @@ impl Walk<'_, '_> {
 
 /// Reads and checks the headers of a batch, adding what each gave to `read`.
 fn read_batch(batch: Batch, read: &Mutex<Vec<(usize, HeaderRead)>>) {
-    let out: Vec<(usize, HeaderRead)> = batch
-        .files
+    let Batch { dirs, names, files } = batch;
+    let out: Vec<(usize, HeaderRead)> = files
         .into_iter()
-        .map(|file| (file.index, check_secret(&file.dir, &file.name, file.known)))
+        .map(|file| {
+            let name = CStr::from_bytes_until_nul(&names[file.name..]).unwrap_or_default();
+            (file.index, check_secret(&dirs[file.dir], name, file.known))
+        })
         .collect();
     read.lock()
         .unwrap_or_else(PoisonError::into_inner)
         .extend(out);
 }
 
-/// The entries of a folder (`.` and `..` left out), with the kind its listing gives (which
-/// may be unknown on some file systems).
-fn list(dir: &OwnedFd, path: &Path) -> Result<Vec<(CString, FileType)>> {
+/// `rel/name`, in one allocation (`Path::join` makes two, and parses `rel` again).
+fn child(rel: &Path, name: &[u8]) -> PathBuf {
+    let rel = rel.as_os_str().as_bytes();
+    let mut path = Vec::with_capacity(rel.len() + 1 + name.len());
+    path.extend_from_slice(rel);
+    if !rel.is_empty() {
+        path.push(b'/');
+    }
+    path.extend_from_slice(name);
+    PathBuf::from(OsString::from_vec(path))
+}
+
+/// A folder's entries, their names in one buffer (each ending with a NUL), sorted by name,
+/// with the kind the listing gives (which may be unknown on some file systems).
+struct Listing {
+    names: Vec<u8>,
+    /// Where each name starts and ends (before its NUL) in `names`, and its kind.
+    entries: Vec<(usize, usize, FileType)>,
+}
+
+impl Listing {
+    fn name(&self, &(start, end, _): &(usize, usize, FileType)) -> &CStr {
+        CStr::from_bytes_with_nul(&self.names[start..=end]).unwrap_or_default()
+    }
+}
+
+/// The entries of a folder (`.` and `..` left out, and `.git` if `skip_git`).
+fn list(dir: &OwnedFd, path: &Path, skip_git: bool) -> Result<Listing> {
     let mut buf = Vec::with_capacity(16 * 1024);
     let mut entries = RawDir::new(dir, buf.spare_capacity_mut());
-    let mut names = Vec::new();
+    let mut listing = Listing {
+        names: Vec::with_capacity(4096),
+        entries: Vec::new(),
+    };
     while let Some(entry) = entries.next() {
         let entry = entry.map_err(|e| io_error(path, e))?;
-        let name = entry.file_name();
-        if name.to_bytes() != b"." && name.to_bytes() != b".." {
-            names.push((name.to_owned(), entry.file_type()));
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." || (skip_git && name == b".git") {
+            continue;
         }
+        let start = listing.names.len();
+        listing.names.extend_from_slice(name);
+        listing.names.push(0);
+        listing
+            .entries
+            .push((start, start + name.len(), entry.file_type()));
     }
-    Ok(names)
+    let names = &listing.names;
+    listing
+        .entries
+        .sort_unstable_by(|a, b| names[a.0..a.1].cmp(&names[b.0..b.1]));
+    Ok(listing)
 }
 
 fn found_from_stat(path: PathBuf, st: &rustix::fs::Stat) -> Found {

@@ -3,7 +3,9 @@
 //! reported, never followed or opened; `.age` files are read as far as their header, unless
 //! [`fsck_cache`] holds it for the file's unchanged stamp.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -103,11 +105,19 @@ fn with_fix(mut p: Problem, fix: Fix) -> Problem {
     p
 }
 
-fn shown(path: &Path) -> String {
+/// The last component of a path the walk gave (`a/b.age` → `b.age`), without the parsing
+/// `Path::file_name` does: it is asked of every entry of the store.
+fn file_name(path: &Path) -> &[u8] {
+    let bytes = path.as_os_str().as_bytes();
+    bytes.rsplit(|&b| b == b'/').next().unwrap_or(bytes)
+}
+
+/// A path as a problem shows it (borrowed, not copied, for the many entries with none).
+fn shown(path: &Path) -> Cow<'_, str> {
     if path.as_os_str().is_empty() {
-        ".".to_owned()
+        Cow::Borrowed(".")
     } else {
-        path.to_string_lossy().into_owned()
+        path.to_string_lossy()
     }
 }
 
@@ -254,7 +264,12 @@ struct Checked {
 fn check_entry(vault: &Vault, entry: Found, uid: u32) -> Checked {
     let mut out = Checked::default();
     let path = shown(&entry.path);
-    let in_meta = entry.path.starts_with(META_DIR);
+    let in_meta = entry
+        .path
+        .as_os_str()
+        .as_bytes()
+        .strip_prefix(META_DIR.as_bytes())
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"));
     match entry.kind {
         FoundKind::Symlink => {
             out.problems.push(problem(
@@ -291,11 +306,7 @@ fn check_entry(vault: &Vault, entry: Found, uid: u32) -> Checked {
             Fix::Repair(Repair::Permissions),
         ));
     }
-    let file_name = entry
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
+    let file_name = String::from_utf8_lossy(file_name(&entry.path));
     if entry.kind == FoundKind::Folder {
         if entry.empty && !in_meta && !entry.path.as_os_str().is_empty() {
             out.problems.push(with_fix(
@@ -375,15 +386,24 @@ fn check_stanzas(
     report: &mut Report,
 ) {
     let mut expected: HashMap<&str, Option<crypto::StanzaCounts>> = HashMap::new();
+    // Sorted by name, a folder's secrets mostly come one after another.
+    let mut last: Option<(&str, Option<crypto::StanzaCounts>)> = None;
     for (name, summary) in headers {
         let folder = name.as_str().rsplit_once('/').map_or("", |(f, _)| f);
-        let want = expected.entry(folder).or_insert_with(|| {
-            let folder = Folder::new(folder).ok()?;
-            let (_, r) = vault.file_recipients(&folder).ok()??;
-            Some(crypto::count_stanzas(r.iter().map(|r| r.stanza_type())))
-        });
+        let want = match last {
+            Some((at, want)) if at == folder => want,
+            _ => {
+                let want = *expected.entry(folder).or_insert_with(|| {
+                    let folder = Folder::new(folder).ok()?;
+                    let (_, r) = vault.file_recipients(&folder).ok()??;
+                    Some(crypto::count_stanzas(r.iter().map(|r| r.stanza_type())))
+                });
+                last = Some((folder, want));
+                want
+            }
+        };
         let Some(want) = want else { continue };
-        if summary.stanzas == *want {
+        if summary.stanzas == want {
             continue;
         }
         let (had, wanted): (u32, u32) = (summary.stanzas.iter().sum(), want.iter().sum());
@@ -410,10 +430,7 @@ fn check_stanzas(
 fn folders_with_recipients(found: &[Found]) -> Vec<Folder> {
     found
         .iter()
-        .filter(|e| {
-            e.kind == FoundKind::File
-                && e.path.file_name() == Some(std::ffi::OsStr::new(RECIPIENTS_FILE))
-        })
+        .filter(|e| e.kind == FoundKind::File && file_name(&e.path) == RECIPIENTS_FILE.as_bytes())
         .filter_map(|e| Folder::new(e.path.parent()?.to_str()?).ok())
         .collect()
 }
@@ -452,7 +469,7 @@ fn check_logs(vault: &Vault, problems: &mut Vec<Problem>) {
         let path = log.path();
         let shown_path = path
             .strip_prefix(vault.root())
-            .map(shown)
+            .map(|p| shown(p).into_owned())
             .unwrap_or_else(|_| path.display().to_string());
         match log.verify() {
             Ok(verdict) => {

@@ -228,7 +228,8 @@ pub fn update(
         }
     }
     // Unchanged if no header was read that could be cached and none of the old ones went
-    // (gone from the store, or changed).
+    // (gone from the store, or changed): then the cache is not even encoded (the comparison
+    // below would find it unchanged too, at the cost of encoding and hashing it).
     if settled == 0 && old.len() == stats.reused + outside.len() {
         return (None, stats);
     }
@@ -547,6 +548,26 @@ mod tests {
         f.write("d", "value\n");
         assert_eq!(f.check(true).cache, stats(3, 1, true));
         assert_eq!(f.check(true).cache, stats(4, 0, false));
+    }
+
+    #[test]
+    fn a_file_removed_from_the_folder_checked_leaves_the_cache_and_the_rest_stays() {
+        let f = fixture();
+        for name in ["a", "b", "c", "web/d", "web/e", "web/f"] {
+            f.write(name, "value\n");
+        }
+        f.check(true);
+        let lock = f.vault.lock().unwrap();
+        f.vault
+            .remove(&lock, &SecretName::new("web/f").unwrap())
+            .unwrap();
+        drop(lock);
+        let web = Folder::new("web").unwrap();
+        assert_eq!(
+            f.check_with(&web, Options::default(), true).cache,
+            stats(2, 0, true)
+        );
+        assert_eq!(f.check(true).cache, stats(5, 0, false));
     }
 
     #[test]
