@@ -1,11 +1,12 @@
 //! What coffer's caches of a store share (`secret_cache.rs`, `fsck_cache.rs`): the name of a
 //! store's cache file, and the encoding of their records (stamps, length-prefixed fields).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use crate::store::Stamp;
+use crate::sys::private::{self, PrivateError};
 use crate::vault::Vault;
 
 /// The name of `vault`'s store in coffer's cache folder: a hash of its canonical path, so that
@@ -97,6 +98,64 @@ impl<'a> Reader<'a> {
         let bytes = self.take(STAMP_LEN)?.try_into().ok()?;
         Some(stamp_from(bytes))
     }
+}
+
+/// Writes a cache file privately (`0600`, atomic), creating its folder (`0700`) and the
+/// folders above it if needed.
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), PrivateError> {
+    if let Some(dir) = path.parent() {
+        if let Some(parent) = dir.parent() {
+            private::create_missing_dirs(parent)?;
+        }
+        private::create_private_dir(dir)?;
+    }
+    private::write_private_atomically(path, bytes)
+}
+
+/// What the caches' tests start from: a vault in a temporary folder, a fresh identity loaded,
+/// its public key the store's one recipient.
+#[cfg(test)]
+pub(crate) fn vault_for_me() -> (
+    tempfile::TempDir,
+    Vault,
+    crate::crypto::recipients::Recipient,
+) {
+    use std::sync::Arc;
+
+    use age::secrecy::ExposeSecret;
+
+    use crate::config::{Config, Paths};
+    use crate::crypto::identity::Identities;
+    use crate::crypto::recipients::{Recipient, Recipients};
+    use crate::store::name::Folder;
+    use crate::vault::RecipientOverride;
+
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths {
+        store: dir.path().join("store"),
+        identities: dir.path().join("ids"),
+        config_file: dir.path().join("config.toml"),
+        data_dir: dir.path().to_owned(),
+    };
+    let vault = Vault::create(
+        paths,
+        Config::default(),
+        Arc::new(|_| None),
+        RecipientOverride::None,
+    )
+    .unwrap();
+    let id = age::x25519::Identity::generate();
+    vault.set_identities(
+        Identities::parse_plain(id.to_string().expose_secret().as_bytes()).unwrap(),
+    );
+    let me = Recipient::parse(&id.to_public().to_string()).unwrap();
+    let lock = vault.lock().unwrap();
+    let recipients = Recipients::new(vec![me.clone()], std::path::PathBuf::from("x"));
+    vault
+        .set_recipients(&lock, &Folder::root(), Some(&recipients))
+        .unwrap();
+    drop(lock);
+    (dir, vault, me)
 }
 
 #[cfg(test)]

@@ -890,31 +890,19 @@ fn read_cache(path: &Path, vault: &Vault, fingerprint: &[u8; 32]) -> Option<Plai
 /// Encrypts the new cache and writes it privately, creating its folder (`0700`) if needed.
 fn write_cache(path: &Path, plain: &[u8], recipients: &Recipients) -> Result<(), CacheError> {
     let ciphertext = crypto::encrypt(plain, recipients)?;
-    if let Some(dir) = path.parent() {
-        if let Some(parent) = dir.parent() {
-            private::create_missing_dirs(parent)?;
-        }
-        private::create_private_dir(dir)?;
-    }
-    private::write_private_atomically(path, &ciphertext)?;
+    cache::write_private(path, &ciphertext)?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    use age::secrecy::ExposeSecret;
-
     use super::*;
-    use crate::config::{Config, Paths};
-    use crate::crypto::identity::Identities;
     use crate::crypto::recipients::Recipient;
     use crate::formats::leak::Search;
-    use crate::vault::RecipientOverride;
 
     struct Fixture {
         dir: tempfile::TempDir,
@@ -923,30 +911,7 @@ mod tests {
     }
 
     fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            store: dir.path().join("store"),
-            identities: dir.path().join("ids"),
-            config_file: dir.path().join("config.toml"),
-            data_dir: dir.path().to_owned(),
-        };
-        let vault = Vault::create(
-            paths,
-            Config::default(),
-            Arc::new(|_| None),
-            RecipientOverride::None,
-        )
-        .unwrap();
-        let id = age::x25519::Identity::generate();
-        vault.set_identities(
-            Identities::parse_plain(id.to_string().expose_secret().as_bytes()).unwrap(),
-        );
-        let me = Recipient::parse(&id.to_public().to_string()).unwrap();
-        let lock = vault.lock().unwrap();
-        let recipients = Recipients::new(vec![me], PathBuf::from("x"));
-        vault
-            .set_recipients(&lock, &Folder::root(), Some(&recipients))
-            .unwrap();
+        let (dir, vault, _) = super::cache::vault_for_me();
         let cache = cache_file(&dir.path().join("cache"), &vault);
         Fixture { dir, vault, cache }
     }
