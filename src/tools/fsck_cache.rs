@@ -302,31 +302,19 @@ fn put_record(out: &mut Vec<u8>, path: &[u8], stamp: &Stamp, fact: Fact) {
 
 /// Writes the cache privately (`0600`, atomic), creating its folder (`0700`) if needed.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), PrivateError> {
-    if let Some(dir) = path.parent() {
-        if let Some(parent) = dir.parent() {
-            private::create_missing_dirs(parent)?;
-        }
-        private::create_private_dir(dir)?;
-    }
-    private::write_private_atomically(path, bytes)
+    super::cache::write_private(path, bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
-    use std::sync::Arc;
     use std::time::Duration;
 
-    use age::secrecy::ExposeSecret;
-
     use super::*;
-    use crate::config::{Config, Paths};
-    use crate::crypto::identity::Identities;
     use crate::crypto::recipients::{Recipient, Recipients};
     use crate::crypto::secret::Plaintext;
     use crate::store::name::{Folder, SecretName};
     use crate::tools::fsck::{self, Options, Report};
-    use crate::vault::RecipientOverride;
 
     struct Fixture {
         dir: tempfile::TempDir,
@@ -336,25 +324,7 @@ mod tests {
     }
 
     fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            store: dir.path().join("store"),
-            identities: dir.path().join("ids"),
-            config_file: dir.path().join("config.toml"),
-            data_dir: dir.path().to_owned(),
-        };
-        let vault = Vault::create(
-            paths,
-            Config::default(),
-            Arc::new(|_| None),
-            RecipientOverride::None,
-        )
-        .unwrap();
-        let id = age::x25519::Identity::generate();
-        vault.set_identities(
-            Identities::parse_plain(id.to_string().expose_secret().as_bytes()).unwrap(),
-        );
-        let me = Recipient::parse(&id.to_public().to_string()).unwrap();
+        let (dir, vault, me) = super::super::cache::vault_for_me();
         let f = Fixture {
             cache: cache_file(&dir.path().join("cache"), &vault),
             dir,
