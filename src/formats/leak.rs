@@ -167,7 +167,7 @@ impl Form<'_> {
         if self.url_safe == other.url_safe {
             return self.stored == other.stored;
         }
-        self.len() == other.len() && self.bytes().eq(other.bytes())
+        self.bytes().eq(other.bytes())
     }
 
     /// The [`hash`] of its first `n` bytes.
@@ -944,6 +944,27 @@ mod tests {
             found(&m, &format!("Authorization: Basic {basic}"))[0].2,
             Encoding::Base64
         );
+    }
+
+    #[test]
+    fn a_twin_reads_its_alphabet_and_never_matches_past_the_text() {
+        let twin = Form {
+            stored: b"ab+/",
+            url_safe: true,
+        };
+        assert!(twin.is_prefix_of(b"ab-_x"));
+        assert!(!twin.is_prefix_of(b"ab-"));
+        assert!(!twin.is_prefix_of(b"ab+/"));
+        assert_eq!(twin.len(), 4);
+        let standard = Form {
+            stored: b"ab-_",
+            url_safe: false,
+        };
+        assert!(twin.same_as(standard) && standard.same_as(twin));
+        assert!(!twin.same_as(Form {
+            stored: b"ab-",
+            url_safe: false
+        }));
     }
 
     #[test]
