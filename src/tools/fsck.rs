@@ -221,7 +221,7 @@ fn walk(
     let (next, stats) = fsck_cache::update(vault, cache.as_ref(), scope, &found, walked_at);
     report.cache = stats;
     if let (Some(path), Some(next)) = (&options.cache, next) {
-        match fsck_cache::write(path, &next) {
+        match super::cache::write_private(path, &next) {
             Ok(()) => report.cache.written = true,
             Err(e) => report.cache_error = Some(e),
         }

@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 use crate::crypto::{DecryptError, HeaderSummary, STANZA_TYPES};
 use crate::store::Stamp;
 use crate::store::inspect::{Found, HeaderVerdict, KnownHeaders};
-use crate::sys::private::{self, PrivateError};
+use crate::sys::private;
 use crate::vault::Vault;
 
 use super::cache::{self, Reader, stamp_bytes};
@@ -298,11 +298,6 @@ fn put_record(out: &mut Vec<u8>, path: &[u8], stamp: &Stamp, fact: Fact) {
             put_chunk(out, why.as_bytes());
         }
     }
-}
-
-/// Writes the cache privately (`0600`, atomic), creating its folder (`0700`) if needed.
-pub fn write(path: &Path, bytes: &[u8]) -> Result<(), PrivateError> {
-    super::cache::write_private(path, bytes)
 }
 
 #[cfg(test)]

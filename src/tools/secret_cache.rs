@@ -605,7 +605,7 @@ fn fingerprint(vault: &Vault, cache: Option<&Path>) -> [u8; 32] {
     field(cache.map_or(&b""[..], |c| c.as_os_str().as_encoded_bytes()));
     let ids = &vault.paths().identities;
     field(ids.as_os_str().as_encoded_bytes());
-    let stamp = std::fs::metadata(ids).map(|m| stamp_bytes(&stamp_of(&m)));
+    let stamp = rustix::fs::stat(ids).map(|st| stamp_bytes(&Stamp::of(&st)));
     field(stamp.as_ref().map_or(&b""[..], |s| &s[..]));
     if let Some(loaded) = vault.loaded_identities() {
         let mut keys: Vec<String> = loaded.recipients().iter().map(|r| r.to_string()).collect();
@@ -619,17 +619,6 @@ fn fingerprint(vault: &Vault, cache: Option<&Path>) -> [u8; 32] {
         field(plugin.as_bytes());
     }
     h.finalize().into()
-}
-
-fn stamp_of(m: &std::fs::Metadata) -> Stamp {
-    use std::os::unix::fs::MetadataExt;
-    Stamp {
-        device: m.dev(),
-        inode: m.ino(),
-        size: m.size(),
-        modified: (m.mtime(), m.mtime_nsec()),
-        changed: (m.ctime(), m.ctime_nsec()),
-    }
 }
 
 /// What a record says of its secret.
