@@ -169,7 +169,7 @@ fn build_matcher(ctx: &Context, min_length: usize, search: Search) -> Result<Opt
             "coffer: warning: {unreadable} secret(s) could not be decrypted with your identities and were not looked for"
         );
     }
-    patterns.build(search).map_err(|e| anyhow!("{e}"))
+    Ok(patterns.build(search)?)
 }
 
 /// Searches files and folders in parallel, honouring ignore files.

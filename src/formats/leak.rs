@@ -650,7 +650,7 @@ impl PrefixSet {
 
     /// Whose values pattern `i`'s bytes are: every pattern with the same bytes.
     fn owners(&self, i: usize) -> Vec<(u32, Encoding)> {
-        let Some(found) = self.patterns.get(i).map(|_| self.form(i)) else {
+        let Some(found) = self.patterns.get(i).map(|p| p.form(&self.arena)) else {
             return Vec::new();
         };
         self.filed(found.hash_of_first(self.width))
