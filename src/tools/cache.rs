@@ -100,6 +100,14 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A cache file's bytes, if it is one to trust: in a private folder, a regular file that is
+/// yours and private, no larger than `max`, reached without a link. Anything else is no
+/// cache (`None`).
+pub(crate) fn read_private(path: &Path, max: u64) -> Option<Vec<u8>> {
+    private::check_private_dir(path.parent()?).ok()?;
+    private::read_own_private_file(path, max)
+}
+
 /// Writes a cache file privately (`0600`, atomic), creating its folder (`0700`) and the
 /// folders above it if needed.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), PrivateError> {

@@ -39,7 +39,6 @@ use sha2::{Digest, Sha256};
 use crate::crypto::{DecryptError, HeaderSummary, STANZA_TYPES};
 use crate::store::Stamp;
 use crate::store::inspect::{Found, HeaderVerdict, KnownHeaders};
-use crate::sys::private;
 use crate::vault::Vault;
 
 use super::cache::{self, Reader, stamp_bytes};
@@ -73,8 +72,7 @@ pub fn cache_file(cache_dir: &Path, vault: &Vault) -> PathBuf {
 /// The cache file's bytes, if it is one to trust: in a private folder, a regular file that is
 /// yours and private, reached without a link. Anything else is no cache.
 pub fn read(path: &Path) -> Option<Vec<u8>> {
-    private::check_private_dir(path.parent()?).ok()?;
-    private::read_own_private_file(path, MAX_CACHE_SIZE)
+    cache::read_private(path, MAX_CACHE_SIZE)
 }
 
 /// The headers a cache holds, borrowed from its bytes, in the walk's order.
@@ -625,7 +623,7 @@ mod tests {
             let st = rustix::fs::lstat(&file).unwrap();
             put_record(&mut body, record.path, &Stamp::of(&st), record.fact);
         }
-        private::write_private_atomically(&f.cache, &sealed(body)).unwrap();
+        crate::sys::private::write_private_atomically(&f.cache, &sealed(body)).unwrap();
     }
 
     #[test]

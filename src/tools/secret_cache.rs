@@ -44,7 +44,7 @@ use crate::crypto::{self, DecryptError, EncryptError};
 use crate::formats::leak::{PatternsBuilder, secret_values};
 use crate::store::Stamp;
 use crate::store::name::{Folder, SecretName};
-use crate::sys::private::{self, PrivateError};
+use crate::sys::private::PrivateError;
 use crate::vault::{self, Vault};
 
 use super::cache::{self, Reader, STAMP_LEN, stamp_bytes};
@@ -865,9 +865,7 @@ fn write_end(out: &mut SecretBuf, count: usize) {
 /// The decrypted cache, if there is one that is ours and opens. Anything else (absent,
 /// damaged, not private, not for these identities) is no cache.
 fn read_cache(path: &Path, vault: &Vault, fingerprint: &[u8; 32]) -> Option<Plaintext> {
-    let dir = path.parent()?;
-    private::check_private_dir(dir).ok()?;
-    let ciphertext = private::read_own_private_file(path, MAX_CACHE_SIZE)?;
+    let ciphertext = cache::read_private(path, MAX_CACHE_SIZE)?;
     let plain = crypto::decrypt(&ciphertext, vault.identities().ok()?).ok()?;
     let fits = plain
         .as_bytes()
