@@ -120,6 +120,31 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), PrivateErro
     private::write_private_atomically(path, bytes)
 }
 
+/// The moment a test's walk is said to start: an hour from now when every file should count
+/// as settled, now when none written in the last seconds should.
+#[cfg(test)]
+pub(crate) fn walk_moment(settled: bool) -> std::time::SystemTime {
+    let mut at = std::time::SystemTime::now();
+    if settled {
+        at += std::time::Duration::from_secs(3600);
+    }
+    at
+}
+
+/// Writes `content` as the secret `name`.
+#[cfg(test)]
+pub(crate) fn write_secret(vault: &Vault, name: &str, content: &str) {
+    let lock = vault.lock().unwrap();
+    let plain = crate::crypto::secret::Plaintext::new(content.as_bytes().to_vec());
+    vault
+        .write(
+            &lock,
+            &crate::store::name::SecretName::new(name).unwrap(),
+            &plain,
+        )
+        .unwrap();
+}
+
 /// What the caches' tests start from: a vault in a temporary folder, a fresh identity loaded,
 /// its public key the store's one recipient.
 #[cfg(test)]

@@ -301,11 +301,9 @@ fn put_record(out: &mut Vec<u8>, path: &[u8], stamp: &Stamp, fact: Fact) {
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
-    use std::time::Duration;
 
     use super::*;
     use crate::crypto::recipients::{Recipient, Recipients};
-    use crate::crypto::secret::Plaintext;
     use crate::store::name::{Folder, SecretName};
     use crate::tools::fsck::{self, Options, Report};
 
@@ -317,24 +315,18 @@ mod tests {
     }
 
     fn fixture() -> Fixture {
-        let (dir, vault, me) = super::super::cache::vault_for_me();
-        let f = Fixture {
+        let (dir, vault, me) = cache::vault_for_me();
+        Fixture {
             cache: cache_file(&dir.path().join("cache"), &vault),
             dir,
             vault,
             me,
-        };
-        f.set_recipients(std::slice::from_ref(&f.me));
-        f
+        }
     }
 
     impl Fixture {
         fn write(&self, name: &str, content: &str) {
-            let lock = self.vault.lock().unwrap();
-            let plain = Plaintext::new(content.as_bytes().to_vec());
-            self.vault
-                .write(&lock, &SecretName::new(name).unwrap(), &plain)
-                .unwrap();
+            cache::write_secret(&self.vault, name, content);
         }
 
         /// Writes the root's recipients file (nothing is re-encrypted).
@@ -357,10 +349,7 @@ mod tests {
         }
 
         fn check_with(&self, folder: &Folder, options: Options, settled: bool) -> Report {
-            let mut at = SystemTime::now();
-            if settled {
-                at += Duration::from_secs(3600);
-            }
+            let at = cache::walk_moment(settled);
             let options = Options {
                 cache: Some(self.cache.clone()),
                 ..options

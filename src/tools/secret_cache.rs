@@ -885,7 +885,6 @@ fn write_cache(path: &Path, plain: &[u8], recipients: &Recipients) -> Result<(),
 mod tests {
     use std::os::unix::fs::PermissionsExt;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
 
     use super::*;
     use crate::crypto::recipients::Recipient;
@@ -898,7 +897,7 @@ mod tests {
     }
 
     fn fixture() -> Fixture {
-        let (dir, vault, _) = super::cache::vault_for_me();
+        let (dir, vault, _) = cache::vault_for_me();
         let cache = cache_file(&dir.path().join("cache"), &vault);
         Fixture { dir, vault, cache }
     }
@@ -932,11 +931,7 @@ mod tests {
 
     impl Fixture {
         fn write(&self, name: &str, content: &str) {
-            let lock = self.vault.lock().unwrap();
-            let plain = Plaintext::new(content.as_bytes().to_vec());
-            self.vault
-                .write(&lock, &SecretName::new(name).unwrap(), &plain)
-                .unwrap();
+            cache::write_secret(&self.vault, name, content);
         }
 
         fn remove(&self, name: &str) {
@@ -948,9 +943,14 @@ mod tests {
 
         /// Collects as if every file had settled long ago (or as of now, `settled: false`).
         fn collect(&self, settled: bool) -> Collected {
-            collect_at(&self.vault, Some(&self.cache), 8, moment(settled))
-                .unwrap()
-                .unwrap()
+            collect_at(
+                &self.vault,
+                Some(&self.cache),
+                8,
+                cache::walk_moment(settled),
+            )
+            .unwrap()
+            .unwrap()
         }
 
         /// An audit's pass over `folder` with the fake facts, every file settled; the facts,
@@ -963,7 +963,7 @@ mod tests {
                 folder: &Folder::new(folder).unwrap(),
                 facts_of: &facts_of,
                 epoch,
-                walked_at: moment(true),
+                walked_at: cache::walk_moment(true),
             };
             let found = audit_facts(&self.vault, Some(&self.cache), &pass, &|| {
                 progressed.fetch_add(1, Ordering::Relaxed);
@@ -972,14 +972,6 @@ mod tests {
             assert_eq!(progressed.into_inner(), found.secrets.len());
             (found, calls.load(Ordering::Relaxed))
         }
-    }
-
-    fn moment(settled: bool) -> SystemTime {
-        let mut at = SystemTime::now();
-        if settled {
-            at += Duration::from_secs(3600);
-        }
-        at
     }
 
     /// The secrets whose values `text` holds.
@@ -1105,7 +1097,7 @@ mod tests {
             folder: &Folder::root(),
             facts_of: &facts_of,
             epoch: EPOCH,
-            walked_at: moment(false),
+            walked_at: cache::walk_moment(false),
         };
         for _ in 0..2 {
             let found = audit_facts(&f.vault, Some(&f.cache), &pass, &|| {}).unwrap();
@@ -1190,7 +1182,7 @@ mod tests {
         // The same bytes under another name: made for another store or cache folder.
         let moved = f.cache.with_file_name("moved.age");
         std::fs::copy(&f.cache, &moved).unwrap();
-        let elsewhere = collect_at(&f.vault, Some(&moved), 8, moment(true));
+        let elsewhere = collect_at(&f.vault, Some(&moved), 8, cache::walk_moment(true));
         assert_eq!(elsewhere.unwrap().unwrap().stats, stats(0, 1, true));
         // The identities file changed (rewritten, a key added or rotated).
         std::fs::write(&f.vault.paths().identities, b"changed").unwrap();
@@ -1393,7 +1385,7 @@ mod tests {
         let f = fixture();
         f.write("a", "some-value-1\n");
         for _ in 0..2 {
-            let collected = collect_at(&f.vault, None, 8, moment(true))
+            let collected = collect_at(&f.vault, None, 8, cache::walk_moment(true))
                 .unwrap()
                 .unwrap();
             assert_eq!(collected.stats, stats(0, 1, false));
@@ -1401,9 +1393,14 @@ mod tests {
         assert!(!f.cache.exists());
         let empty = fixture();
         assert!(
-            collect_at(&empty.vault, Some(&empty.cache), 8, moment(true))
-                .unwrap()
-                .is_none()
+            collect_at(
+                &empty.vault,
+                Some(&empty.cache),
+                8,
+                cache::walk_moment(true)
+            )
+            .unwrap()
+            .is_none()
         );
         let (found, calls) = empty.audit("", EPOCH);
         assert_eq!(
