@@ -84,7 +84,61 @@ pub struct Cli {
     pub allow_lockout: bool,
 
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<Run>,
+}
+
+/// The command being run. Its tree for a run holds that one command ([`main`] chooses it
+/// before clap builds anything): building a tree copies every global option (`--store`,
+/// `--no-agent`, `--help`, `--version`) into every command, forty-odd times, which was a
+/// third of what start-up still spent in clap and in the page faults of the copies.
+/// Help and errors about a command read the same as in the whole tree; `coffer help`,
+/// completions and the man pages build the whole tree.
+#[derive(Debug)]
+pub struct Run(pub Command);
+
+thread_local! {
+    /// The one command [`Run`] puts in the tree being built ([`tree`]).
+    static ONLY: std::cell::RefCell<Option<Vec<clap::Command>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The tree clap parses with: the root and the commands `only` holds, or every command.
+fn tree(only: Option<Vec<clap::Command>>) -> clap::Command {
+    ONLY.set(only);
+    let tree = Cli::command();
+    ONLY.set(None);
+    tree
+}
+
+impl Subcommand for Run {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        match ONLY.take() {
+            Some(only) => cmd.subcommands(only),
+            None => Command::augment_subcommands(cmd),
+        }
+    }
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        Command::augment_subcommands_for_update(cmd)
+    }
+    fn has_subcommand(name: &str) -> bool {
+        Command::has_subcommand(name)
+    }
+}
+
+impl FromArgMatches for Run {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Command::from_arg_matches(matches).map(Run)
+    }
+    fn from_arg_matches_mut(matches: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        Command::from_arg_matches_mut(matches).map(Run)
+    }
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+}
+
+/// The commands without the root: their names and aliases, nothing built.
+fn commands() -> clap::Command {
+    Command::augment_subcommands(clap::Command::new("coffer"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -196,6 +250,15 @@ pub fn full_command() -> clap::Command {
     Cli::command()
 }
 
+/// Adds a command's arguments now. Kept out of line: inlined, every command's argument
+/// definitions would sit in the one function that lists the commands, and a run would fault in
+/// pages of them to step over.
+#[cold]
+#[inline(never)]
+fn eager(cmd: clap::Command, augment: fn(clap::Command) -> clap::Command) -> clap::Command {
+    augment(cmd)
+}
+
 impl<T> std::ops::Deref for Deferred<T> {
     type Target = T;
     fn deref(&self) -> &T {
@@ -206,13 +269,13 @@ impl<T> std::ops::Deref for Deferred<T> {
 impl<T: Args> Args for Deferred<T> {
     fn augment_args(cmd: clap::Command) -> clap::Command {
         if EAGER.load(std::sync::atomic::Ordering::Relaxed) {
-            return T::augment_args(cmd);
+            return eager(cmd, T::augment_args);
         }
         cmd.defer(T::augment_args)
     }
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
         if EAGER.load(std::sync::atomic::Ordering::Relaxed) {
-            return T::augment_args_for_update(cmd);
+            return eager(cmd, T::augment_args_for_update);
         }
         cmd.defer(T::augment_args_for_update)
     }
@@ -535,20 +598,29 @@ struct Rewritten {
     args: Vec<OsString>,
     /// The word taken for a secret's name when `show` was put in front of it (`coffer NAME`).
     implicit_name: Option<String>,
+    /// The commands clap needs to see to parse it.
+    needs: Needs,
 }
 
-/// pass habits: bare `coffer` lists, `coffer NAME` shows, `-c2`/`-q2` pick a line.
-fn rewrite_args(cmd: &clap::Command, args: Vec<OsString>) -> Rewritten {
+/// What of the command tree a command line needs.
+enum Needs {
+    /// Every command: help, and what is not known before clap reads it.
+    Every,
+    /// The root alone: `--version`.
+    Root,
+    /// The command being run, as written (a name or an alias).
+    One(String),
+}
+
+/// pass habits: bare `coffer` lists, `coffer NAME` shows, `-c2`/`-q2` pick a line. `commands`
+/// holds the commands' names and aliases ([`commands`]).
+fn rewrite_args(commands: &clap::Command, args: Vec<OsString>) -> Rewritten {
     let mut args = attach_line_numbers(args);
-    let is_command = |word: &str| {
-        word == "help"
-            || cmd
-                .get_subcommands()
-                .any(|s| s.get_name() == word || s.get_all_aliases().any(|a| a == word))
-    };
-    let unchanged = |args| Rewritten {
+    let is_command = |word: &str| commands.find_subcommand(word).is_some();
+    let done = |args, needs| Rewritten {
         args,
         implicit_name: None,
+        needs,
     };
     // Find the first word that is not a global option (or its value).
     let mut i = 1;
@@ -557,12 +629,15 @@ fn rewrite_args(cmd: &clap::Command, args: Vec<OsString>) -> Rewritten {
         match word.as_str() {
             "--store" => i += 2,
             w if w.starts_with("--store=") || w == "--no-agent" || w == "--force" => i += 1,
-            "-h" | "--help" | "-V" | "--version" => return unchanged(args),
+            "-h" | "--help" | "help" => return done(args, Needs::Every),
+            "-V" | "--version" => return done(args, Needs::Root),
             "--" => {
                 args.insert(i, "show".into());
-                return unchanged(args);
+                return done(args, Needs::One("show".into()));
             }
-            w if !w.starts_with('-') && is_command(w) => return unchanged(args),
+            w if !w.starts_with('-') && is_command(w) => {
+                return done(args, Needs::One(w.into()));
+            }
             _ => {
                 // A name, or show's own flags (`coffer -c NAME`): it is `show`.
                 args.insert(i, "show".into());
@@ -570,12 +645,13 @@ fn rewrite_args(cmd: &clap::Command, args: Vec<OsString>) -> Rewritten {
                 return Rewritten {
                     args,
                     implicit_name,
+                    needs: Needs::One("show".into()),
                 };
             }
         }
     }
     args.push("ls".into());
-    unchanged(args)
+    done(args, Needs::One("ls".into()))
 }
 
 /// The global `--store DIR` of a command line clap has not parsed yet.
@@ -629,10 +705,16 @@ pub fn main() -> ExitCode {
         .bin("coffer")
         .completer("coffer")
         .complete();
-    // The command tree is built once (building it is most of clap's start-up): to read
-    // pass's habits and to parse. Only the command being run gets its arguments ([`Deferred`]).
-    let mut cmd = Cli::command();
-    let rewritten = rewrite_args(&cmd, std::env::args_os().collect());
+    // pass's habits are read from the commands' names; the tree clap parses with then holds
+    // the command being run alone ([`Run`]), and only it gets its arguments ([`Deferred`]).
+    let commands = commands();
+    let rewritten = rewrite_args(&commands, std::env::args_os().collect());
+    let only = match &rewritten.needs {
+        Needs::Every => None,
+        Needs::Root => Some(Vec::new()),
+        Needs::One(word) => commands.find_subcommand(word).cloned().map(|c| vec![c]),
+    };
+    let mut cmd = tree(only);
     if let Some(message) = mistyped_command(&rewritten) {
         let _ = writeln!(std::io::stderr().lock(), "coffer: {message}");
         return ExitCode::FAILURE;
@@ -660,7 +742,7 @@ pub fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
-    let Some(command) = &cli.command else {
+    let Some(Run(command)) = &cli.command else {
         return Err(UsageError("no command given".into()).into());
     };
     // These need neither a store nor a config (the agent ones talk to the agent only: a
@@ -799,6 +881,50 @@ mod tests {
         assert!(insert.is_some_and(|s| s.get_arguments().all(|a| a.is_global_set())));
     }
 
+    /// A run's tree holds its one command, and every command line parses, fails and shows
+    /// help in it exactly as in the whole tree.
+    #[test]
+    fn a_runs_tree_answers_as_the_whole_tree() {
+        let whole = Cli::command();
+        let answer = |tree: &clap::Command, line: &[&str]| {
+            let parsed = tree
+                .clone()
+                .try_get_matches_from(line)
+                .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+            match parsed {
+                Ok(cli) => format!("{cli:?}"),
+                Err(e) => format!("{:?}: {}", e.kind(), e.render()),
+            }
+        };
+        let mut checked = 0;
+        for command in commands().get_subcommands() {
+            let names = std::iter::once(command.get_name()).chain(command.get_all_aliases());
+            for name in names {
+                let tree = tree(Some(vec![command.clone()]));
+                assert_eq!(tree.get_subcommands().count(), 1);
+                for line in [
+                    &["coffer", name][..],
+                    &["coffer", name, "--help"],
+                    &["coffer", "--store", "s", name, "--bogus"],
+                    &["coffer", name, "web/shop", "-c", "2"],
+                    &["coffer", "--no-agent", name, "a", "b", "c"],
+                ] {
+                    assert_eq!(answer(&tree, line), answer(&whole, line), "{line:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 200, "{checked} command lines");
+        let root = tree(Some(Vec::new()));
+        assert_eq!(root.get_subcommands().count(), 0);
+        for line in [
+            &["coffer", "--version"][..],
+            &["coffer", "--store", "s", "-V"],
+        ] {
+            assert_eq!(answer(&root, line), answer(&whole, line), "{line:?}");
+        }
+    }
+
     #[test]
     fn lockout_force_is_not_a_commands_own_force() {
         let parse = |args: &[&str]| {
@@ -814,7 +940,7 @@ mod tests {
 
     fn rewrite(args: &[&str]) -> Vec<String> {
         let args = args.iter().map(OsString::from).collect();
-        rewrite_args(&Cli::command(), args)
+        rewrite_args(&commands(), args)
             .args
             .into_iter()
             .map(|a| a.to_string_lossy().into_owned())
